@@ -1,0 +1,3 @@
+from callwatch.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,46 @@
+"""``callwatch``: one entry point, one module per command.
+
+Each command module has ``configure(parser)`` and ``main(args) -> int``; it is imported only
+when its command runs, so ``callwatch render`` never pays for aiohttp or the provider SDKs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from policy import PolicyError
+
+# command -> (module, one-line help)
+COMMANDS: dict[str, tuple[str, str]] = {
+    "render": ("callwatch.commands.render",
+               "generate Prometheus rules, Alertmanager config and Grafana dashboards from the policy"),
+    "run": ("callwatch.commands.serve", "run the exporter and the receiver on one port"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="callwatch", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (module, help_text) in COMMANDS.items():
+        command = sub.add_parser(name, help=help_text, description=help_text)
+        command.set_defaults(_module=module, _command=name)
+        importlib.import_module(module).configure(command)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    module = importlib.import_module(args._module)
+    try:
+        return module.main(args)
+    except PolicyError as exc:
+        print(f"callwatch {args._command}: invalid policy: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""One module per ``callwatch`` command (see ``callwatch.cli.COMMANDS``)."""

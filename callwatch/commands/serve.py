@@ -1,0 +1,78 @@
+"""``callwatch run`` (exporter and receiver on one port), ``exporter`` and ``receiver`` alone.
+
+Each component is a ``setup(app, environ)`` function that adds its routes, resources
+(``cleanup_ctx``) and readiness checks to the shell from ``callwatch.web.create_app``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import os
+from typing import Callable, Mapping
+
+from aiohttp import web
+
+from callwatch.commands.common import (
+    add_listen_option, add_policy_option, load_policy_from_args, parse_listen,
+)
+from callwatch.logs import setup_logging
+from callwatch.web import create_app
+
+# component -> "module:function"; the function is setup(app, environ) -> None
+COMPONENTS: dict[str, str] = {
+    "exporter": "exporter.app:setup_exporter",
+    "receiver": "receiver.app:setup_receiver",
+}
+DEFAULT_LISTEN = {"run": "127.0.0.1:9120", "exporter": "127.0.0.1:9120", "receiver": "127.0.0.1:9121"}
+
+log = logging.getLogger("callwatch")
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    command = parser.get_default("_command")
+    add_policy_option(parser)
+    add_listen_option(parser, DEFAULT_LISTEN.get(command, "127.0.0.1:9120"))
+    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+
+
+def components_for(command: str) -> list[str]:
+    return list(COMPONENTS) if command == "run" else [command]
+
+
+def load_setup(component: str) -> Callable[[web.Application, Mapping[str, str]], None] | None:
+    """The component's setup function, or None while that component is not installed."""
+    module_name, function = COMPONENTS[component].split(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name and module_name.startswith(exc.name):
+            return None
+        raise
+    return getattr(module, function)
+
+
+def build_app(args: argparse.Namespace, environ: Mapping[str, str]) -> web.Application:
+    """The app for ``args._command`` with every available component mounted."""
+    app = create_app(load_policy_from_args(args))
+    for component in components_for(args._command):
+        setup = load_setup(component)
+        if setup is None:
+            log.warning("component not available", extra={"component": component})
+            continue
+        setup(app, environ)
+    return app
+
+
+def main(args: argparse.Namespace) -> int:
+    setup_logging(args.log_level)
+    try:
+        host, port = parse_listen(args.listen)
+    except ValueError as exc:
+        print(f"callwatch {args._command}: {exc}")
+        return 2
+    app = build_app(args, os.environ)
+    log.info("listening", extra={"command": args._command, "listen": args.listen})
+    web.run_app(app, host=host, port=port, print=None, access_log=None)
+    return 0

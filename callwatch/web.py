@@ -1,0 +1,109 @@
+"""The web shell both components mount on: typed app keys, JSON errors, /metrics, health.
+
+``create_app`` builds the shell; ``exporter.app.setup_exporter`` and
+``receiver.app.setup_receiver`` add their routes, resources (``cleanup_ctx``) and readiness
+checks to it. ``callwatch run`` mounts both on one app, ``exporter``/``receiver`` one each.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+from aiohttp import web
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+
+from policy import Policy
+
+log = logging.getLogger("callwatch.web")
+
+
+@dataclass(frozen=True)
+class Check:
+    """The answer of one readiness check."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+ReadinessCheck = Callable[[], Awaitable[Check]]
+
+POLICY = web.AppKey("policy", Policy)
+REGISTRY = web.AppKey("registry", CollectorRegistry)
+READINESS = web.AppKey("readiness", list)
+DEFAULT_MAX_BODY = 1024 * 1024
+
+
+def json_error(status: int, code: str, detail: str, **extra: object) -> web.Response:
+    """The error body every endpoint uses: ``{"error": code, "detail": detail}``."""
+    body = {"error": code, "detail": detail, **extra}
+    return web.json_response(body, status=status)
+
+
+class ApiError(web.HTTPException):
+    """Raise from a handler to answer ``status`` with the JSON error body."""
+
+    def __init__(self, status: int, code: str, detail: str) -> None:
+        self.status_code = status
+        super().__init__(text=json.dumps({"error": code, "detail": detail}),
+                         content_type="application/json")
+
+
+_STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 409: "conflict", 413: "payload_too_large",
+                 415: "unsupported_media_type", 422: "unprocessable", 429: "too_many_requests",
+                 503: "unavailable"}
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """Every error leaves as a JSON body; an unexpected exception is logged, never shown."""
+    try:
+        return await handler(request)
+    except ApiError:
+        raise
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        code = _STATUS_CODES.get(exc.status, "error")
+        detail = exc.reason if exc.status != 413 else (
+            f"request body larger than {request.app['max_body']} bytes")
+        return json_error(exc.status, code, detail)
+    except Exception:  # noqa: BLE001 - the last line of defence: no traceback leaves the process
+        log.exception("unhandled error", extra={"path": request.path})
+        return json_error(500, "internal", "internal error; see the server log")
+
+
+def create_app(policy: Policy, registry: CollectorRegistry | None = None,
+               max_body: int = DEFAULT_MAX_BODY) -> web.Application:
+    """The shell: /metrics, /healthz, /readyz and JSON errors, for one policy and registry."""
+    app = web.Application(middlewares=[json_errors], client_max_size=max_body)
+    app["max_body"] = max_body
+    app[POLICY] = policy
+    app[REGISTRY] = registry if registry is not None else CollectorRegistry()
+    app[READINESS] = []
+    app.router.add_get("/metrics", _metrics)
+    app.router.add_get("/healthz", _healthz)
+    app.router.add_get("/readyz", _readyz)
+    return app
+
+
+async def _metrics(request: web.Request) -> web.Response:
+    body = generate_latest(request.app[REGISTRY])
+    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def _readyz(request: web.Request) -> web.Response:
+    checks = [await check() for check in request.app[READINESS]]
+    ready = all(check.ok for check in checks)
+    body = {"status": "ready" if ready else "not_ready",
+            "checks": {c.name: {"ok": c.ok, "detail": c.detail} for c in checks}}
+    return web.json_response(body, status=200 if ready else 503)

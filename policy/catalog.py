@@ -1,0 +1,81 @@
+"""The fixed catalog: the six threshold rows, their recording rules and alert names.
+
+These names are contracts (DESIGN.md): other tools, dashboards and tests depend on them.
+The policy file sets only the numbers; what a row measures is defined here, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# Exporter metric names (DESIGN.md "Exporter"). The exporter defines them with these names.
+CALLS_ENDED = "telephony_calls_ended_total"
+CALLS_ACTIVE = "telephony_calls_active"
+CALL_MOS = "telephony_call_mos"
+WEBHOOK_DELIVERIES = "telephony_webhook_deliveries_total"
+API_DURATION = "telephony_provider_api_request_duration_seconds"
+API_REQUESTS = "telephony_provider_api_requests_total"
+PROVIDER_UP = "telephony_provider_up"
+PROVIDER_STATUS = "telephony_provider_status"
+PROBE_SUCCESS = "telephony_probe_success"
+PROBE_DURATION = "telephony_probe_duration_seconds"
+SIGNATURE_FAILURES = "telephony_webhook_signature_failures_total"
+
+# Call outcomes. "Answered" calls are the ones that connected: they end completed or dropped.
+OUTCOMES = ("completed", "dropped", "failed", "busy", "no_answer", "canceled")
+ANSWERED_OUTCOMES = ("completed", "dropped")
+# Outcomes that say the provider failed us; busy, no answer and caller hang-ups do not.
+PROVIDER_FAILURE_OUTCOMES = ("failed", "dropped")
+
+TRAFFIC_SHARE_RECORD = "telephony:traffic_share:ratio"
+SERVICE_DOWN_ALERT = "TelephonyServiceDown"
+
+
+@dataclass(frozen=True)
+class Row:
+    """What one threshold row measures and how it is named and shown."""
+
+    key: str
+    title: str            # the seed's row name
+    record: str           # recording rule name
+    alert: str            # alert name
+    direction: str        # "above": alert when the value rises past the threshold; "below": falls
+    unit: str             # Grafana unit id
+    value_format: str     # Prometheus template turning $value into text for humans
+    description: str      # sentence after the value, e.g. "of answered calls dropped"
+    traffic: str | None   # minimum_traffic field guarding the row, None for no guard
+
+    def breaches(self, value: float, threshold: float) -> bool:
+        """Whether ``value`` is on the alerting side of ``threshold``."""
+        return value > threshold if self.direction == "above" else value < threshold
+
+
+ROWS: dict[str, Row] = {row.key: row for row in (
+    Row("call_drop_rate", "Call Drop Rate", "telephony:call_drop_rate:ratio",
+        "TelephonyCallDropRateHigh", "above", "percentunit",
+        "{{ $value | humanizePercentage }}", "of answered calls dropped", "answered_calls"),
+    Row("call_quality", "Call Quality Score", "telephony:call_quality_mos:avg",
+        "TelephonyCallQualityLow", "below", "none",
+        '{{ $value | printf "%.2f" }}', "mean opinion score (1-5) of ended calls", "answered_calls"),
+    Row("webhook_failure_rate", "Webhook Failure Rate", "telephony:webhook_failure_rate:ratio",
+        "TelephonyWebhookFailureRateHigh", "above", "percentunit",
+        "{{ $value | humanizePercentage }}", "of webhook deliveries failed", "webhook_deliveries"),
+    Row("api_response_time", "API Response Time", "telephony:api_response_time_seconds:p95",
+        "TelephonyApiResponseTimeHigh", "above", "s",
+        "{{ $value | humanizeDuration }}", "95th percentile provider API response time",
+        "api_requests"),
+    Row("error_rate", "Error Rate", "telephony:error_rate:ratio",
+        "TelephonyErrorRateHigh", "above", "percentunit",
+        "{{ $value | humanizePercentage }}", "of provider API requests failed", "api_requests"),
+    Row("provider_health", "Provider Health", "telephony:provider_health:ratio",
+        "TelephonyProviderHealthLow", "below", "percentunit",
+        "{{ $value | humanizePercentage }}", "provider health", None),
+)}
+
+
+def row_for_alert(alertname: str) -> Row | None:
+    """The row whose alert is ``alertname``, or None."""
+    for row in ROWS.values():
+        if row.alert == alertname:
+            return row
+    return None
