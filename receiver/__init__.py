@@ -1,0 +1,1 @@
+"""The receiver: Alertmanager webhook -> incidents -> durable outbox -> notifiers."""

@@ -1,0 +1,1 @@
+"""One module per notification channel type behind ``receiver.notify.base.Notifier``."""

@@ -1,0 +1,67 @@
+"""The one interface every notifier implements, and how failures are classified.
+
+The dispatcher hands a notifier one ``Notification`` (an outbox row) at a time. ``send``
+returns a ``Delivery`` on success, or raises ``NotifyError`` whose ``retryable`` flag tells the
+dispatcher whether to try again later, and whose ``reason`` (a short fixed word such as
+``rate_limited``, ``server_error``, ``timeout``, ``connection``, ``rejected``, ``auth``,
+``config``) becomes the ``reason`` label of a metric. Error text never holds a secret.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Mapping, Protocol
+
+KINDS = ("trigger", "update", "acknowledge", "resolve", "escalate")
+
+
+@dataclass(frozen=True)
+class Notification:
+    """What to tell, to whom, on one channel. Built by the receiver, stored in the outbox."""
+
+    id: str                         # outbox row id: unique, stable across retries
+    incident_id: str
+    channel: str                    # policy channel name, e.g. "slack"
+    kind: str                       # one of KINDS
+    priority: str                   # "P0".."P3"
+    summary: str                    # one line, e.g. "Call drop rate critical on twilio"
+    text: str                       # plain-text body, already rendered
+    html: str | None = None         # HTML body where the channel takes it (email)
+    provider: str | None = None     # the telephony provider the incident is about, if any
+    recipients: tuple[str, ...] = ()  # addresses / numbers / handles for this channel
+    thread_ref: str | None = None   # the Delivery.ref of this incident's first message here
+    dedup_key: str | None = None    # stable per incident (PagerDuty dedup_key)
+    links: Mapping[str, str] = field(default_factory=dict)    # runbook, dashboard, incident
+    details: Mapping[str, str] = field(default_factory=dict)  # alertname, severity, value, ...
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """A sent notification: ``ref`` is the provider's handle (Slack ts, call sid, Message-ID)."""
+
+    ref: str | None = None
+    via: str | None = None          # e.g. "telnyx" when the phone call went through Telnyx
+
+
+class NotifyError(Exception):
+    """A failed send. ``reason`` is a metric label value; ``str()`` is safe to log."""
+
+    def __init__(self, reason: str, detail: str, *, retryable: bool) -> None:
+        super().__init__(f"{reason}: {detail}")
+        self.reason = reason
+        self.detail = detail
+        self.retryable = retryable
+
+
+class Notifier(Protocol):
+    """Sends notifications on one channel. Implementations are safe to share across tasks."""
+
+    channel_type: str
+
+    async def send(self, notification: Notification) -> Delivery:
+        """Deliver ``notification`` or raise NotifyError. Must not block the event loop."""
+        ...
+
+    async def close(self) -> None:
+        """Release connections; called once at shutdown."""
+        ...
