@@ -7,7 +7,9 @@ Order of checks (each answer a JSON ``{"error", "detail"}``):
 2. body over ``body_limit`` bytes → 413;
 3. missing, forged or stale signature → 403 and ``telephony_webhook_signature_failures_total``;
 4. signed but malformed payload → 400 (and a ``failure`` delivery: the provider did call us);
-5. otherwise 200 ``{"status": "accepted"}`` (or ``"duplicate"``/``"ignored"``) and a ``success``
+5. a verified request carrying ``X-Callwatch-Probe`` (our synthetic probes) → 200
+   ``{"status": "probe"}`` without touching call metrics (the probe counts itself, source=probe);
+6. otherwise 200 ``{"status": "accepted"}`` (or ``"duplicate"``/``"ignored"``) and a ``success``
    delivery in ``telephony_webhook_deliveries_total{source="provider"}``.
 
 The Twilio signature covers the URL Twilio called: ``public_url`` (``CALLWATCH_PUBLIC_URL``) +
@@ -35,6 +37,7 @@ log = logging.getLogger("callwatch.exporter.webhooks")
 TWILIO_PATH = "/telephony/webhooks/twilio"
 TELNYX_PATH = "/telephony/webhooks/telnyx"
 DEFAULT_BODY_LIMIT = 64 * 1024
+PROBE_HEADER = "X-Callwatch-Probe"
 
 
 @dataclass
@@ -70,7 +73,7 @@ class WebhookIngest:
             self.twilio.verify(self.twilio_url(request), form, request.headers)
         except SignatureError as exc:
             self._reject("twilio", str(exc))
-        return self._ingest("twilio", lambda: twilio_event(form))
+        return self._ingest("twilio", request, lambda: twilio_event(form))
 
     async def handle_telnyx(self, request: web.Request) -> web.Response:
         if self.telnyx is None:
@@ -80,14 +83,19 @@ class WebhookIngest:
             self.telnyx.verify(body, request.headers)
         except SignatureError as exc:
             self._reject("telnyx", str(exc))
-        return self._ingest("telnyx", lambda: telnyx_event(body))
+        return self._ingest("telnyx", request, lambda: telnyx_event(body))
 
-    def _ingest(self, provider: str, parse) -> web.Response:
+    def _ingest(self, provider: str, request: web.Request, parse) -> web.Response:
+        probe = PROBE_HEADER in request.headers
         try:
             event = parse()
         except PayloadError as exc:
+            if probe:
+                raise ApiError(400, "malformed_payload", str(exc)) from None
             self.metrics.webhook_deliveries.labels(provider, "provider", "failure").inc()
             raise ApiError(400, "malformed_payload", str(exc)) from None
+        if probe:
+            return web.json_response({"status": "probe"})
         self.metrics.webhook_deliveries.labels(provider, "provider", "success").inc()
         if event is None:
             return web.json_response({"status": "ignored"})

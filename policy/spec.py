@@ -9,6 +9,7 @@ from policy.model import (
     Policy, Priority, PriorityOverride, PrometheusSettings, Route, ServiceDown, Threshold,
 )
 from policy.reader import Node
+from policy.spec_exporter import read_exporter
 from policy.spec_people import read_channels, read_contacts, read_escalation, read_vendors
 
 VERSION = "policy/v1"
@@ -19,7 +20,7 @@ _TOP_REQUIRED = (
     "thresholds", "service_down", "priorities", "routing", "notifications", "alertmanager",
     "prometheus", "channels", "contacts", "escalation",
 )
-_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors")
+_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "exporter")
 
 
 def read_policy(root: Node) -> Policy:
@@ -52,6 +53,7 @@ def read_policy(root: Node) -> Policy:
         contacts=contacts,
         escalation=read_escalation(root.child("escalation"), contacts, channels),
         vendors=read_vendors(root.child("vendors"), providers),
+        exporter=read_exporter(root.child("exporter")),
     )
 
 
