@@ -166,8 +166,12 @@ class CallTracker:
             window.failed.append((now, event.call_id, outcome))
         if event.mos is not None:
             self.metrics.call_mos.labels(event.provider).observe(event.mos)
-            window.mos.append((now, event.mos))
+            self.record_mos(event.provider, event.mos)
         return outcome
+
+    def record_mos(self, provider: str, mos: float) -> None:
+        """Remember a MOS for the quality endpoint (the histogram is observed by the caller)."""
+        self.windows.setdefault(provider, ProviderWindow()).mos.append((self.clock(), mos))
 
     @staticmethod
     def _classify(event: CallEvent, answered: bool | None) -> str:

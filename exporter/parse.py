@@ -57,7 +57,6 @@ def twilio_event(form: Mapping[str, str]) -> CallEvent | None:
         provider="twilio", call_id=sid, state=state,
         direction=outcomes.twilio_direction(form.get("Direction")), sequence=seq,
         cause=status.strip().lower(), sip=form.get("SipResponseCode"),
-        mos=parse_mos(form.get("Mos")) if "Mos" in form else None,
     )
 
 
