@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from simulator import telnyx, twilio
+from simulator import statuspage, telnyx, twilio
 from simulator.core import MAX_BODY, Faults, Recorder, middleware
 from simulator.state import SimState
 
@@ -24,4 +24,5 @@ def create_app(state: SimState, recorder: Recorder, faults: Faults) -> web.Appli
     app[STATE], app[RECORDER], app[FAULTS] = state, recorder, faults
     twilio.add_routes(app, state)
     telnyx.add_routes(app, state)
+    statuspage.add_routes(app, state)
     return app

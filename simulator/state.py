@@ -93,6 +93,9 @@ class SimState:
     alerts: list[MonitorAlert] = field(default_factory=list)
     deliveries: list[WebhookDelivery] = field(default_factory=list)
     placed: dict[str, dict] = field(default_factory=dict)
+    # Statuspage indicator per provider: none | minor | major | critical | maintenance
+    status_indicator: dict[str, str] = field(
+        default_factory=lambda: {"twilio": "none", "telnyx": "none"})
     max_calls: int = 50_000       # oldest ended calls are forgotten past this (bounded memory)
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
