@@ -1,0 +1,28 @@
+"""The one aiohttp app serving every HTTP stand-in whose paths do not collide.
+
+Twilio (``/2010-04-01/…``, ``/v1/…``), Telnyx (``/v2/…``), Statuspage (``/twilio/api/v2/…``,
+``/telnyx/api/v2/…``), Slack (``/api/…``), the customer app (``/app/…``) and the control API
+(``/control/…``). PagerDuty has its own TLS server (``pagerduty.py``); SMTP its own (``smtp.py``).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from simulator import statuspage, telnyx, twilio
+from simulator.core import MAX_BODY, Faults, Recorder, middleware
+from simulator.state import SimState
+
+STATE = web.AppKey("sim_state", SimState)
+RECORDER = web.AppKey("sim_recorder", Recorder)
+FAULTS = web.AppKey("sim_faults", Faults)
+
+
+def create_app(state: SimState, recorder: Recorder, faults: Faults) -> web.Application:
+    """The shared simulator app over ``state``; every request recorded, faults applied."""
+    app = web.Application(middlewares=[middleware(recorder, faults)], client_max_size=MAX_BODY)
+    app[STATE], app[RECORDER], app[FAULTS] = state, recorder, faults
+    twilio.add_routes(app, state)
+    telnyx.add_routes(app, state)
+    statuspage.add_routes(app, state)
+    return app
