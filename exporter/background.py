@@ -1,8 +1,8 @@
 """Background work in ``cleanup_ctx``: the pollers (and their HTTP clients) and the probes.
 
-One source of truth per provider for ended calls (so nothing is counted twice): the verified
-webhooks when the provider's webhook secret is configured (``TWILIO_AUTH_TOKEN``/
-``TWILIO_WEBHOOK_SHARED_KEY``, ``TELNYX_PUBLIC_KEY``), the polled APIs otherwise. The tracker's
+One source of truth per provider for ended calls (so nothing is counted twice):
+``ExporterConfig.webhooks_count_calls`` (see exporter/config.py) picks the verified webhooks or
+the polled APIs; the pollers count ended calls only in the second case. The tracker's
 (call id, state) dedup is a second guard against overlap.
 Pollers for a provider run only with its credentials (``TWILIO_ACCOUNT_SID`` +
 ``TWILIO_AUTH_TOKEN``; ``TELNYX_API_KEY``); without them ``/readyz`` says so (ok, with detail).

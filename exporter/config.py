@@ -14,7 +14,14 @@
 ``STATUSPAGE_TWILIO_URL`` / ``_TELNYX_URL``  Statuspage summary.json (defaults: the real pages)
 ``CALLWATCH_STATUSPAGE``               ``off`` disables the Statuspage pollers
 ``CALLWATCH_PROBE_TELNYX_PRIVATE_KEY[_FILE]``  Ed25519 key (base64 raw or PEM) signing Telnyx probes
+``CALLWATCH_OUTCOMES_TWILIO`` / ``_TELNYX``  ``webhooks`` or ``polling``: who counts ended calls
 =====================================  ============================================================
+
+One source of truth per provider for ended calls, so nothing is counted twice: by default the
+webhooks for Telnyx when ``TELNYX_PUBLIC_KEY`` is set, and for Twilio when
+``CALLWATCH_PUBLIC_URL`` or ``TWILIO_WEBHOOK_SHARED_KEY`` is set (the auth token alone also
+serves the pollers, so it says nothing about where status callbacks go); polling otherwise.
+``CALLWATCH_OUTCOMES_<PROVIDER>`` overrides the default.
 """
 
 from __future__ import annotations
@@ -43,6 +50,7 @@ class ExporterConfig:
     telnyx_connection_id: str | None = None
     statuspage_urls: Mapping[str, str] | None = None
     probe_telnyx_private_key: str | None = None
+    outcome_sources: Mapping[str, str] | None = None
 
     @property
     def twilio_polling(self) -> bool:
@@ -61,8 +69,13 @@ class ExporterConfig:
         return bool(self.telnyx_public_key)
 
     def webhooks_count_calls(self, provider: str) -> bool:
-        """Whether webhooks are ``provider``'s source of truth for ended calls (see poller)."""
-        return self.twilio_webhooks if provider == "twilio" else self.telnyx_webhooks
+        """Whether webhooks (not polling) are ``provider``'s source of truth for ended calls."""
+        chosen = (self.outcome_sources or {}).get(provider)
+        if chosen:
+            return chosen == "webhooks"
+        if provider == "twilio":
+            return bool(self.twilio_webhooks and (self.public_url or self.twilio_shared_key))
+        return self.telnyx_webhooks
 
 
 def load_config(environ: Mapping[str, str]) -> ExporterConfig:
@@ -77,6 +90,14 @@ def load_config(environ: Mapping[str, str]) -> ExporterConfig:
     if environ.get("CALLWATCH_STATUSPAGE", "on").lower() not in ("off", "0", "false", "no"):
         statuspage = {p: environ.get(f"STATUSPAGE_{p.upper()}_URL") or url
                       for p, url in STATUSPAGE_DEFAULTS.items()}
+    sources = {}
+    for provider in ("twilio", "telnyx"):
+        chosen = (environ.get(f"CALLWATCH_OUTCOMES_{provider.upper()}") or "").strip().lower()
+        if chosen and chosen not in ("webhooks", "polling"):
+            raise ValueError(f"CALLWATCH_OUTCOMES_{provider.upper()} must be webhooks or polling, "
+                             f"got {chosen[:20]!r}")
+        if chosen:
+            sources[provider] = chosen
     return ExporterConfig(
         public_url=environ.get("CALLWATCH_PUBLIC_URL") or None,
         twilio_account_sid=environ.get("TWILIO_ACCOUNT_SID") or None,
@@ -90,4 +111,5 @@ def load_config(environ: Mapping[str, str]) -> ExporterConfig:
         telnyx_connection_id=environ.get("TELNYX_CONNECTION_ID") or None,
         statuspage_urls=statuspage,
         probe_telnyx_private_key=secrets["CALLWATCH_PROBE_TELNYX_PRIVATE_KEY"],
+        outcome_sources=sources,
     )

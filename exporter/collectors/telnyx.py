@@ -114,6 +114,8 @@ def detail_record_event(record: dict) -> CallEvent | None:
     stats = record.get("call_quality_stats")
     inbound = stats.get("inbound") if isinstance(stats, dict) else None
     mos = parse_mos(inbound.get("mos")) if isinstance(inbound, dict) else None
+    if mos is None and record.get("mos") is not None:
+        mos = parse_mos(record.get("mos"))        # call-control CDRs carry a top-level "mos"
     answered = bool(record.get("answered_at")) if "answered_at" in record else None
     cause = record.get("hangup_cause")
     return CallEvent("telnyx", str(call_id), ENDED,

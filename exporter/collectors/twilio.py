@@ -82,10 +82,9 @@ def classify_error(exc: BaseException) -> PollError | None:
     return None
 
 
-def _iso(value: Any) -> dt.datetime | None:
-    if isinstance(value, dt.datetime):
-        return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
-    return None
+def _enum_text(value: Any) -> str:
+    """The wire value of an SDK enum (``CallInstance.Status.COMPLETED`` → ``completed``)."""
+    return str(getattr(value, "value", value) or "")
 
 
 async def _pages(api: ApiCaller, operation: str, first: Callable) -> list:
@@ -119,7 +118,7 @@ class TwilioCalls:
             status="in-progress", page_size=PAGE_SIZE))
         for call in live:
             self.tracker.ingest(CallEvent("twilio", call.sid, "answered",
-                                          outcomes.twilio_direction(call.direction)))
+                                          outcomes.twilio_direction(_enum_text(call.direction))))
         if self.count_ended:
             ended = await _pages(self.api, "calls", lambda: calls.page_async(
                 end_time_after=since, page_size=PAGE_SIZE))
@@ -128,11 +127,11 @@ class TwilioCalls:
         self.cursor = now
 
     def _ingest_ended(self, call: Any) -> None:
-        status = str(call.status or "")
+        status = _enum_text(call.status)
         if outcomes.twilio_outcome(status) is None:
             return
         self.tracker.ingest(CallEvent("twilio", call.sid, ENDED,
-                                      outcomes.twilio_direction(call.direction), cause=status))
+                                      outcomes.twilio_direction(_enum_text(call.direction)), cause=status))
 
 
 class TwilioInsights:
