@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("callwatch.commands.render",
                "generate Prometheus rules, Alertmanager config and Grafana dashboards from the policy"),
     "run": ("callwatch.commands.serve", "run the exporter and the receiver on one port"),
+    "exporter": ("callwatch.commands.serve", "run the exporter alone"),
+    "probe": ("exporter.probe_cli", "send signed test webhooks and API probes once (runbook 3)"),
 }
 
 
