@@ -153,17 +153,21 @@ def _read_overrides(node: Node) -> tuple[PriorityOverride, ...]:
 
     def read(item: Node) -> PriorityOverride:
         item.mapping(("matchers", "priority"))
-        matchers = item.child("matchers").strings()
+        matchers = item.child("matchers").list_of(_read_matcher)
         if not matchers:
             raise item.child("matchers").error("must hold at least one matcher")
-        for index, text in enumerate(matchers):
-            try:
-                parse_matcher(text)
-            except ValueError as exc:
-                raise item.child("matchers").error(f"[{index}] {exc}") from None
         return PriorityOverride(matchers, _read_priority_key(item.child("priority")))
 
     return node.list_of(read)
+
+
+def _read_matcher(node: Node) -> str:
+    text = node.string()
+    try:
+        parse_matcher(text)
+    except ValueError as exc:
+        raise node.error(str(exc)) from None
+    return text
 
 
 def _read_severity_default(node: Node) -> dict[str, str]:
