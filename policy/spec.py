@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from policy import catalog
 from policy.matchers import parse_matcher
 from policy.model import (
@@ -19,7 +21,7 @@ _TOP_REQUIRED = (
     "thresholds", "service_down", "priorities", "routing", "notifications", "alertmanager",
     "prometheus", "channels", "contacts", "escalation",
 )
-_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors")
+_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "templates")
 
 
 def read_policy(root: Node) -> Policy:
@@ -52,6 +54,7 @@ def read_policy(root: Node) -> Policy:
         contacts=contacts,
         escalation=read_escalation(root.child("escalation"), contacts, channels),
         vendors=read_vendors(root.child("vendors"), providers),
+        templates=_read_templates(root.child("templates")),
     )
 
 
@@ -215,3 +218,12 @@ def _read_prometheus(node: Node) -> PrometheusSettings:
     node.mapping(("callwatch_targets", "alertmanagers"))
     return PrometheusSettings(node.child("callwatch_targets").strings(),
                               node.child("alertmanagers").strings())
+
+
+def _read_templates(node: Node) -> dict[str, str]:
+    """Template overrides by path; relative paths are relative to the policy file."""
+    if node.value is None:
+        return {}
+    node.mapping((), catalog.TEMPLATE_NAMES)
+    base = os.path.dirname(node.source)
+    return {name: os.path.join(base, child.string()) for name, child in node.items()}
