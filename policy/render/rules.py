@@ -29,6 +29,14 @@ def _answered(selector_outcomes: tuple[str, ...]) -> str:
     return '{outcome=~"' + "|".join(selector_outcomes) + '"}'
 
 
+def _ratio(metric: str, part: str, whole: str, window: str, indent: str = "") -> str:
+    """Rate of ``part`` over rate of ``whole`` per provider. A provider with no ``part`` series
+    yet (no drop so far, say) gets 0, not a missing value: ``or 0 * whole`` fills it in."""
+    numerator, denominator = _sum_rate(metric, part, window), _sum_rate(metric, whole, window)
+    return (f"{indent}(\n{indent}  {numerator}\n{indent}  or\n{indent}  0 * {denominator}\n"
+            f"{indent})\n{indent}/\n{indent}{denominator}")
+
+
 def recording_exprs(policy: Policy, window: str) -> dict[str, str]:
     """Recording rule name -> PromQL, for every threshold row and the traffic share."""
     ended = catalog.CALLS_ENDED
@@ -39,28 +47,22 @@ def recording_exprs(policy: Policy, window: str) -> dict[str, str]:
         _outcome(name) for name in ("dropped", "completed", "failure", "error"))
     rows = catalog.ROWS
     return {
-        rows["call_drop_rate"].record:
-            f'{_sum_rate(ended, dropped, window)}\n'
-            f"/\n{_sum_rate(ended, answered, window)}",
+        rows["call_drop_rate"].record: _ratio(ended, dropped, answered, window),
         rows["call_quality"].record:
             f'{_sum_rate(catalog.CALL_MOS + "_sum", "", window)}\n'
             f'/\n{_sum_rate(catalog.CALL_MOS + "_count", "", window)}',
         rows["webhook_failure_rate"].record:
-            f'{_sum_rate(catalog.WEBHOOK_DELIVERIES, failure, window)}\n'
-            f"/\n{_sum_rate(catalog.WEBHOOK_DELIVERIES, '', window)}",
+            _ratio(catalog.WEBHOOK_DELIVERIES, failure, "", window),
         rows["api_response_time"].record:
             "histogram_quantile(0.95,\n  "
             f'{_sum_rate(catalog.API_DURATION + "_bucket", "", window, "provider, le")}\n)',
-        rows["error_rate"].record:
-            f'{_sum_rate(catalog.API_REQUESTS, error, window)}\n'
-            f"/\n{_sum_rate(catalog.API_REQUESTS, '', window)}",
+        rows["error_rate"].record: _ratio(catalog.API_REQUESTS, error, "", window),
         # Health is the worst of its inputs: the share of provider-handled calls that ended well
         # (only with enough calls to judge), and whether the provider's API answers our polls.
         rows["provider_health"].record:
             "min by (provider) (\n"
             "  label_replace(\n"
-            f'    {_sum_rate(ended, completed, window)}\n'
-            f"    / {_sum_rate(ended, attempted, window)}\n"
+            f"{_ratio(ended, completed, attempted, window, '    ')}\n"
             f"    and on (provider) sum by (provider) (increase({ended}{attempted}[{window}]))"
             f" >= {min_calls},\n"
             '    "input", "calls", "", "")\n'
