@@ -19,6 +19,7 @@ from callwatch.commands.common import (
 )
 from callwatch.logs import setup_logging
 from callwatch.web import create_app
+from policy.scale import scale_policy
 
 # component -> "module:function"; the function is setup(app, environ) -> None
 COMPONENTS: dict[str, str] = {
@@ -53,9 +54,21 @@ def load_setup(component: str) -> Callable[[web.Application, Mapping[str, str]],
     return getattr(module, function)
 
 
+def time_scale(environ: Mapping[str, str]) -> float:
+    """``CALLWATCH_TIME_SCALE`` (demos, end-to-end tests): policy durations divided by it."""
+    text = environ.get("CALLWATCH_TIME_SCALE", "1")
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = 0
+    if factor <= 0:
+        raise ValueError(f"CALLWATCH_TIME_SCALE must be a number above 0, got {text!r}")
+    return factor
+
+
 def build_app(args: argparse.Namespace, environ: Mapping[str, str]) -> web.Application:
     """The app for ``args._command`` with every available component mounted."""
-    app = create_app(load_policy_from_args(args))
+    app = create_app(scale_policy(load_policy_from_args(args), time_scale(environ)))
     for component in components_for(args._command):
         setup = load_setup(component)
         if setup is None:
@@ -72,7 +85,11 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"callwatch {args._command}: {exc}")
         return 2
-    app = build_app(args, os.environ)
+    try:
+        app = build_app(args, os.environ)
+    except ValueError as exc:
+        print(f"callwatch {args._command}: {exc}")
+        return 2
     log.info("listening", extra={"command": args._command, "listen": args.listen})
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0
