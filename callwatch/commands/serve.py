@@ -10,6 +10,7 @@ import argparse
 import importlib
 import logging
 import os
+import sys
 from typing import Callable, Mapping
 
 from aiohttp import web
@@ -19,6 +20,7 @@ from callwatch.commands.common import (
 )
 from callwatch.logs import setup_logging
 from callwatch.web import create_app
+from policy import PolicyError
 from policy.scale import scale_policy
 
 # component -> "module:function"; the function is setup(app, environ) -> None
@@ -87,8 +89,10 @@ def main(args: argparse.Namespace) -> int:
         return 2
     try:
         app = build_app(args, os.environ)
-    except ValueError as exc:
-        print(f"callwatch {args._command}: {exc}")
+    except PolicyError:
+        raise  # reported by callwatch.cli as one line
+    except ValueError as exc:  # configuration from the environment
+        print(f"callwatch {args._command}: {exc}", file=sys.stderr)
         return 2
     log.info("listening", extra={"command": args._command, "listen": args.listen})
     web.run_app(app, host=host, port=port, print=None, access_log=None)
