@@ -85,7 +85,7 @@ def main(args: argparse.Namespace) -> int:
     try:
         host, port = parse_listen(args.listen)
     except ValueError as exc:
-        print(f"callwatch {args._command}: {exc}")
+        print(f"callwatch {args._command}: {exc}", file=sys.stderr)
         return 2
     try:
         app = build_app(args, os.environ)
