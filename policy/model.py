@@ -190,11 +190,8 @@ class Policy:
     contacts: Mapping[str, Contact]
     escalation: Escalation
     vendors: Mapping[str, Vendor] = field(default_factory=dict)
-<<<<<<< HEAD
     exporter: ExporterSettings = field(default_factory=ExporterSettings)
-=======
     templates: Mapping[str, str] = field(default_factory=dict)  # template name -> file path
->>>>>>> main
 
     def runbook_url(self, runbook: str) -> str:
         return self.links.runbook_base_url + runbook
