@@ -114,6 +114,8 @@ class CallTracker:
         self.duplicates = 0
         self.out_of_order = 0
         self._active = {provider: 0 for provider in PROVIDERS}
+        self._ended_children: dict[tuple[str, str, str], object] = {}   # labels() is slow
+        self._active_children: dict[str, object] = {}
 
     # -- ingestion ----------------------------------------------------------------------
     def ingest(self, event: CallEvent) -> str:
@@ -157,7 +159,11 @@ class CallTracker:
             if direction == "unknown":
                 direction = call.direction
         outcome = self._classify(event, answered)
-        self.metrics.calls_ended.labels(event.provider, direction, outcome).inc()
+        key = (event.provider, direction, outcome)
+        child = self._ended_children.get(key)
+        if child is None:
+            child = self._ended_children[key] = self.metrics.calls_ended.labels(*key)
+        child.inc()
         now = self.clock()
         window = self.windows.setdefault(event.provider, ProviderWindow())
         counts = _bucket(window.buckets, int(now // 60), self.window)
@@ -192,8 +198,11 @@ class CallTracker:
             self._set_active(call.provider, -1)
 
     def _set_active(self, provider: str, delta: int) -> None:
-        self._active[provider] = self._active.get(provider, 0) + delta
-        self.metrics.calls_active.labels(provider).set(self._active[provider])
+        self._active[provider] = count = self._active.get(provider, 0) + delta
+        gauge = self._active_children.get(provider)
+        if gauge is None:
+            gauge = self._active_children[provider] = self.metrics.calls_active.labels(provider)
+        gauge.set(count)
 
     def sweep(self) -> int:
         """Forget live calls older than ``max_call_age``; returns how many were dropped."""
