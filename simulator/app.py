@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from simulator import statuspage, telnyx, twilio
+from simulator import slack, statuspage, telnyx, twilio
 from simulator.core import MAX_BODY, Faults, Recorder, middleware
 from simulator.state import SimState
 
@@ -18,11 +18,13 @@ RECORDER = web.AppKey("sim_recorder", Recorder)
 FAULTS = web.AppKey("sim_faults", Faults)
 
 
-def create_app(state: SimState, recorder: Recorder, faults: Faults) -> web.Application:
+def create_app(state: SimState, recorder: Recorder, faults: Faults,
+               slack_state: slack.SlackState | None = None) -> web.Application:
     """The shared simulator app over ``state``; every request recorded, faults applied."""
     app = web.Application(middlewares=[middleware(recorder, faults)], client_max_size=MAX_BODY)
     app[STATE], app[RECORDER], app[FAULTS] = state, recorder, faults
     twilio.add_routes(app, state)
     telnyx.add_routes(app, state)
     statuspage.add_routes(app, state)
+    slack.add_routes(app, state, slack_state if slack_state is not None else slack.SlackState())
     return app
