@@ -93,6 +93,7 @@ class TrafficStats:
     started: int = 0
     sent: int = 0
     send_errors: int = 0
+    dropped: int = 0                  # not sent: too many sends still in flight
     by_status: dict[int, int] = field(default_factory=dict)
 
 
@@ -221,11 +222,23 @@ class TrafficGenerator:
 
         await asyncio.gather(*(one(w) for w in webhooks))
 
-    async def run(self, tick: float = 0.1) -> None:
-        """Step every ``tick`` seconds and send what each step produced, until cancelled."""
+    async def run(self, tick: float = 0.1, max_in_flight: int = 64) -> None:
+        """Step every ``tick`` seconds and send each step's webhooks without waiting for the
+        previous ones (a slow target must not slow the call rate), until cancelled. Past
+        ``max_in_flight`` unfinished sends, a step's webhooks are dropped and counted."""
+        pending: set[asyncio.Task] = set()
         async with aiohttp.ClientSession() as session:
-            while True:
-                webhooks = self.step()
-                if webhooks:
-                    await self.send(session, webhooks)
-                await asyncio.sleep(tick)
+            try:
+                while True:
+                    webhooks = self.step()
+                    if webhooks and len(pending) < max_in_flight:
+                        task = asyncio.create_task(self.send(session, webhooks))
+                        pending.add(task)
+                        task.add_done_callback(pending.discard)
+                    elif webhooks:
+                        self.stats.dropped += len(webhooks)
+                    await asyncio.sleep(tick)
+            finally:
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
