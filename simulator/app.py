@@ -7,22 +7,55 @@ Twilio (``/2010-04-01/…``, ``/v1/…``), Telnyx (``/v2/…``), Statuspage (``/
 
 from __future__ import annotations
 
+import logging
+
 from aiohttp import web
 
-from simulator import statuspage, telnyx, twilio
+from simulator import appsite, control as control_api, slack, statuspage, telnyx, twilio
 from simulator.core import MAX_BODY, Faults, Recorder, middleware
 from simulator.state import SimState
 
+log = logging.getLogger("simulator.app")
 STATE = web.AppKey("sim_state", SimState)
 RECORDER = web.AppKey("sim_recorder", Recorder)
 FAULTS = web.AppKey("sim_faults", Faults)
 
 
-def create_app(state: SimState, recorder: Recorder, faults: Faults) -> web.Application:
-    """The shared simulator app over ``state``; every request recorded, faults applied."""
-    app = web.Application(middlewares=[middleware(recorder, faults)], client_max_size=MAX_BODY)
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """Unknown paths and methods, oversized bodies and surprises leave as JSON, never HTML."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return web.json_response({"error": exc.reason.lower().replace(" ", "_"),
+                                  "detail": f"{request.method} {request.path}: {exc.reason}"},
+                                 status=exc.status)
+    except Exception:  # noqa: BLE001 - a simulator bug must not become a traceback on the wire
+        log.exception("simulator handler failed on %s", request.path)
+        return web.json_response({"error": "internal", "detail": "simulator error; see its log"},
+                                 status=500)
+
+
+def create_app(state: SimState, recorder: Recorder, faults: Faults,
+               slack_state: slack.SlackState | None = None, *,
+               telnyx_public_key: str | None = None, app_stats: appsite.AppStats | None = None,
+               control: control_api.Control | None = None) -> web.Application:
+    """The shared simulator app over ``state``; every request recorded, faults applied.
+
+    The app stand-in is mounted when ``telnyx_public_key`` is given (it verifies Telnyx
+    signatures with it), the control API when ``control`` is.
+    """
+    app = web.Application(middlewares=[json_errors, middleware(recorder, faults)],
+                          client_max_size=MAX_BODY)
     app[STATE], app[RECORDER], app[FAULTS] = state, recorder, faults
     twilio.add_routes(app, state)
     telnyx.add_routes(app, state)
     statuspage.add_routes(app, state)
+    slack.add_routes(app, state, slack_state if slack_state is not None else slack.SlackState())
+    if telnyx_public_key is not None:
+        appsite.add_routes(app, state, telnyx_public_key, app_stats or appsite.AppStats())
+    if control is not None:
+        control_api.add_routes(app, control)
     return app

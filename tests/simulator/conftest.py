@@ -9,6 +9,7 @@ import pytest
 from simulator.app import create_app
 from simulator.core import Faults, Recorder
 from simhelpers import FakeClock
+from simulator.slack import SlackState
 from simulator.state import SimState
 
 @pytest.fixture
@@ -32,5 +33,10 @@ def faults() -> Faults:
 
 
 @pytest.fixture
-async def server(aiohttp_server, state, recorder, faults):
-    return await aiohttp_server(create_app(state, recorder, faults))
+def slack_state() -> SlackState:
+    return SlackState()
+
+
+@pytest.fixture
+async def server(aiohttp_server, state, recorder, faults, slack_state):
+    return await aiohttp_server(create_app(state, recorder, faults, slack_state))

@@ -1,0 +1,177 @@
+"""The control API that steers the simulator at run time (JSON in, JSON out).
+
+- ``GET /control/scenario`` → ``{"name", "description", "knobs", "allowed"}``
+- ``PUT /control/scenario`` ``{"name": "high-drop-rate"}`` → the new scenario; an unknown name
+  is 400 naming the allowed ones.
+- ``GET /control/requests?service=pagerduty|slack|twilio|telnyx|smtp|statuspage|app|control``
+  (optional ``limit``) → ``{"service", "count", "requests": [...]}`` oldest first.
+- ``POST /control/fail`` ``{"service", "status", "count"}`` → the next ``count`` requests to
+  ``service`` answer ``status`` (SMTP: the next DATA answers that code).
+- ``GET /control/notifications`` → what the notifier stand-ins received: PagerDuty events,
+  Slack messages, SMTP mails, calls placed through Twilio/Telnyx.
+- ``GET /control/summary`` → scenario, ended calls per provider and outcome, active calls.
+- ``POST /control/reset`` → forget calls, requests, notifications and faults; scenario normal.
+
+Bad input is 400 ``{"error": code, "detail": …}``; nothing here is ever slowed or failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+from aiohttp import web
+
+from simulator.appsite import AppStats
+from simulator.core import SERVICES, Faults, Recorder
+from simulator.pagerduty import PagerDutyState
+from simulator.scenarios import SCENARIOS, Scenario, get_scenario
+from simulator.slack import SlackState
+from simulator.smtp import SmtpSink
+from simulator.state import SimState
+
+NOTIFIERS = ("pagerduty", "slack")
+
+
+def apply(scenario: Scenario, state: SimState, faults: Faults) -> None:
+    """Turn a scenario's API, status page, app and notifier knobs into faults and indicators."""
+    for provider in ("twilio", "telnyx"):
+        knobs = scenario.knobs(provider)
+        faults.set_error_ratio(provider, knobs.api_error_ratio, knobs.api_error_status)
+        faults.set_latency(provider, knobs.api_latency)
+        state.status_indicator[provider] = knobs.status_indicator
+    faults.set_error_ratio("app", scenario.app_failure_ratio, 500)
+    faults.set_latency("app", scenario.app_latency)
+    for service in NOTIFIERS:
+        status = scenario.notifier_status
+        faults.set_error_ratio(service, 1.0 if status else 0.0, status or 503)
+
+
+@dataclass
+class Control:
+    """Everything the control API steers, and the current scenario."""
+
+    state: SimState
+    recorder: Recorder
+    faults: Faults
+    slack: SlackState
+    pagerduty: PagerDutyState
+    app_stats: AppStats
+    smtp: SmtpSink | None = None
+    scenario: Scenario = SCENARIOS["normal"]
+
+    def set_scenario(self, name: str) -> Scenario:
+        """Switch to scenario ``name`` (ValueError naming the allowed ones when unknown)."""
+        scenario = get_scenario(name)
+        apply(scenario, self.state, self.faults)
+        self.scenario = scenario
+        return scenario
+
+    def reset(self) -> None:
+        self.state.reset()
+        self.recorder.clear()
+        self.faults.clear()
+        self.slack.clear()
+        self.pagerduty.clear()
+        self.app_stats.clear()
+        if self.smtp is not None:
+            self.smtp.messages.clear()
+        self.set_scenario("normal")
+
+    def notifications(self) -> dict:
+        mails = [{k: v for k, v in asdict(m).items() if k != "raw"}
+                 for m in (self.smtp.messages if self.smtp else [])]
+        return {"pagerduty": self.pagerduty.events, "slack": self.slack.messages,
+                "smtp": mails, "calls": self.state.placed_calls()}
+
+    def summary(self) -> dict:
+        ended = Counter((c.provider, c.outcome) for c in self.state.calls.values() if not c.active)
+        return {"scenario": self.scenario.name,
+                "ended": {p: {o: n for (q, o), n in ended.items() if q == p}
+                          for p in ("twilio", "telnyx")},
+                "active": {p: len(self.state.active_calls(p)) for p in ("twilio", "telnyx")},
+                "status_indicator": dict(self.state.status_indicator),
+                "app": {"accepted": self.app_stats.accepted, "refused": self.app_stats.refused}}
+
+
+def _error(status: int, code: str, detail: str) -> web.Response:
+    return web.json_response({"error": code, "detail": detail}, status=status)
+
+
+async def _json_object(request: web.Request) -> dict | web.Response:
+    try:
+        body = json.loads(await request.text())
+    except ValueError:
+        return _error(400, "invalid_json", "the body is not valid JSON")
+    if not isinstance(body, dict):
+        return _error(400, "invalid_body", "the body must be a JSON object")
+    return body
+
+
+def _scenario_json(scenario: Scenario) -> dict:
+    return {"name": scenario.name, "description": scenario.description,
+            "knobs": asdict(scenario), "allowed": list(SCENARIOS)}
+
+
+def add_routes(app: web.Application, control: Control) -> None:
+    """Mount ``/control/...`` on ``app``."""
+
+    async def get_scenario_handler(request: web.Request) -> web.Response:
+        return web.json_response(_scenario_json(control.scenario))
+
+    async def put_scenario(request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        name = body.get("name")
+        if not isinstance(name, str):
+            return _error(400, "invalid_scenario",
+                          f"'name' is required; allowed: {', '.join(SCENARIOS)}")
+        try:
+            return web.json_response(_scenario_json(control.set_scenario(name)))
+        except ValueError as exc:
+            return _error(400, "unknown_scenario", str(exc))
+
+    async def requests(request: web.Request) -> web.Response:
+        service = request.query.get("service", "")
+        if service not in SERVICES:
+            return _error(400, "unknown_service",
+                          f"service must be one of {', '.join(SERVICES)}")
+        limit = request.query.get("limit", "1000")
+        if not limit.isdigit() or int(limit) < 1:
+            return _error(400, "invalid_limit", "limit must be a positive integer")
+        found = control.recorder.requests(service)
+        return web.json_response({"service": service, "count": len(found),
+                                  "requests": [r.as_dict() for r in found[-int(limit):]]})
+
+    async def fail(request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        service, status, count = body.get("service"), body.get("status"), body.get("count", 1)
+        if not isinstance(status, int) or not isinstance(count, int) or isinstance(status, bool):
+            return _error(400, "invalid_fault", "'status' and 'count' must be integers")
+        try:
+            control.faults.fail(str(service), status, count)
+        except ValueError as exc:
+            return _error(400, "invalid_fault", str(exc))
+        return web.json_response({"service": service, "status": status, "count": count})
+
+    async def notifications(request: web.Request) -> web.Response:
+        return web.json_response(control.notifications())
+
+    async def summary(request: web.Request) -> web.Response:
+        return web.json_response(control.summary())
+
+    async def reset(request: web.Request) -> web.Response:
+        control.reset()
+        return web.json_response({"reset": True, "scenario": control.scenario.name})
+
+    app.router.add_get("/control/scenario", get_scenario_handler)
+    app.router.add_put("/control/scenario", put_scenario)
+    app.router.add_get("/control/requests", requests)
+    app.router.add_post("/control/fail", fail)
+    app.router.add_get("/control/notifications", notifications)
+    app.router.add_get("/control/summary", summary)
+    app.router.add_post("/control/reset", reset)
