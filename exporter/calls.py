@@ -138,7 +138,8 @@ class CallTracker:
 
     def _advance(self, event: CallEvent, call: LiveCall | None) -> str:
         if call is None:
-            call = LiveCall(event.provider, event.call_id, event.state, event.direction, self.clock())
+            call = LiveCall(event.provider, event.call_id, event.state, event.direction,
+                            self.clock())
             self._add_live(call)
         elif _older(event, call):
             self.out_of_order += 1
@@ -182,7 +183,8 @@ class CallTracker:
     @staticmethod
     def _classify(event: CallEvent, answered: bool | None) -> str:
         if event.provider == "twilio":
-            return outcomes.twilio_outcome(event.cause, event.sip, event.abnormal) or outcomes.FAILED
+            outcome = outcomes.twilio_outcome(event.cause, event.sip, event.abnormal)
+            return outcome or outcomes.FAILED
         return outcomes.telnyx_outcome(event.cause, event.sip, answered, event.has_quality)
 
     # -- live calls ---------------------------------------------------------------------

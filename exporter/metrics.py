@@ -70,11 +70,11 @@ def create_metrics(registry: CollectorRegistry) -> ExporterMetrics:
             ("provider", "direction", "outcome"), registry=registry),
         calls_active=Gauge(
             catalog.CALLS_ACTIVE,
-            "Calls in progress (initiated, ringing or answered, not yet ended) seen by this exporter.",
+            "Calls in progress (initiated, ringing or answered, not yet ended).",
             ("provider",), registry=registry),
         call_mos=Histogram(
             catalog.CALL_MOS,
-            "Mean opinion score (1-5, higher is better) of ended calls, where the provider gives one.",
+            "Mean opinion score (1-5, higher is better) of ended calls, where given.",
             ("provider",), buckets=MOS_BUCKETS, registry=registry),
         webhook_deliveries=Counter(
             catalog.WEBHOOK_DELIVERIES,

@@ -53,7 +53,7 @@ class TwilioVerifier:
         return self._sha1 is not None or self._sha256 is not None
 
     def verify(self, url: str, params: Mapping[str, object], headers: Mapping[str, str]) -> None:
-        """Raise SignatureError unless ``headers`` carry a valid signature of ``url`` + ``params``."""
+        """Raise SignatureError unless ``headers`` sign ``url`` + ``params`` validly."""
         signature = headers.get(TWILIO_SIGNATURE_HEADER, "")
         if not signature:
             raise SignatureError(f"missing {TWILIO_SIGNATURE_HEADER} header")

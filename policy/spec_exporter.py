@@ -14,7 +14,9 @@ keys, wrong types and bad durations are errors naming the key path and line.
       dedup_capacity: 100000         # remembered (call, state) pairs
       health_window: 5m
       probe_targets:
-        - {name: twilio-webhook, kind: twilio_webhook, url: "http://127.0.0.1:9120/telephony/webhooks/twilio"}
+        - name: twilio-webhook
+          kind: twilio_webhook
+          url: https://api.example.com/telephony/webhooks/twilio
         - {name: app-api, kind: http, url: "https://api.example.com/health"}
 """
 

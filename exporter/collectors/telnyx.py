@@ -121,7 +121,7 @@ def detail_record_event(record: dict) -> CallEvent | None:
     return CallEvent("telnyx", str(call_id), ENDED,
                      outcomes.telnyx_direction(record.get("direction")),
                      cause=cause if isinstance(cause, str) else None,
-                     sip=str(record["sip_hangup_cause"]) if record.get("sip_hangup_cause") else None,
+                     sip=str(record.get("sip_hangup_cause") or "") or None,
                      has_quality=isinstance(inbound, dict) or bool(answered), mos=mos)
 
 

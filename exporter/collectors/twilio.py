@@ -130,8 +130,8 @@ class TwilioCalls:
         status = _enum_text(call.status)
         if outcomes.twilio_outcome(status) is None:
             return
-        self.tracker.ingest(CallEvent("twilio", call.sid, ENDED,
-                                      outcomes.twilio_direction(_enum_text(call.direction)), cause=status))
+        direction = outcomes.twilio_direction(_enum_text(call.direction))
+        self.tracker.ingest(CallEvent("twilio", call.sid, ENDED, direction, cause=status))
 
 
 class TwilioInsights:
