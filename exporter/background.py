@@ -35,6 +35,8 @@ def setup_background(app: web.Application, config: ExporterConfig,
     states["telnyx"].polling = config.telnyx_polling
     states["telnyx"].polling_detail = ("polling the Telnyx API" if config.telnyx_polling else
                                        "pollers off: TELNYX_API_KEY not set")
+    if config.telnyx_polling and not config.telnyx_connection_id:
+        states["telnyx"].polling_detail += " (active calls not polled: TELNYX_CONNECTION_ID not set)"
     app[POLLER] = Poller(app[METRICS], states, clock)
     app.cleanup_ctx.append(_pollers(config, clock))
     app[READINESS].append(_pollers_check(app, config))
@@ -50,6 +52,7 @@ def setup_background(app: web.Application, config: ExporterConfig,
 def _pollers(config: ExporterConfig, clock: Callable[[], float]):
     async def context(app: web.Application):
         poller: Poller = app[POLLER]
+        poller.add(SweepSource(app[TRACKER]), api=False)
         closers = _add_sources(app, poller, config, clock)
         session = aiohttp.ClientSession() if config.statuspage_urls else None
         if session is not None:
@@ -62,6 +65,20 @@ def _pollers(config: ExporterConfig, clock: Callable[[], float]):
         if session is not None:
             await session.close()
     return context
+
+
+class SweepSource:
+    """Forgets live calls whose end never arrived (``CallTracker.max_call_age``), every minute."""
+
+    name, provider, interval = "tracker.sweep", "none", 60.0
+
+    def __init__(self, tracker) -> None:
+        self.tracker = tracker
+
+    async def poll(self) -> None:
+        stale = self.tracker.sweep()
+        if stale:
+            log.warning("forgot live calls whose end never arrived", extra={"calls": stale})
 
 
 def _add_sources(app: web.Application, poller: Poller, config: ExporterConfig,

@@ -78,3 +78,18 @@ async def test_outcomes_leave_the_health_window(client, clock):
     clock.now += 3600
     body = await (await client.get("/telephony/providers/twilio/health")).json()
     assert body["inputs"]["calls"]["ended"]["failed"] == 0
+
+
+async def test_a_call_whose_end_never_arrives_is_forgotten_after_max_call_age(client, clock):
+    from exporter.background import POLLER, SweepSource
+    from exporter.keys import TRACKER
+    await post_twilio(client, twilio_form("CAlost", "in-progress"))
+    tracker = client.server.app[TRACKER]
+    sweep = next(s for s in client.server.app[POLLER].sources if isinstance(s, SweepSource))
+    await sweep.poll()
+    assert tracker.active_count("twilio") == 1
+    clock.now += tracker.max_call_age + 1
+    await sweep.poll()
+    assert tracker.active_count("twilio") == 0
+    body = await (await client.get("/telephony/calls/active")).json()
+    assert body["total"] == 0

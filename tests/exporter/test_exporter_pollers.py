@@ -215,7 +215,7 @@ async def test_statuspage_indicator_moves_the_status_metric(aiohttp_client, poli
 async def test_without_credentials_pollers_stay_off_and_readyz_says_so(aiohttp_client, policy,
                                                                        clock):
     client, poller = await exporter(aiohttp_client, policy, {"CALLWATCH_STATUSPAGE": "off"}, clock)
-    assert poller.sources == []
+    assert [s.name for s in poller.sources] == ["tracker.sweep"]
     ready = await client.get("/readyz")
     assert ready.status == 200
     detail = (await ready.json())["checks"]["exporter_pollers"]
