@@ -220,3 +220,21 @@ async def test_without_credentials_pollers_stay_off_and_readyz_says_so(aiohttp_c
     assert ready.status == 200
     detail = (await ready.json())["checks"]["exporter_pollers"]
     assert detail["ok"] is True and "TELNYX_API_KEY not set" in detail["detail"]
+
+
+async def test_telnyx_polls_ask_only_for_records_finished_since_the_cursor(
+        aiohttp_client, policy, sim, sim_state, clock, recorder):
+    client, poller = await exporter(aiohttp_client, policy, sim_env(sim, sim_state), clock)
+    await poll_all(poller)
+    clock.now += 60
+    await poll_all(poller)
+    telnyx = recorder.requests("telnyx")
+    records = [r.query for r in telnyx if r.path == "/v2/detail_records"]
+    assert records[0]["filter[record_type]"] == "call-control"
+    assert [q["filter[finished_at][gte]"] for q in records] == [
+        "2026-11-18T11:05:10Z", "2026-11-18T11:05:40Z"]
+    failed = [r.query for r in telnyx if r.path == "/v2/webhook_deliveries"
+              and r.query.get("filter[status][eq]") == "failed"]
+    assert len(failed) == 2 and failed[1]["filter[finished_at][gte]"] == "2026-11-18T11:05:40Z"
+    active = [r.path for r in telnyx if r.path.endswith("/active_calls")]
+    assert active == [f"/v2/connections/{sim_state.telnyx_connection_id}/active_calls"] * 2
