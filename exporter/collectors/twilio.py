@@ -21,6 +21,7 @@ scheme and host of every ``*.twilio.com`` URL, in the HTTP client, so the absolu
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from typing import Any, Callable
 from urllib.parse import urlsplit, urlunsplit
 
@@ -63,7 +64,10 @@ def rebase_url(url: str, base: str) -> str:
 
 def make_client(account_sid: str, auth_token: str, base_url: str | None) -> Client:
     """A Twilio REST client on the async HTTP client; region/edge never read from the env."""
-    http = RebasingHttpClient(base_url)
+    # the SDK logs every request and header at INFO; keep our INFO log about our own events
+    quiet = logging.getLogger("callwatch.exporter.twilio_sdk")
+    quiet.setLevel(logging.WARNING)
+    http = RebasingHttpClient(base_url, logger=quiet)
     return Client(account_sid, auth_token, account_sid, http_client=http, environment={})
 
 
