@@ -138,3 +138,14 @@ async def test_the_app_refuses_forged_webhooks_with_403_json(client, provider, h
 
 async def test_the_app_api_answers(client):
     assert (await (await client.get("/app/api/health")).json()) == {"status": "ok"}
+
+
+async def test_an_oversized_body_is_a_413_json_on_any_path(client):
+    response = await client.post("/api/chat.postMessage", data=b"x" * (1024 * 1024 + 1),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 413 and (await response.json())["error"] == "payload_too_large"
+
+
+async def test_a_wrong_method_is_a_405_json(client):
+    response = await client.delete("/control/scenario")
+    assert response.status == 405 and (await response.json())["error"] == "method_not_allowed"
