@@ -10,6 +10,10 @@
 - ``GET /control/notifications`` → what the notifier stand-ins received: PagerDuty events,
   Slack messages, SMTP mails, calls placed through Twilio/Telnyx.
 - ``GET /control/summary`` → scenario, ended calls per provider and outcome, active calls.
+- ``PUT /control/statuspage`` ``{"provider": "twilio", "indicator": "major"}`` → override one
+  status page until the next scenario switch.
+- ``PUT /control/traffic`` ``{"rate": 20, "hold_seconds": 3}`` → change the call rate (calls/s)
+  and hold time of the running traffic generator.
 - ``POST /control/reset`` → forget calls, requests, notifications and faults; scenario normal.
 
 Bad input is 400 ``{"error": code, "detail": …}``; nothing here is ever slowed or failed.
@@ -30,6 +34,8 @@ from simulator.scenarios import SCENARIOS, Scenario, get_scenario
 from simulator.slack import SlackState
 from simulator.smtp import SmtpSink
 from simulator.state import SimState
+from simulator.statuspage import set_indicator
+from simulator.traffic import TrafficConfig
 
 NOTIFIERS = ("pagerduty", "slack")
 
@@ -59,6 +65,7 @@ class Control:
     pagerduty: PagerDutyState
     app_stats: AppStats
     smtp: SmtpSink | None = None
+    traffic: TrafficConfig | None = None
     scenario: Scenario = SCENARIOS["normal"]
 
     def set_scenario(self, name: str) -> Scenario:
@@ -164,6 +171,33 @@ def add_routes(app: web.Application, control: Control) -> None:
     async def summary(request: web.Request) -> web.Response:
         return web.json_response(control.summary())
 
+    async def put_statuspage(request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            set_indicator(control.state, str(body.get("provider")), str(body.get("indicator")))
+        except ValueError as exc:
+            return _error(400, "invalid_statuspage", str(exc))
+        return web.json_response(dict(control.state.status_indicator))
+
+    async def put_traffic(request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        if control.traffic is None:
+            return _error(409, "no_traffic", "this simulator runs no traffic generator")
+        changes = {k: body[k] for k in ("rate", "hold_seconds") if k in body}
+        bad = [k for k, v in changes.items()
+               if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 10_000]
+        if not changes or bad:
+            return _error(400, "invalid_traffic",
+                          "give 'rate' (calls/s) and/or 'hold_seconds' as numbers 0..10000")
+        for key, value in changes.items():
+            setattr(control.traffic, key, float(value))
+        return web.json_response({"rate": control.traffic.rate,
+                                  "hold_seconds": control.traffic.hold_seconds})
+
     async def reset(request: web.Request) -> web.Response:
         control.reset()
         return web.json_response({"reset": True, "scenario": control.scenario.name})
@@ -174,4 +208,6 @@ def add_routes(app: web.Application, control: Control) -> None:
     app.router.add_post("/control/fail", fail)
     app.router.add_get("/control/notifications", notifications)
     app.router.add_get("/control/summary", summary)
+    app.router.add_put("/control/statuspage", put_statuspage)
+    app.router.add_put("/control/traffic", put_traffic)
     app.router.add_post("/control/reset", reset)

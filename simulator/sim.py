@@ -78,7 +78,7 @@ class Simulator:
         self.app_stats = AppStats()
         self.smtp = SmtpSink(self.recorder, self.faults, smtp_username, smtp_password)
         self.control = Control(self.state, self.recorder, self.faults, self.slack,
-                               self.pagerduty, self.app_stats, self.smtp)
+                               self.pagerduty, self.app_stats, self.smtp, self.traffic_config)
         self.generator = TrafficGenerator(self.state, lambda: self.control.scenario,
                                           self.traffic_config, self.telnyx_key,
                                           rng=random.Random(seed + 2), clock=clock)

@@ -24,7 +24,8 @@ def key():
 
 @pytest.fixture
 def control(state, recorder, faults, slack_state):
-    return Control(state, recorder, faults, slack_state, PagerDutyState(), AppStats())
+    return Control(state, recorder, faults, slack_state, PagerDutyState(), AppStats(),
+                   traffic=TrafficConfig())
 
 
 @pytest.fixture
@@ -63,6 +64,12 @@ async def test_slow_api_and_notifier_outage_set_latency_and_notifier_failures(cl
     ("POST", "/control/fail", {"service": "slack", "status": "500"}, "invalid_fault"),
     ("POST", "/control/fail", {"service": "slack", "status": 200, "count": 1}, "invalid_fault"),
     ("GET", "/control/requests?service=fax", None, "unknown_service"),
+    ("PUT", "/control/statuspage", {"provider": "twilio", "indicator": "meh"}, "invalid_statuspage"),
+    ("PUT", "/control/statuspage", {"provider": "vonage", "indicator": "major"},
+     "invalid_statuspage"),
+    ("PUT", "/control/traffic", {"rate": "fast"}, "invalid_traffic"),
+    ("PUT", "/control/traffic", {"rate": -1}, "invalid_traffic"),
+    ("PUT", "/control/traffic", {}, "invalid_traffic"),
     ("GET", "/control/requests?service=slack&limit=-3", None, "invalid_limit"),
 ])
 async def test_bad_control_input_is_400_json_naming_the_problem(client, method, path, body, error):
@@ -149,3 +156,12 @@ async def test_an_oversized_body_is_a_413_json_on_any_path(client):
 async def test_a_wrong_method_is_a_405_json(client):
     response = await client.delete("/control/scenario")
     assert response.status == 405 and (await response.json())["error"] == "method_not_allowed"
+
+
+async def test_one_status_page_and_the_traffic_rate_can_be_set_directly(client, state, control):
+    response = await client.put("/control/statuspage", json={"provider": "telnyx",
+                                                             "indicator": "critical"})
+    assert response.status == 200 and state.status_indicator["telnyx"] == "critical"
+    response = await client.put("/control/traffic", json={"rate": 50, "hold_seconds": 1.5})
+    assert (await response.json()) == {"rate": 50.0, "hold_seconds": 1.5}
+    assert control.traffic.rate == 50.0
