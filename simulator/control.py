@@ -121,13 +121,16 @@ def _scenario_json(scenario: Scenario) -> dict:
             "knobs": asdict(scenario), "allowed": list(SCENARIOS)}
 
 
-def add_routes(app: web.Application, control: Control) -> None:
-    """Mount ``/control/...`` on ``app``."""
+class ControlApi:
+    """Handlers of the control API over one :class:`Control`."""
 
-    async def get_scenario_handler(request: web.Request) -> web.Response:
-        return web.json_response(_scenario_json(control.scenario))
+    def __init__(self, control: Control) -> None:
+        self.control = control
 
-    async def put_scenario(request: web.Request) -> web.Response:
+    async def get_scenario(self, request: web.Request) -> web.Response:
+        return web.json_response(_scenario_json(self.control.scenario))
+
+    async def put_scenario(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         if isinstance(body, web.Response):
             return body
@@ -136,11 +139,11 @@ def add_routes(app: web.Application, control: Control) -> None:
             return _error(400, "invalid_scenario",
                           f"'name' is required; allowed: {', '.join(SCENARIOS)}")
         try:
-            return web.json_response(_scenario_json(control.set_scenario(name)))
+            return web.json_response(_scenario_json(self.control.set_scenario(name)))
         except ValueError as exc:
             return _error(400, "unknown_scenario", str(exc))
 
-    async def requests(request: web.Request) -> web.Response:
+    async def requests(self, request: web.Request) -> web.Response:
         service = request.query.get("service", "")
         if service not in SERVICES:
             return _error(400, "unknown_service",
@@ -148,11 +151,11 @@ def add_routes(app: web.Application, control: Control) -> None:
         limit = request.query.get("limit", "1000")
         if not limit.isdigit() or int(limit) < 1:
             return _error(400, "invalid_limit", "limit must be a positive integer")
-        found = control.recorder.requests(service)
+        found = self.control.recorder.requests(service)
         return web.json_response({"service": service, "count": len(found),
                                   "requests": [r.as_dict() for r in found[-int(limit):]]})
 
-    async def fail(request: web.Request) -> web.Response:
+    async def fail(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         if isinstance(body, web.Response):
             return body
@@ -160,32 +163,32 @@ def add_routes(app: web.Application, control: Control) -> None:
         if not isinstance(status, int) or not isinstance(count, int) or isinstance(status, bool):
             return _error(400, "invalid_fault", "'status' and 'count' must be integers")
         try:
-            control.faults.fail(str(service), status, count)
+            self.control.faults.fail(str(service), status, count)
         except ValueError as exc:
             return _error(400, "invalid_fault", str(exc))
         return web.json_response({"service": service, "status": status, "count": count})
 
-    async def notifications(request: web.Request) -> web.Response:
-        return web.json_response(control.notifications())
+    async def notifications(self, request: web.Request) -> web.Response:
+        return web.json_response(self.control.notifications())
 
-    async def summary(request: web.Request) -> web.Response:
-        return web.json_response(control.summary())
+    async def summary(self, request: web.Request) -> web.Response:
+        return web.json_response(self.control.summary())
 
-    async def put_statuspage(request: web.Request) -> web.Response:
+    async def put_statuspage(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         if isinstance(body, web.Response):
             return body
         try:
-            set_indicator(control.state, str(body.get("provider")), str(body.get("indicator")))
+            set_indicator(self.control.state, str(body.get("provider")), str(body.get("indicator")))
         except ValueError as exc:
             return _error(400, "invalid_statuspage", str(exc))
-        return web.json_response(dict(control.state.status_indicator))
+        return web.json_response(dict(self.control.state.status_indicator))
 
-    async def put_traffic(request: web.Request) -> web.Response:
+    async def put_traffic(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         if isinstance(body, web.Response):
             return body
-        if control.traffic is None:
+        if self.control.traffic is None:
             return _error(409, "no_traffic", "this simulator runs no traffic generator")
         changes = {k: body[k] for k in ("rate", "hold_seconds") if k in body}
         bad = [k for k, v in changes.items()
@@ -194,20 +197,24 @@ def add_routes(app: web.Application, control: Control) -> None:
             return _error(400, "invalid_traffic",
                           "give 'rate' (calls/s) and/or 'hold_seconds' as numbers 0..10000")
         for key, value in changes.items():
-            setattr(control.traffic, key, float(value))
-        return web.json_response({"rate": control.traffic.rate,
-                                  "hold_seconds": control.traffic.hold_seconds})
+            setattr(self.control.traffic, key, float(value))
+        return web.json_response({"rate": self.control.traffic.rate,
+                                  "hold_seconds": self.control.traffic.hold_seconds})
 
-    async def reset(request: web.Request) -> web.Response:
-        control.reset()
-        return web.json_response({"reset": True, "scenario": control.scenario.name})
+    async def reset(self, request: web.Request) -> web.Response:
+        self.control.reset()
+        return web.json_response({"reset": True, "scenario": self.control.scenario.name})
 
-    app.router.add_get("/control/scenario", get_scenario_handler)
-    app.router.add_put("/control/scenario", put_scenario)
-    app.router.add_get("/control/requests", requests)
-    app.router.add_post("/control/fail", fail)
-    app.router.add_get("/control/notifications", notifications)
-    app.router.add_get("/control/summary", summary)
-    app.router.add_put("/control/statuspage", put_statuspage)
-    app.router.add_put("/control/traffic", put_traffic)
-    app.router.add_post("/control/reset", reset)
+
+def add_routes(app: web.Application, control: Control) -> None:
+    """Mount ``/control/...`` on ``app``."""
+    api = ControlApi(control)
+    app.router.add_get("/control/scenario", api.get_scenario)
+    app.router.add_put("/control/scenario", api.put_scenario)
+    app.router.add_get("/control/requests", api.requests)
+    app.router.add_post("/control/fail", api.fail)
+    app.router.add_get("/control/notifications", api.notifications)
+    app.router.add_get("/control/summary", api.summary)
+    app.router.add_put("/control/statuspage", api.put_statuspage)
+    app.router.add_put("/control/traffic", api.put_traffic)
+    app.router.add_post("/control/reset", api.reset)
