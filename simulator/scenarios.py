@@ -54,7 +54,7 @@ OUTAGE = ProviderKnobs(failure_ratio=0.9, drop_ratio=0.5, api_error_ratio=1.0,
                        api_error_status=503, status_indicator="major")
 TOTAL_OUTAGE = replace(OUTAGE, failure_ratio=0.97, status_indicator="critical")
 HIGH_DROP = replace(NORMAL, drop_ratio=0.10)
-POOR_QUALITY = replace(NORMAL, mos_mean=2.6, mos_sd=0.2)
+POOR_QUALITY = replace(NORMAL, mos_mean=2.6, mos_sd=0.2, status_indicator="minor")
 WEBHOOK_FAILURES = replace(NORMAL, webhook_failure_ratio=0.3)
 SLOW_API = replace(NORMAL, api_latency=2.5)
 
