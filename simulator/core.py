@@ -18,6 +18,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -78,7 +79,6 @@ def _parse_body(body: str, content_type: str) -> tuple[object, dict | None]:
         except ValueError:
             return None, None
     if "x-www-form-urlencoded" in content_type:
-        from urllib.parse import parse_qsl
         return None, dict(parse_qsl(body, keep_blank_values=True))
     return None, None
 
