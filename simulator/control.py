@@ -1,6 +1,8 @@
 """The control API that steers the simulator at run time (JSON in, JSON out).
 
-- ``GET /control/scenario`` → ``{"name", "description", "knobs", "allowed"}``
+- ``GET /control/scenario`` → ``{"name", "description", "since", "knobs", "allowed"}``
+  (``since``: clock time it was switched on; PagerDuty events carry ``received_at`` on the
+  same clock, for detection-latency measurements)
 - ``PUT /control/scenario`` ``{"name": "high-drop-rate"}`` → the new scenario; an unknown name
   is 400 naming the allowed ones.
 - ``GET /control/requests?service=pagerduty|slack|twilio|telnyx|smtp|statuspage|app|control``
@@ -67,12 +69,13 @@ class Control:
     smtp: SmtpSink | None = None
     traffic: TrafficConfig | None = None
     scenario: Scenario = SCENARIOS["normal"]
+    since: float = 0.0                # clock time the current scenario was switched on
 
     def set_scenario(self, name: str) -> Scenario:
         """Switch to scenario ``name`` (ValueError naming the allowed ones when unknown)."""
         scenario = get_scenario(name)
         apply(scenario, self.state, self.faults)
-        self.scenario = scenario
+        self.scenario, self.since = scenario, self.state.clock()
         return scenario
 
     def reset(self) -> None:
@@ -116,8 +119,8 @@ async def _json_object(request: web.Request) -> dict | web.Response:
     return body
 
 
-def _scenario_json(scenario: Scenario) -> dict:
-    return {"name": scenario.name, "description": scenario.description,
+def _scenario_json(scenario: Scenario, since: float) -> dict:
+    return {"name": scenario.name, "description": scenario.description, "since": since,
             "knobs": asdict(scenario), "allowed": list(SCENARIOS)}
 
 
@@ -128,7 +131,7 @@ class ControlApi:
         self.control = control
 
     async def get_scenario(self, request: web.Request) -> web.Response:
-        return web.json_response(_scenario_json(self.control.scenario))
+        return web.json_response(_scenario_json(self.control.scenario, self.control.since))
 
     async def put_scenario(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
@@ -139,7 +142,8 @@ class ControlApi:
             return _error(400, "invalid_scenario",
                           f"'name' is required; allowed: {', '.join(SCENARIOS)}")
         try:
-            return web.json_response(_scenario_json(self.control.set_scenario(name)))
+            return web.json_response(_scenario_json(self.control.set_scenario(name),
+                                                    self.control.since))
         except ValueError as exc:
             return _error(400, "unknown_scenario", str(exc))
 

@@ -35,10 +35,12 @@ async def client(aiohttp_client, state, recorder, faults, slack_state, control, 
     return await aiohttp_client(app)
 
 
-async def test_switching_the_scenario_applies_its_knobs(client, state, faults):
+async def test_switching_the_scenario_applies_its_knobs(client, state, faults, clock):
+    clock.advance(30)
     response = await client.put("/control/scenario", json={"name": "twilio-outage"})
     body = await response.json()
     assert response.status == 200 and body["name"] == "twilio-outage"
+    assert body["since"] == clock.now
     assert body["knobs"]["twilio"]["api_error_ratio"] == 1.0
     assert state.status_indicator == {"twilio": "major", "telnyx": "none"}
     assert faults.take("twilio") == 503 and faults.take("telnyx") is None
