@@ -19,8 +19,8 @@ from simulator.scenarios import SCENARIOS
 from simulator.sim import Simulator
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__.split("\n")[0])
+def configure(parser: argparse.ArgumentParser) -> None:
+    """The options, shared with ``callwatch simulate``."""
     parser.add_argument("--scenario", default="normal", choices=list(SCENARIOS))
     parser.add_argument("--target-base-url", default=None,
                         help="callwatch base URL; webhooks go to /telephony/webhooks/{provider}")
@@ -28,6 +28,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--hold-seconds", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--report-every", type=float, default=10.0)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m simulator", description=__doc__.split("\n")[0])
+    configure(parser)
     return parser.parse_args(argv)
 
 

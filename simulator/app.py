@@ -7,35 +7,15 @@ Twilio (``/2010-04-01/…``, ``/v1/…``), Telnyx (``/v2/…``), Statuspage (``/
 
 from __future__ import annotations
 
-import logging
-
 from aiohttp import web
 
 from simulator import appsite, control as control_api, slack, statuspage, telnyx, twilio
-from simulator.core import MAX_BODY, Faults, Recorder, middleware
+from simulator.core import MAX_BODY, Faults, Recorder, json_errors, middleware
 from simulator.state import SimState
 
-log = logging.getLogger("simulator.app")
 STATE = web.AppKey("sim_state", SimState)
 RECORDER = web.AppKey("sim_recorder", Recorder)
 FAULTS = web.AppKey("sim_faults", Faults)
-
-
-@web.middleware
-async def json_errors(request: web.Request, handler):
-    """Unknown paths and methods, oversized bodies and surprises leave as JSON, never HTML."""
-    try:
-        return await handler(request)
-    except web.HTTPException as exc:
-        if exc.status < 400 or exc.content_type == "application/json":
-            raise
-        return web.json_response({"error": exc.reason.lower().replace(" ", "_"),
-                                  "detail": f"{request.method} {request.path}: {exc.reason}"},
-                                 status=exc.status)
-    except Exception:  # noqa: BLE001 - a simulator bug must not become a traceback on the wire
-        log.exception("simulator handler failed on %s", request.path)
-        return web.json_response({"error": "internal", "detail": "simulator error; see its log"},
-                                 status=500)
 
 
 def create_app(state: SimState, recorder: Recorder, faults: Faults,

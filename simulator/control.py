@@ -1,6 +1,8 @@
 """The control API that steers the simulator at run time (JSON in, JSON out).
 
-- ``GET /control/scenario`` → ``{"name", "description", "knobs", "allowed"}``
+- ``GET /control/scenario`` → ``{"name", "description", "since", "knobs", "allowed"}``
+  (``since``: clock time it was switched on; PagerDuty events carry ``received_at`` on the
+  same clock, for detection-latency measurements)
 - ``PUT /control/scenario`` ``{"name": "high-drop-rate"}`` → the new scenario; an unknown name
   is 400 naming the allowed ones.
 - ``GET /control/requests?service=pagerduty|slack|twilio|telnyx|smtp|statuspage|app|control``
@@ -10,6 +12,10 @@
 - ``GET /control/notifications`` → what the notifier stand-ins received: PagerDuty events,
   Slack messages, SMTP mails, calls placed through Twilio/Telnyx.
 - ``GET /control/summary`` → scenario, ended calls per provider and outcome, active calls.
+- ``PUT /control/statuspage`` ``{"provider": "twilio", "indicator": "major"}`` → override one
+  status page until the next scenario switch.
+- ``PUT /control/traffic`` ``{"rate": 20, "hold_seconds": 3}`` → change the call rate (calls/s)
+  and hold time of the running traffic generator.
 - ``POST /control/reset`` → forget calls, requests, notifications and faults; scenario normal.
 
 Bad input is 400 ``{"error": code, "detail": …}``; nothing here is ever slowed or failed.
@@ -30,6 +36,8 @@ from simulator.scenarios import SCENARIOS, Scenario, get_scenario
 from simulator.slack import SlackState
 from simulator.smtp import SmtpSink
 from simulator.state import SimState
+from simulator.statuspage import set_indicator
+from simulator.traffic import TrafficConfig
 
 NOTIFIERS = ("pagerduty", "slack")
 
@@ -59,13 +67,15 @@ class Control:
     pagerduty: PagerDutyState
     app_stats: AppStats
     smtp: SmtpSink | None = None
+    traffic: TrafficConfig | None = None
     scenario: Scenario = SCENARIOS["normal"]
+    since: float = 0.0                # clock time the current scenario was switched on
 
     def set_scenario(self, name: str) -> Scenario:
         """Switch to scenario ``name`` (ValueError naming the allowed ones when unknown)."""
         scenario = get_scenario(name)
         apply(scenario, self.state, self.faults)
-        self.scenario = scenario
+        self.scenario, self.since = scenario, self.state.clock()
         return scenario
 
     def reset(self) -> None:
@@ -109,18 +119,21 @@ async def _json_object(request: web.Request) -> dict | web.Response:
     return body
 
 
-def _scenario_json(scenario: Scenario) -> dict:
-    return {"name": scenario.name, "description": scenario.description,
+def _scenario_json(scenario: Scenario, since: float) -> dict:
+    return {"name": scenario.name, "description": scenario.description, "since": since,
             "knobs": asdict(scenario), "allowed": list(SCENARIOS)}
 
 
-def add_routes(app: web.Application, control: Control) -> None:
-    """Mount ``/control/...`` on ``app``."""
+class ControlApi:
+    """Handlers of the control API over one :class:`Control`."""
 
-    async def get_scenario_handler(request: web.Request) -> web.Response:
-        return web.json_response(_scenario_json(control.scenario))
+    def __init__(self, control: Control) -> None:
+        self.control = control
 
-    async def put_scenario(request: web.Request) -> web.Response:
+    async def get_scenario(self, request: web.Request) -> web.Response:
+        return web.json_response(_scenario_json(self.control.scenario, self.control.since))
+
+    async def put_scenario(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         if isinstance(body, web.Response):
             return body
@@ -129,11 +142,12 @@ def add_routes(app: web.Application, control: Control) -> None:
             return _error(400, "invalid_scenario",
                           f"'name' is required; allowed: {', '.join(SCENARIOS)}")
         try:
-            return web.json_response(_scenario_json(control.set_scenario(name)))
+            return web.json_response(_scenario_json(self.control.set_scenario(name),
+                                                    self.control.since))
         except ValueError as exc:
             return _error(400, "unknown_scenario", str(exc))
 
-    async def requests(request: web.Request) -> web.Response:
+    async def requests(self, request: web.Request) -> web.Response:
         service = request.query.get("service", "")
         if service not in SERVICES:
             return _error(400, "unknown_service",
@@ -141,11 +155,11 @@ def add_routes(app: web.Application, control: Control) -> None:
         limit = request.query.get("limit", "1000")
         if not limit.isdigit() or int(limit) < 1:
             return _error(400, "invalid_limit", "limit must be a positive integer")
-        found = control.recorder.requests(service)
+        found = self.control.recorder.requests(service)
         return web.json_response({"service": service, "count": len(found),
                                   "requests": [r.as_dict() for r in found[-int(limit):]]})
 
-    async def fail(request: web.Request) -> web.Response:
+    async def fail(self, request: web.Request) -> web.Response:
         body = await _json_object(request)
         if isinstance(body, web.Response):
             return body
@@ -153,25 +167,58 @@ def add_routes(app: web.Application, control: Control) -> None:
         if not isinstance(status, int) or not isinstance(count, int) or isinstance(status, bool):
             return _error(400, "invalid_fault", "'status' and 'count' must be integers")
         try:
-            control.faults.fail(str(service), status, count)
+            self.control.faults.fail(str(service), status, count)
         except ValueError as exc:
             return _error(400, "invalid_fault", str(exc))
         return web.json_response({"service": service, "status": status, "count": count})
 
-    async def notifications(request: web.Request) -> web.Response:
-        return web.json_response(control.notifications())
+    async def notifications(self, request: web.Request) -> web.Response:
+        return web.json_response(self.control.notifications())
 
-    async def summary(request: web.Request) -> web.Response:
-        return web.json_response(control.summary())
+    async def summary(self, request: web.Request) -> web.Response:
+        return web.json_response(self.control.summary())
 
-    async def reset(request: web.Request) -> web.Response:
-        control.reset()
-        return web.json_response({"reset": True, "scenario": control.scenario.name})
+    async def put_statuspage(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            set_indicator(self.control.state, str(body.get("provider")), str(body.get("indicator")))
+        except ValueError as exc:
+            return _error(400, "invalid_statuspage", str(exc))
+        return web.json_response(dict(self.control.state.status_indicator))
 
-    app.router.add_get("/control/scenario", get_scenario_handler)
-    app.router.add_put("/control/scenario", put_scenario)
-    app.router.add_get("/control/requests", requests)
-    app.router.add_post("/control/fail", fail)
-    app.router.add_get("/control/notifications", notifications)
-    app.router.add_get("/control/summary", summary)
-    app.router.add_post("/control/reset", reset)
+    async def put_traffic(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        if self.control.traffic is None:
+            return _error(409, "no_traffic", "this simulator runs no traffic generator")
+        changes = {k: body[k] for k in ("rate", "hold_seconds") if k in body}
+        bad = [k for k, v in changes.items()
+               if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 10_000]
+        if not changes or bad:
+            return _error(400, "invalid_traffic",
+                          "give 'rate' (calls/s) and/or 'hold_seconds' as numbers 0..10000")
+        for key, value in changes.items():
+            setattr(self.control.traffic, key, float(value))
+        return web.json_response({"rate": self.control.traffic.rate,
+                                  "hold_seconds": self.control.traffic.hold_seconds})
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.control.reset()
+        return web.json_response({"reset": True, "scenario": self.control.scenario.name})
+
+
+def add_routes(app: web.Application, control: Control) -> None:
+    """Mount ``/control/...`` on ``app``."""
+    api = ControlApi(control)
+    app.router.add_get("/control/scenario", api.get_scenario)
+    app.router.add_put("/control/scenario", api.put_scenario)
+    app.router.add_get("/control/requests", api.requests)
+    app.router.add_post("/control/fail", api.fail)
+    app.router.add_get("/control/notifications", api.notifications)
+    app.router.add_get("/control/summary", api.summary)
+    app.router.add_put("/control/statuspage", api.put_statuspage)
+    app.router.add_put("/control/traffic", api.put_traffic)
+    app.router.add_post("/control/reset", api.reset)

@@ -12,17 +12,19 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Awaitable, Callable
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
+log = logging.getLogger("simulator")
 SERVICES = ("twilio", "telnyx", "statuspage", "slack", "pagerduty", "smtp", "app", "control")
-SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie",
-                            "x-twilio-signature", "telnyx-signature-ed25519"})
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 MAX_BODY = 1024 * 1024
 
 
@@ -77,7 +79,6 @@ def _parse_body(body: str, content_type: str) -> tuple[object, dict | None]:
         except ValueError:
             return None, None
     if "x-www-form-urlencoded" in content_type:
-        from urllib.parse import parse_qsl
         return None, dict(parse_qsl(body, keep_blank_values=True))
     return None, None
 
@@ -231,3 +232,20 @@ def middleware(recorder: Recorder, faults: Faults,
         return await handler(request)
 
     return simulate
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler):
+    """Unknown paths and methods, oversized bodies and surprises leave as JSON, never HTML."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        return web.json_response({"error": exc.reason.lower().replace(" ", "_"),
+                                  "detail": f"{request.method} {request.path}: {exc.reason}"},
+                                 status=exc.status)
+    except Exception:  # noqa: BLE001 - a simulator bug must not become a traceback on the wire
+        log.exception("simulator handler failed on %s", request.path)
+        return web.json_response({"error": "internal", "detail": "simulator error; see its log"},
+                                 status=500)

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 
 from aiohttp import web
 
-from simulator.core import MAX_BODY, Faults, Recorder, middleware
+from simulator.core import MAX_BODY, Faults, Recorder, json_errors, middleware
 from simulator.state import SimState
 
 ACTIONS = ("trigger", "acknowledge", "resolve")
@@ -129,7 +129,8 @@ def create_app(state: SimState, pd: PagerDutyState, recorder: Recorder,
         return web.json_response({"status": "success", "message": "Change event processed"},
                                  status=202)
 
-    app = web.Application(middlewares=[middleware(recorder, faults, lambda _: "pagerduty")],
+    app = web.Application(middlewares=[json_errors,
+                                       middleware(recorder, faults, lambda _: "pagerduty")],
                           client_max_size=MAX_BODY)
     app.router.add_post("/v2/enqueue", enqueue)
     app.router.add_post("/v2/change/enqueue", change)

@@ -49,7 +49,8 @@ class Simulator:
     def __init__(self, *, scenario: str = "normal", target_base_url: str | None = None,
                  twilio_webhook_url: str | None = None, telnyx_webhook_url: str | None = None,
                  rate: float = 5.0, hold_seconds: float = 3.0, progress_events: bool = True,
-                 traffic: bool = True, seed: int = 1, clock: Clock = time.time,
+                 traffic: bool = True, answer_placed_calls: bool = False, seed: int = 1,
+                 clock: Clock = time.time,
                  twilio_auth_token: str | None = None, telnyx_key: Ed25519PrivateKey | None = None,
                  smtp_username: str | None = None, smtp_password: str | None = None,
                  host: str = "127.0.0.1") -> None:
@@ -59,7 +60,8 @@ class Simulator:
             telnyx_webhook_url = telnyx_webhook_url or base + WEBHOOK_PATHS["telnyx"]
         self.host = host
         self.traffic_config = TrafficConfig(twilio_webhook_url, telnyx_webhook_url, rate,
-                                            hold_seconds, progress_events)
+                                            hold_seconds, progress_events,
+                                            answer_placed_calls=answer_placed_calls)
         self._run_traffic = traffic and bool(twilio_webhook_url or telnyx_webhook_url)
         self._initial_scenario = scenario
         self._seed = seed
@@ -78,7 +80,7 @@ class Simulator:
         self.app_stats = AppStats()
         self.smtp = SmtpSink(self.recorder, self.faults, smtp_username, smtp_password)
         self.control = Control(self.state, self.recorder, self.faults, self.slack,
-                               self.pagerduty, self.app_stats, self.smtp)
+                               self.pagerduty, self.app_stats, self.smtp, self.traffic_config)
         self.generator = TrafficGenerator(self.state, lambda: self.control.scenario,
                                           self.traffic_config, self.telnyx_key,
                                           rng=random.Random(seed + 2), clock=clock)

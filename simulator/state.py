@@ -43,6 +43,7 @@ class SimCall:
     session_id: str = ""
     leg_id: str = ""
     created_via_api: bool = False  # made by POST /Calls.json or POST /v2/calls (notifiers)
+    client_state: str | None = None  # Telnyx client_state given at dial, echoed in events
     sequence: int = 0             # Twilio SequenceNumber of the last callback sent
 
     @property

@@ -4,6 +4,10 @@
 - ``GET  /v2/calls/{call_control_id}`` — ``retrieve_status``: ``is_alive``, times, duration.
 - ``POST /v2/calls`` — dial (``connection_id``, ``to``, ``from`` required; 422 otherwise);
   kept in ``state.placed`` for the phone notifier's fallback.
+- ``POST /v2/calls/{call_control_id}/actions/{action}`` (e.g. ``speak``) on a dialled call —
+  recorded in its ``state.placed`` entry under ``actions``; ``{"data": {"result": "ok"}}``.
+- ``POST /v2/texml/calls/{connection_id}`` — TeXML call (``From``, ``To``, ``Texml`` or
+  ``Url``); ``{"call_sid", "from", "to", "status": "queued"}``; kept in ``state.placed``.
 - ``GET  /v2/detail_records`` — ``filter[record_type]`` required (422 without);
   ``call-control`` records with ``started_at``/``answered_at``/``finished_at``, ``call_sec``,
   ``hangup_cause``, ``sip_hangup_cause``, ``mos``; ``filter[date_range]``,
@@ -126,6 +130,17 @@ def _date_range(value: str | None, now: float) -> float:
     raise BadQuery(f"filter[date_range] is not a known range: {value[:40]!r}")
 
 
+async def _body(request: web.Request) -> dict | web.Response:
+    """The JSON object body, or the 400 Telnyx answers for anything else."""
+    try:
+        body = json.loads(await request.text() or "{}")
+    except ValueError:
+        return telnyx_error(400, "10015", "Bad Request", "The request body is not valid JSON.")
+    if not isinstance(body, dict):
+        return telnyx_error(400, "10015", "Bad Request", "The request body must be an object.")
+    return body
+
+
 class TelnyxApi:
     def __init__(self, state: SimState) -> None:
         self.state = state
@@ -169,12 +184,9 @@ class TelnyxApi:
     async def dial(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
             return denied
-        try:
-            body = json.loads(await request.text() or "null")
-        except ValueError:
-            return telnyx_error(400, "10015", "Bad Request", "The request body is not valid JSON.")
-        if not isinstance(body, dict):
-            return telnyx_error(400, "10015", "Bad Request", "The request body must be an object.")
+        body = await _body(request)
+        if isinstance(body, web.Response):
+            return body
         for name in ("connection_id", "to", "from"):
             if not body.get(name):
                 return _bad(f"The '{name}' parameter is required.", f"/{name}")
@@ -184,6 +196,40 @@ class TelnyxApi:
                     "record_type": "call", "start_time": iso_micro(self.state.clock())}
         self.state.place("telnyx", call_id, body, resource)
         return web.json_response({"data": resource})
+
+    async def action(self, request: web.Request) -> web.Response:
+        if (denied := self._auth(request)) is not None:
+            return denied
+        placed = self.state.placed.get(request.match_info["id"])
+        if placed is None or placed["provider"] != "telnyx":
+            return telnyx_error(404, "10005", "Resource not found",
+                                "No call with this call_control_id was dialled.")
+        body = await _body(request)
+        if isinstance(body, web.Response):
+            return body
+        placed.setdefault("actions", []).append({"action": request.match_info["action"],
+                                                 "body": body, "at": self.state.clock()})
+        return web.json_response({"data": {"result": "ok"}})
+
+    async def texml_call(self, request: web.Request) -> web.Response:
+        if (denied := self._auth(request)) is not None:
+            return denied
+        if request.match_info["connection"] != self.state.telnyx_connection_id:
+            return telnyx_error(404, "10005", "Resource not found",
+                                "The requested connection does not exist.")
+        body = await _body(request)
+        if isinstance(body, web.Response):
+            return body
+        for name in ("From", "To"):
+            if not body.get(name):
+                return _bad(f"The '{name}' parameter is required.", f"/{name}")
+        if not (body.get("Texml") or body.get("Url")):
+            return _bad("One of 'Texml' or 'Url' is required.", "/Texml")
+        call_sid = "v3:" + self.state.new_id("", 40)
+        resource = {"call_sid": call_sid, "from": body["From"], "to": body["To"],
+                    "status": "queued"}
+        self.state.place("telnyx", call_sid, body, resource)
+        return web.json_response(resource)
 
     async def detail_records(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
@@ -246,6 +292,8 @@ def add_routes(app: web.Application, state: SimState) -> None:
     app.router.add_get("/v2/connections/{id}/active_calls", api.active_calls)
     app.router.add_get("/v2/calls/{id}", api.call_status)
     app.router.add_post("/v2/calls", api.dial)
+    app.router.add_post("/v2/calls/{id}/actions/{action}", api.action)
+    app.router.add_post("/v2/texml/calls/{connection}", api.texml_call)
     app.router.add_get("/v2/detail_records", api.detail_records)
     app.router.add_get("/v2/webhook_deliveries", api.webhook_deliveries)
     app.router.add_get("/v2/call_events", api.call_events)

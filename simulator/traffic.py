@@ -86,6 +86,8 @@ class TrafficConfig:
     hold_seconds: float = 3.0         # mean hold time of answered calls (wall seconds)
     progress_events: bool = True      # also send in-progress / call.answered at answer
     app_webhook_url: str = "https://app.example.com/webhooks"  # what provider records name
+    answer_placed_calls: bool = False  # calls dialled through POST /v2/calls get answered:
+    # a call.answered event (with their client_state) to telnyx_url, a hangup after the hold
 
 
 @dataclass
@@ -167,6 +169,28 @@ class TrafficGenerator:
         while self._budget >= 1.0:
             self._budget -= 1.0
             webhooks += self.start_call(now)[1]
+        if self.config.answer_placed_calls:
+            webhooks += self.answer_placed(now)
+        return webhooks
+
+    def answer_placed(self, now: float) -> list[Webhook]:
+        """Answer the Telnyx calls notifiers dialled since the last step (``call.answered``)."""
+        webhooks: list[Webhook] = []
+        for placed in self.state.placed_calls("telnyx"):
+            resource = placed["resource"]
+            if "answered_at" in placed or "call_control_id" not in resource:
+                continue  # already answered, or a TeXML call (answered by its own document)
+            placed["answered_at"] = now
+            request = placed["request"]
+            call = SimCall("telnyx", resource["call_control_id"], "completed", "outbound",
+                           str(request.get("from", "")), str(request.get("to", "")), now, True,
+                           sip=200, hangup_cause="normal_clearing", mos=4.4,
+                           session_id=resource["call_session_id"], leg_id=resource["call_leg_id"],
+                           created_via_api=True, client_state=request.get("client_state"))
+            self.state.add_call(call)
+            heapq.heappush(self._ending, (now + self.config.hold_seconds, call.id))
+            webhook = self._webhook(call, now, progress=True)
+            webhooks += [webhook] if webhook else []
         return webhooks
 
     def generate(self, count: int, now: float | None = None) -> list[Webhook]:

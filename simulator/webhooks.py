@@ -92,7 +92,7 @@ def telnyx_payload(call: SimCall, connection_id: str, event_type: str) -> dict:
     payload = {
         "call_control_id": call.id, "call_leg_id": call.leg_id,
         "call_session_id": call.session_id, "connection_id": connection_id,
-        "client_state": None, "from": call.from_, "to": call.to,
+        "client_state": call.client_state, "from": call.from_, "to": call.to,
         "direction": "outgoing" if call.direction == "outbound" else "incoming",
         "start_time": iso_micro(call.start), "tags": [],
         "state": "hangup" if event_type == "call.hangup" else "answered",

@@ -13,8 +13,9 @@ from policy.model import Policy, Threshold
 from policy.render import RenderOptions
 from policy.render.yamltext import dump_yaml
 
-RECORDING_GROUP = "callwatch-telephony-recording"
-ALERTING_GROUP = "callwatch-telephony-alerts"
+# One group: Prometheus evaluates a group's rules in order, so every alert reads recording
+# rules computed in the same evaluation, never one interval old.
+RULE_GROUP = "callwatch-telephony"
 
 
 def _sum_rate(metric: str, selector: str, window: str, by: str = "provider") -> str:
@@ -135,10 +136,18 @@ def _row_alerts(policy: Policy, threshold: Threshold, options: RenderOptions) ->
         notes = _annotations(policy, row, level, value, window, threshold.runbook)
         if level == "critical" and threshold.priority_critical_majority:
             # Split by the provider's share of calls: the seed's ">50% of users affected" is P1.
+            # When the share crosses 50% mid-incident, the twin that stops keeps firing for at
+            # least the row's `for` (and one evaluation), until the other twin has waited out its own `for`: the
+            # critical never lapses while the condition holds.
             majority = threshold.priority_critical_majority
+            split_keep = options.duration(max(
+                policy.evaluation.keep_firing_seconds,
+                threshold.for_seconds + policy.evaluation.evaluation_seconds))
             alerts.append(_alert(row.alert, f"(\n{condition}\n)\nand on (provider) {share}", for_,
-                                 keep, _labels(level, majority), notes))
-            condition = f"(\n{condition}\n)\nunless on (provider) {share}"
+                                 split_keep, _labels(level, majority), notes))
+            alerts.append(_alert(row.alert, f"(\n{condition}\n)\nunless on (provider) {share}",
+                                 for_, split_keep, _labels(level, priority), notes))
+            continue
         alerts.append(_alert(row.alert, condition, for_, keep, _labels(level, priority), notes))
     return alerts
 
@@ -181,8 +190,7 @@ def rule_groups(policy: Policy, options: RenderOptions) -> list[dict]:
     for key in catalog.ROWS:
         alerting.extend(_row_alerts(policy, policy.thresholds[key], options))
     alerting.append(_service_down_alert(policy, options))
-    return [{"name": RECORDING_GROUP, "rules": recording},
-            {"name": ALERTING_GROUP, "rules": alerting}]
+    return [{"name": RULE_GROUP, "rules": recording + alerting}]
 
 
 def render_rules_file(groups: list[dict]) -> str:

@@ -24,7 +24,8 @@ def key():
 
 @pytest.fixture
 def control(state, recorder, faults, slack_state):
-    return Control(state, recorder, faults, slack_state, PagerDutyState(), AppStats())
+    return Control(state, recorder, faults, slack_state, PagerDutyState(), AppStats(),
+                   traffic=TrafficConfig())
 
 
 @pytest.fixture
@@ -34,10 +35,12 @@ async def client(aiohttp_client, state, recorder, faults, slack_state, control, 
     return await aiohttp_client(app)
 
 
-async def test_switching_the_scenario_applies_its_knobs(client, state, faults):
+async def test_switching_the_scenario_applies_its_knobs(client, state, faults, clock):
+    clock.advance(30)
     response = await client.put("/control/scenario", json={"name": "twilio-outage"})
     body = await response.json()
     assert response.status == 200 and body["name"] == "twilio-outage"
+    assert body["since"] == clock.now
     assert body["knobs"]["twilio"]["api_error_ratio"] == 1.0
     assert state.status_indicator == {"twilio": "major", "telnyx": "none"}
     assert faults.take("twilio") == 503 and faults.take("telnyx") is None
@@ -63,6 +66,12 @@ async def test_slow_api_and_notifier_outage_set_latency_and_notifier_failures(cl
     ("POST", "/control/fail", {"service": "slack", "status": "500"}, "invalid_fault"),
     ("POST", "/control/fail", {"service": "slack", "status": 200, "count": 1}, "invalid_fault"),
     ("GET", "/control/requests?service=fax", None, "unknown_service"),
+    ("PUT", "/control/statuspage", {"provider": "twilio", "indicator": "meh"}, "invalid_statuspage"),
+    ("PUT", "/control/statuspage", {"provider": "vonage", "indicator": "major"},
+     "invalid_statuspage"),
+    ("PUT", "/control/traffic", {"rate": "fast"}, "invalid_traffic"),
+    ("PUT", "/control/traffic", {"rate": -1}, "invalid_traffic"),
+    ("PUT", "/control/traffic", {}, "invalid_traffic"),
     ("GET", "/control/requests?service=slack&limit=-3", None, "invalid_limit"),
 ])
 async def test_bad_control_input_is_400_json_naming_the_problem(client, method, path, body, error):
@@ -138,3 +147,23 @@ async def test_the_app_refuses_forged_webhooks_with_403_json(client, provider, h
 
 async def test_the_app_api_answers(client):
     assert (await (await client.get("/app/api/health")).json()) == {"status": "ok"}
+
+
+async def test_an_oversized_body_is_a_413_json_on_any_path(client):
+    response = await client.post("/api/chat.postMessage", data=b"x" * (1024 * 1024 + 1),
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 413 and (await response.json())["error"] == "payload_too_large"
+
+
+async def test_a_wrong_method_is_a_405_json(client):
+    response = await client.delete("/control/scenario")
+    assert response.status == 405 and (await response.json())["error"] == "method_not_allowed"
+
+
+async def test_one_status_page_and_the_traffic_rate_can_be_set_directly(client, state, control):
+    response = await client.put("/control/statuspage", json={"provider": "telnyx",
+                                                             "indicator": "critical"})
+    assert response.status == 200 and state.status_indicator["telnyx"] == "critical"
+    response = await client.put("/control/traffic", json={"rate": 50, "hold_seconds": 1.5})
+    assert (await response.json()) == {"rate": 50.0, "hold_seconds": 1.5}
+    assert control.traffic.rate == 50.0

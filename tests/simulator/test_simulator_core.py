@@ -14,7 +14,7 @@ def test_the_recorder_keeps_requests_but_never_credentials():
     item = recorder.add("slack", "POST", "/api/chat.postMessage", {}, {
         "Authorization": "Bearer xoxb-secret", "X-Twilio-Signature": "sig",
         "Content-Type": "application/json"}, '{"channel": "C1"}', "application/json")
-    assert item.headers == {"Content-Type": "application/json"}
+    assert item.headers == {"X-Twilio-Signature": "sig", "Content-Type": "application/json"}
     assert item.json == {"channel": "C1"} and item.at == 5.0
     assert recorder.requests("slack") == [item] and recorder.requests("twilio") == []
 

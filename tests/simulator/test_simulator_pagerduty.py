@@ -107,3 +107,15 @@ async def test_an_injected_503_surfaces_as_server_http_error(pd, state, faults):
     with pytest.raises(pagerduty.ServerHttpError) as caught:
         await asyncio.to_thread(client.trigger, "x", "callwatch")
     assert caught.value.response.status_code == 503 and events.events == []
+
+
+async def test_malformed_json_and_unknown_paths_are_json_errors(pd):
+    import aiohttp
+    url, cert, events = pd
+    async with aiohttp.ClientSession() as session:
+        async with session.post(f"{url}/v2/enqueue", data=b"{nope",
+                                ssl=cert.client_context()) as resp:
+            assert resp.status == 400 and (await resp.json())["status"] == "invalid event"
+        async with session.get(f"{url}/v2/other", ssl=cert.client_context()) as resp:
+            assert resp.status == 404 and (await resp.json())["error"] == "not_found"
+    assert events.events == []

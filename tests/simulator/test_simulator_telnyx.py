@@ -51,6 +51,29 @@ async def test_dialling_is_recorded_and_missing_to_is_unprocessable(client, stat
     assert caught.value.body["errors"][0]["source"]["pointer"] == "/to"
 
 
+async def test_speaking_on_a_dialled_call_is_recorded_with_it(client, state):
+    dialled = await client.calls.dial(connection_id=state.telnyx_connection_id,
+                                      from_="+15005550006", to="+15005550001")
+    call_id = dialled.data.call_control_id
+    result = await client.calls.actions.speak(call_id, payload="P0: Twilio is down",
+                                              voice="female", language="en-US")
+    assert result.data.result == "ok"
+    [action] = state.placed[call_id]["actions"]
+    assert action["action"] == "speak" and action["body"]["payload"] == "P0: Twilio is down"
+    with pytest.raises(telnyx.NotFoundError):
+        await client.calls.actions.speak("v3:never-dialled", payload="x", voice="female")
+
+
+async def test_a_texml_call_is_recorded_and_needs_texml_or_url(client, state):
+    created = await client.texml.calls.create(
+        state.telnyx_connection_id, from_="+15005550006", to="+15005550001",
+        texml="<Response><Say>P0</Say></Response>")
+    assert created.status == "queued" and created.call_sid.startswith("v3:")
+    assert state.placed[created.call_sid]["request"]["Texml"] == "<Response><Say>P0</Say></Response>"
+    with pytest.raises(telnyx.UnprocessableEntityError):
+        await client.texml.calls.create(state.telnyx_connection_id, from_="+1", to="+2")
+
+
 async def test_detail_records_need_a_record_type(client, state):
     dropped = add_call(state, "telnyx", "dropped", NOW - 300, cause="unspecified", sip=503)
     with pytest.raises(telnyx.UnprocessableEntityError) as caught:

@@ -176,3 +176,29 @@ def test_answered_calls_announce_themselves_when_progress_events_are_on(state, c
     clock.advance(1)
     events = {w.event for w in generator.step()}
     assert {"in-progress", "call.answered"} <= events
+
+
+async def test_a_dialled_telnyx_call_is_answered_with_its_client_state_then_hung_up(
+        aiohttp_client, state, clock, recorder, faults):
+    import telnyx
+
+    from simulator.app import create_app
+    server = await aiohttp_client(create_app(state, recorder, faults))
+    client = telnyx.AsyncTelnyx(api_key=state.telnyx_api_key, max_retries=0,
+                                base_url=str(server.make_url("/v2")))
+    dialled = await client.calls.dial(connection_id=state.telnyx_connection_id, from_="+1500",
+                                      to="+1415", client_state="eyJjYWxsd2F0Y2giOiJwYWdlIn0=")
+    await client.close()
+    generator = TrafficGenerator(state, lambda: SCENARIOS["normal"],
+                                 TrafficConfig(TWILIO_URL, TELNYX_URL, rate=0, hold_seconds=2,
+                                               answer_placed_calls=True),
+                                 Ed25519PrivateKey.generate(), rng=random.Random(2))
+    [answered] = generator.step()
+    data = json.loads(answered.body)["data"]
+    assert data["event_type"] == "call.answered"
+    assert data["payload"]["call_control_id"] == dialled.data.call_control_id
+    assert data["payload"]["client_state"] == "eyJjYWxsd2F0Y2giOiJwYWdlIn0="
+    assert generator.step() == []  # answered once only
+    clock.advance(2)
+    [hangup] = generator.step()
+    assert json.loads(hangup.body)["data"]["event_type"] == "call.hangup"

@@ -184,3 +184,17 @@ async def test_python_m_simulator_prints_ready_json_and_stops_on_sigint():
         if proc.returncode is None:
             proc.kill()
             await proc.wait()
+
+
+def test_the_callwatch_simulate_command_takes_the_same_options():
+    import argparse
+
+    from callwatch.commands import simulate
+    parser = argparse.ArgumentParser()
+    simulate.configure(parser)
+    args = parser.parse_args(["--scenario", "slow-api", "--rate", "20",
+                              "--target-base-url", "http://127.0.0.1:9120"])
+    assert (args.scenario, args.rate, args.target_base_url) == (
+        "slow-api", 20.0, "http://127.0.0.1:9120")
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--scenario", "meteor"])
