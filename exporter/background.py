@@ -93,9 +93,10 @@ def _add_sources(app: web.Application, poller: Poller, config: ExporterConfig,
         api = ApiCaller(metrics, "twilio", settings.api_timeout_seconds, tw.classify_error)
         for operation in ("calls", "insights_summaries", "monitor_alerts"):
             metrics.init_operation("twilio", operation)
-        poller.add(tw.TwilioCalls(client, api, tracker, intervals["calls"],
-                                  not config.webhooks_count_calls("twilio"), clock))
-        poller.add(tw.TwilioInsights(client, api, tracker, intervals["insights"]))
+        pending = (None if config.webhooks_count_calls("twilio")
+                   else tw.PendingCompleted(tracker, clock))
+        poller.add(tw.TwilioCalls(client, api, tracker, intervals["calls"], pending, clock))
+        poller.add(tw.TwilioInsights(client, api, tracker, intervals["insights"], pending))
         poller.add(tw.TwilioAlerts(client, api, intervals["alerts"], clock))
         closers.append(client.http_client.close)
     if config.telnyx_polling:

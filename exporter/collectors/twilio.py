@@ -4,11 +4,13 @@ Three sources, each incremental with its own cursor:
 
 - ``twilio.calls``: in-progress calls (→ live calls) and calls that ended since the cursor (→
   ended calls) from the Calls resource. Ended calls are counted here only when polling is
-  Twilio's source of truth for outcomes (no webhook secret configured); otherwise the status
-  callbacks count them and this poll only refreshes live calls. The Call resource has no SIP code,
-  so in polling mode a completed call counts as completed (drops need callbacks or Insights).
-- ``twilio.insights``: Voice Insights call summaries (they arrive 10-30 min late, so the query
-  looks back ``INSIGHTS_LOOKBACK``): MOS where a summary carries one; each call once.
+  Twilio's source of truth for outcomes (see exporter/config.py); otherwise the status
+  callbacks count them and this poll only refreshes live calls. The Call resource has no SIP
+  code, so in polling mode completed calls wait for their Insights summary to tell completed
+  from dropped (``twilio_pending``); failed/busy/no-answer/canceled count at once.
+- ``twilio.insights``: Voice Insights call summaries (they arrive 10-30 min late, so each poll
+  looks back ``INSIGHTS_LOOKBACK``; a bounded dedup makes each call count once): MOS where a
+  summary carries one, and the SIP code that resolves parked completed calls.
 - ``twilio.alerts``: Monitor alerts; webhook error codes (112xx, 15002) count as
   ``telephony_webhook_deliveries_total{provider="twilio",source="provider",outcome="failure"}``;
   each alert once.
@@ -32,6 +34,7 @@ from twilio.rest import Client
 from exporter import outcomes
 from exporter.calls import ENDED, CallEvent, CallTracker, Deduplicator
 from exporter.collectors.base import ApiCaller, PollError, http_error
+from exporter.collectors.twilio_pending import PendingCompleted
 from exporter.parse import parse_mos
 
 PAGE_SIZE = 200
@@ -109,9 +112,11 @@ class TwilioCalls:
     name, provider, operation = "twilio.calls", "twilio", "calls"
 
     def __init__(self, client: Client, api: ApiCaller, tracker: CallTracker, interval: float,
-                 count_ended: bool, clock: Callable[[], float]) -> None:
+                 pending: PendingCompleted | None, clock: Callable[[], float]) -> None:
+        """``pending`` is set in polling mode (count ended calls), None in webhook mode."""
         self.client, self.api, self.tracker = client, api, tracker
-        self.interval, self.count_ended, self.clock = interval, count_ended, clock
+        self.interval, self.pending, self.clock = interval, pending, clock
+        self.count_ended = pending is not None
         self.cursor: dt.datetime | None = None
 
     async def poll(self) -> None:
@@ -128,6 +133,7 @@ class TwilioCalls:
                 end_time_after=since, page_size=PAGE_SIZE))
             for call in ended:
                 self._ingest_ended(call)
+            self.pending.expire()
         self.cursor = now
 
     def _ingest_ended(self, call: Any) -> None:
@@ -135,6 +141,9 @@ class TwilioCalls:
         if outcomes.twilio_outcome(status) is None:
             return
         direction = outcomes.twilio_direction(_enum_text(call.direction))
+        if status == "completed" and self.pending is not None:
+            self.pending.add(call.sid, direction)
+            return
         self.tracker.ingest(CallEvent("twilio", call.sid, ENDED, direction, cause=status))
 
 
@@ -142,8 +151,9 @@ class TwilioInsights:
     name, provider, operation = "twilio.insights", "twilio", "insights_summaries"
 
     def __init__(self, client: Client, api: ApiCaller, tracker: CallTracker,
-                 interval: float) -> None:
+                 interval: float, pending: PendingCompleted | None = None) -> None:
         self.client, self.api, self.tracker, self.interval = client, api, tracker, interval
+        self.pending = pending
         self.seen = Deduplicator(50_000)
 
     async def poll(self) -> None:
@@ -151,6 +161,9 @@ class TwilioInsights:
         records = await _pages(self.api, "insights_summaries", lambda: summaries.page_async(
             start_time=INSIGHTS_LOOKBACK, page_size=PAGE_SIZE))
         for summary in records:
+            if self.pending is not None:
+                properties = summary.properties or {}
+                self.pending.resolve(summary.call_sid, properties.get("last_sip_response_num"))
             if not self.seen.add(("insights", summary.call_sid)):
                 continue
             mos = summary_mos(summary)

@@ -238,3 +238,44 @@ async def test_telnyx_polls_ask_only_for_records_finished_since_the_cursor(
     assert len(failed) == 2 and failed[1]["filter[finished_at][gte]"] == "2026-11-18T11:05:40Z"
     active = [r.path for r in telnyx if r.path.endswith("/active_calls")]
     assert active == [f"/v2/connections/{sim_state.telnyx_connection_id}/active_calls"] * 2
+
+
+async def test_polling_mode_tells_twilio_drops_from_insights_sip_codes(aiohttp_client, policy,
+                                                                       sim, sim_state, clock):
+    add_call(sim_state, "twilio", "completed", NOW - 100, sip=200)
+    add_call(sim_state, "twilio", "dropped", NOW - 90, sip=503)
+    client, poller = await exporter(aiohttp_client, policy, sim_env(sim, sim_state), clock)
+    calls = next(s for s in poller.sources if s.name == "twilio.calls")
+    insights = next(s for s in poller.sources if s.name == "twilio.insights")
+    labels = {"provider": "twilio", "direction": "outbound"}
+    await poller.run_once(calls)
+    # completed calls wait for Insights: the Call resource has no SIP code
+    assert value(client, "telephony_calls_ended_total", {**labels, "outcome": "completed"}) == 0
+    assert len(calls.pending) == 2
+    await poller.run_once(insights)
+    await poller.run_once(calls)          # seeing them again counts nothing twice
+    assert value(client, "telephony_calls_ended_total", {**labels, "outcome": "completed"}) == 1
+    assert value(client, "telephony_calls_ended_total", {**labels, "outcome": "dropped"}) == 1
+    assert len(calls.pending) == 0
+
+
+def test_a_completed_call_without_a_summary_counts_as_completed_after_the_deadline():
+    from exporter.calls import CallTracker
+    from exporter.collectors.twilio_pending import PendingCompleted
+    from exporter.metrics import create_metrics
+    registry = CollectorRegistry()
+    clock = Clock()
+    tracker = CallTracker(create_metrics(registry), clock=clock)
+    pending = PendingCompleted(tracker, clock, deadline=600, capacity=2)
+    pending.add("CA1", "inbound")
+    clock.now += 601
+    pending.add("CA2", "inbound")
+    assert pending.expire() == 1
+    for sid in ("CA3", "CA4"):             # over capacity: the oldest counts at once
+        pending.add(sid, "inbound")
+    completed = registry.get_sample_value("telephony_calls_ended_total", {
+        "provider": "twilio", "direction": "inbound", "outcome": "completed"})
+    assert completed == 2 and list(pending.items) == ["CA3", "CA4"]
+    assert pending.resolve("CA3", "480") and not pending.resolve("CA3", "200")
+    pending.add("CA1", "inbound")          # already counted: not parked again
+    assert "CA1" not in pending.items
