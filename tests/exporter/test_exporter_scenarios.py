@@ -160,3 +160,24 @@ async def test_slow_api_shows_in_the_request_duration(exporter, sim):
         fast = get(exporter, "telephony_provider_api_request_duration_seconds_bucket",
                    provider=provider, le="2.0")
         assert count >= 1 and fast == 0, provider      # every request took over 2 s
+
+
+async def test_high_drop_rate_seen_by_polling_alone(aiohttp_client, policy):
+    """Polling mode (no webhooks): the Calls resource + Insights (Twilio) and call-control
+    detail records (Telnyx) find the same tenth of answered calls dropped."""
+    async with Simulator(traffic=False, seed=11) as sim:
+        app = create_app(dataclasses.replace(policy, exporter=ExporterSettings(
+            api_timeout_seconds=5.0)), CollectorRegistry())
+        env = {k: v for k, v in sim.env().items() if k != "TELNYX_PUBLIC_KEY"}
+        setup_exporter(app, env)
+        client = await aiohttp_client(app)
+        for task in app[POLLER]._tasks:
+            task.cancel()
+        sim.set_scenario("high-drop-rate")
+        sim.generator.generate(CALLS)          # calls exist at the providers; no webhooks sent
+        await poll(client, "twilio.calls", "telnyx.calls")
+        await poll(client, "twilio.insights")
+        for provider in ("twilio", "telnyx"):
+            assert drop_rate(client, provider) == pytest.approx(0.10, abs=0.035), provider
+        ended = get(client, "telephony_calls_ended_total")
+        assert ended == CALLS
