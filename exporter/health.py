@@ -35,7 +35,7 @@ class ProviderState:
 
 
 def provider_health(provider: str, tracker: CallTracker, state: ProviderState,
-                    minimum_calls: int) -> dict:
+                    minimum_calls: int, warning: float = 0.8, critical: float = 0.7) -> dict:
     """The JSON body of ``/telephony/providers/{provider}/health``."""
     counts = tracker.outcome_counts(provider)
     attempted = counts["completed"] + counts["failed"] + counts["dropped"]
@@ -51,7 +51,8 @@ def provider_health(provider: str, tracker: CallTracker, state: ProviderState,
     return {
         "provider": provider,
         "health_ratio": health,
-        "status": _status(health),
+        "status": _status(health, warning, critical),
+        "thresholds": {"warning": warning, "critical": critical},
         "window_seconds": tracker.window,
         "inputs": {
             "calls": {"success_ratio": success, "counted_in_ratio": "calls" in inputs,
@@ -71,7 +72,8 @@ def provider_health(provider: str, tracker: CallTracker, state: ProviderState,
     }
 
 
-def _status(health: float | None) -> str:
+def _status(health: float | None, warning: float, critical: float) -> str:
+    """As the alert sees it: below critical is critical, below warning degraded."""
     if health is None:
         return "unknown"
-    return "healthy" if health >= 0.8 else "degraded" if health >= 0.7 else "critical"
+    return "critical" if health < critical else "degraded" if health < warning else "healthy"

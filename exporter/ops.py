@@ -90,5 +90,8 @@ async def active_quality(request: web.Request) -> web.Response:
 async def health(request: web.Request) -> web.Response:
     provider = _provider_param(request, request.match_info["provider"])
     state = request.app[STATES][provider]
-    minimum = request.app[POLICY].minimum_traffic.answered_calls
-    return web.json_response(provider_health(provider, request.app[TRACKER], state, minimum))
+    policy = request.app[POLICY]
+    row = policy.thresholds["provider_health"]
+    return web.json_response(provider_health(
+        provider, request.app[TRACKER], state, policy.minimum_traffic.answered_calls,
+        row.warning, row.critical))
