@@ -14,15 +14,16 @@ from typing import Callable, Mapping
 from aiohttp import web
 
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
+from exporter.background import setup_background
 from exporter.calls import CallTracker
 from exporter.config import ExporterConfig, load_config
 from exporter.keys import CONFIG, INGEST, METRICS, TRACKER
 from exporter.metrics import ExporterMetrics, create_metrics
+from exporter.ops import add_ops_routes
 from exporter.signatures import TelnyxVerifier, TwilioVerifier, load_telnyx_public_key
 from exporter.webhooks import WebhookIngest
 
 log = logging.getLogger("callwatch.exporter")
-
 
 
 def setup_exporter(app: web.Application, environ: Mapping[str, str],
@@ -37,8 +38,8 @@ def setup_exporter(app: web.Application, environ: Mapping[str, str],
     ingest = _webhook_ingest(config, tracker, metrics, settings.webhook_body_limit, clock)
     app[INGEST] = ingest
     ingest.add_routes(app)
-    _setup_ops(app)
-    _setup_background(app, config, clock)
+    add_ops_routes(app)
+    setup_background(app, config, clock)      # pollers, probes: tasks in cleanup_ctx
     app[READINESS].append(_webhook_check(ingest))
 
 
@@ -67,18 +68,3 @@ def _webhook_check(ingest: WebhookIngest):
     return check
 
 
-def _setup_ops(app: web.Application) -> None:
-    from exporter.ops import add_ops_routes
-    add_ops_routes(app)
-
-
-def _setup_background(app: web.Application, config: ExporterConfig,
-                      clock: Callable[[], float]) -> None:
-    """Pollers and probes, when their modules are present (added piece by piece)."""
-    try:
-        from exporter.background import setup_background
-    except ModuleNotFoundError as exc:
-        if exc.name != "exporter.background":
-            raise
-        return
-    setup_background(app, config, clock)

@@ -21,6 +21,7 @@ from exporter.collectors.base import ApiCaller
 from exporter.config import ExporterConfig
 from exporter.keys import METRICS, STATES, TRACKER
 from exporter.poller import Poller
+from exporter.probes.runner import setup_probes
 
 log = logging.getLogger("callwatch.exporter")
 POLLER = web.AppKey("exporter_poller", Poller)
@@ -40,12 +41,6 @@ def setup_background(app: web.Application, config: ExporterConfig,
     app[POLLER] = Poller(app[METRICS], states, clock)
     app.cleanup_ctx.append(_pollers(config, clock))
     app[READINESS].append(_pollers_check(app, config))
-    try:
-        from exporter.probes.runner import setup_probes
-    except ModuleNotFoundError as exc:
-        if exc.name and not exc.name.startswith("exporter.probes"):
-            raise
-        return
     setup_probes(app, config, clock)
 
 
