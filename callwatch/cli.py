@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("callwatch.commands.render",
                "generate Prometheus rules, Alertmanager config and Grafana dashboards from the policy"),
     "run": ("callwatch.commands.serve", "run the exporter and the receiver on one port"),
+    "simulate": ("callwatch.commands.simulate", "run the provider and notifier simulator"),
 }
 
 
