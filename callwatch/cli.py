@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("callwatch.commands.render",
                "generate Prometheus rules, Alertmanager config and Grafana dashboards from the policy"),
     "run": ("callwatch.commands.serve", "run the exporter and the receiver on one port"),
+    "demo": ("callwatch.commands.demo",
+             "the whole stack on this machine: a provider fault becomes pages, live"),
     "simulate": ("callwatch.commands.simulate", "run the provider and notifier simulator"),
 }
 
