@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+import yaml
 
 from callwatch.stack import (
     ManagedProcess, find_binary, free_port, start_alertmanager, start_prometheus, wait_for,
@@ -69,6 +70,7 @@ class DemoStack:
         self.simulator = Simulator(target_base_url=callwatch, rate=self.call_rate,
                                    scenario=self.scenario)
         await self.simulator.__aenter__()
+        self._write_policy()
         self._render()
         self.processes.append(self._start_callwatch(callwatch))
         am = start_alertmanager(binaries["alertmanager"], self.workdir / "alertmanager/alertmanager.yml",
@@ -80,6 +82,18 @@ class DemoStack:
         self.processes.append(prometheus)
         self.urls = StackUrls(callwatch, prometheus.url, am.url, self.simulator.url)
         await self._wait_ready()
+
+    def _write_policy(self) -> None:
+        """The policy with its email channels pointed at the simulator's SMTP sink."""
+        document = yaml.safe_load(Path(self.policy_path).read_text(encoding="utf-8"))
+        for channel in document.get("channels", {}).values():
+            if channel.get("type") == "email":
+                channel.update(smtp_host="127.0.0.1", smtp_port=self.simulator.smtp_port,
+                               starttls=False)
+        path = self.workdir / "policy.yaml"
+        path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
+        self.policy_path = str(path)
+        self.policy = load_policy(path)
 
     def _render(self) -> None:
         token_file = self.workdir / "receiver-token"
