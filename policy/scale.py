@@ -10,7 +10,11 @@ from policy.model import Policy
 
 
 def scale_policy(policy: Policy, factor: float) -> Policy:
-    """``policy`` with every ``*_seconds`` value (nested, in mappings too) divided by ``factor``."""
+    """``policy`` with every ``*_seconds`` value (nested, in mappings too) divided by ``factor``.
+
+    Timeouts are the exception: a network round trip takes as long as it takes, whatever the
+    policy's clock says.
+    """
     if factor <= 0:
         raise ValueError(f"time scale must be above 0, got {factor:g}")
     if factor == 1:
@@ -27,6 +31,7 @@ def _scale(value: Any, factor: float, name: str = "") -> Any:
                 for key, item in value.items()}
     if isinstance(value, tuple):
         return tuple(_scale(item, factor, name) for item in value)
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and name.endswith("_seconds"):
+    if (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and name.endswith("_seconds") and "timeout" not in name):
         return value / factor
     return value

@@ -32,3 +32,10 @@ def test_a_factor_of_one_is_the_same_policy_and_zero_is_refused(policy) -> None:
     assert scale_policy(policy, 1) is policy
     with pytest.raises(ValueError, match="above 0"):
         scale_policy(policy, 0)
+
+
+def test_timeouts_are_not_scaled(policy) -> None:
+    fast = scale_policy(policy, 60)
+    assert fast.exporter.api_timeout_seconds == policy.exporter.api_timeout_seconds
+    assert fast.exporter.probe_timeout_seconds == policy.exporter.probe_timeout_seconds
+    assert fast.exporter.probe_interval_seconds == policy.exporter.probe_interval_seconds / 60

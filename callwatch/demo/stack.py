@@ -90,6 +90,13 @@ class DemoStack:
             if channel.get("type") == "email":
                 channel.update(smtp_host="127.0.0.1", smtp_port=self.simulator.smtp_port,
                                starttls=False)
+        env = self.simulator.env()
+        # Synthetic probes of the simulated app: its webhook endpoint and its API.
+        document.setdefault("exporter", {})["probe_targets"] = [
+            {"name": "app-twilio-webhook", "kind": "twilio_webhook", "provider": "twilio",
+             "url": env["APP_WEBHOOK_TWILIO_URL"]},
+            {"name": "app-api", "kind": "http", "url": env["APP_API_URL"]},
+        ]
         path = self.workdir / "policy.yaml"
         path.write_text(yaml.safe_dump(document, sort_keys=False), encoding="utf-8")
         self.policy_path = str(path)
