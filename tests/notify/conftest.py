@@ -1,0 +1,57 @@
+"""Fixtures for the notifier tests: loopback servers (plain or TLS) and a throwaway certificate."""
+
+from __future__ import annotations
+
+import logging
+import ssl
+
+import pytest
+from aiohttp import web
+
+from tests.notify.standins import self_signed, server_context
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory) -> tuple[str, str]:
+    """(cert_file, key_file) of a self-signed certificate for 127.0.0.1 and localhost."""
+    return self_signed(tmp_path_factory.mktemp("certs"))
+
+
+@pytest.fixture
+async def serve():
+    """``await serve(app, tls=None|ssl.SSLContext) -> base URL`` on 127.0.0.1; stopped after the test."""
+    runners: list[web.AppRunner] = []
+
+    async def start(app: web.Application, tls: ssl.SSLContext | None = None) -> str:
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
+        await site.start()
+        runners.append(runner)
+        port = runner.addresses[0][1]
+        return f"{'https' if tls else 'http'}://127.0.0.1:{port}"
+
+    yield start
+    for runner in runners:
+        await runner.cleanup()
+
+
+@pytest.fixture
+def tls(certs) -> ssl.SSLContext:
+    return server_context(*certs)
+
+
+@pytest.fixture
+def all_logs(caplog):
+    """Every log record of every logger at DEBUG, as raw formatted text (before any scrubbing)."""
+    caplog.set_level(logging.DEBUG)
+
+    def text() -> str:
+        lines = []
+        for record in caplog.records:
+            lines.append(record.getMessage())
+            if record.exc_info and record.exc_info[1] is not None:
+                lines.append(repr(record.exc_info[1]))
+        return "\n".join(lines)
+
+    return text
