@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 import ssl
 
 import pytest
@@ -34,6 +35,42 @@ async def serve():
     yield start
     for runner in runners:
         await runner.cleanup()
+
+
+@pytest.fixture
+def smtp_server(certs):
+    """``smtp_server(sink, starttls=False, auth=None) -> port``: a real aiosmtpd server on loopback.
+
+    ``starttls`` offers STARTTLS with the throwaway certificate and requires it; ``auth`` is a
+    ``(username, password)`` pair the server demands (only over TLS when starttls is on).
+    """
+    from aiosmtpd.controller import Controller
+
+    from tests.notify.standins import password_checker
+
+    controllers: list[Controller] = []
+
+    def start(sink, *, starttls: bool = False, auth: tuple[str, str] | None = None) -> int:
+        kwargs: dict = {}
+        if starttls:
+            kwargs.update(tls_context=server_context(*certs), require_starttls=True)
+        if auth:
+            kwargs.update(authenticator=password_checker(*auth), auth_required=True,
+                          auth_require_tls=starttls)
+        controller = Controller(sink, hostname="127.0.0.1", port=free_port(), **kwargs)
+        controller.start()
+        controllers.append(controller)
+        return controller.port
+
+    yield start
+    for controller in controllers:
+        controller.stop()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 @pytest.fixture

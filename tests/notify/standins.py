@@ -159,3 +159,33 @@ def server_context(cert_file: str, key_file: str) -> ssl.SSLContext:
     ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ctx.load_cert_chain(cert_file, key_file)
     return ctx
+
+
+class SmtpSink:
+    """An aiosmtpd handler recording each message; ``rcpt_reply`` (e.g. "451 …") refuses RCPT."""
+
+    def __init__(self, rcpt_reply: str | None = None) -> None:
+        self.messages: list[tuple[str, list[str], bytes]] = []
+        self.rcpt_reply = rcpt_reply
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+        if self.rcpt_reply:
+            return self.rcpt_reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.content))
+        return "250 Message accepted for delivery"
+
+
+def password_checker(username: str, password: str):
+    """An aiosmtpd authenticator accepting exactly ``username``/``password``."""
+    from aiosmtpd.smtp import AuthResult, LoginPassword
+
+    def check(server, session, envelope, mechanism, auth_data):
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login.decode() == username
+              and auth_data.password.decode() == password)
+        return AuthResult(success=ok, handled=False)
+
+    return check
