@@ -120,6 +120,8 @@ def classify_smtp(exc: Exception) -> NotifyError:
     if isinstance(exc, smtplib.SMTPResponseException):
         return _code_error(exc.smtp_code, "answered")
     if isinstance(exc, smtplib.SMTPServerDisconnected):
+        if isinstance(exc.__context__, TimeoutError):  # smtplib wraps a read timeout this way
+            return NotifyError("timeout", "SMTP server timed out", retryable=True)
         return NotifyError("connection", "SMTP server closed the connection", retryable=True)
     if isinstance(exc, ssl.SSLCertVerificationError):
         return NotifyError("config", "SMTP server certificate not trusted", retryable=False)

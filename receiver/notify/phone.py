@@ -88,8 +88,9 @@ class TwilioDialer:
 
     async def dial(self, to: str, from_number: str, script: str, notification: Notification) -> str:
         try:
-            call = await self._get_client().calls.create_async(
-                to=to, from_=from_number, twiml=twiml(script))
+            # wait_for: AsyncTwilioHttpClient ignores its own ``timeout`` (9.13, verified).
+            call = await asyncio.wait_for(self._get_client().calls.create_async(
+                to=to, from_=from_number, twiml=twiml(script)), self._timeout)
         except (TwilioRestException, TwilioServiceException) as exc:
             raise http_error(int(exc.status), "Twilio") from None
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):

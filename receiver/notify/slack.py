@@ -3,7 +3,8 @@
 A ``trigger`` posts a new message to the channel; every other kind is a reply in the incident's
 thread (``thread_ts`` = ``Notification.thread_ref``; a top-level message when there is no thread
 yet). ``Delivery.ref`` is the ``ts`` Slack gives the posted message. 429s are retried by the SDK's
-rate-limit handler (``rate_limit_retries`` times, honouring Retry-After), connection resets once.
+rate-limit handler (``rate_limit_retries`` times, honouring Retry-After), connection failures
+``connection_retries`` times; each request is bounded by ``timeout`` seconds.
 """
 
 from __future__ import annotations
@@ -36,11 +37,12 @@ class SlackNotifier:
     channel_type = "slack"
 
     def __init__(self, token: str, channel: str, *, base_url: str | None = None,
-                 timeout: float = 10.0, rate_limit_retries: int = 2) -> None:
+                 timeout: float = 10.0, rate_limit_retries: int = 2,
+                 connection_retries: int = 1) -> None:
         self._channel = channel
         self._client = AsyncWebClient(
-            token=token, base_url=base_url or AsyncWebClient.BASE_URL, timeout=int(timeout),
-            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1),
+            token=token, base_url=base_url or AsyncWebClient.BASE_URL, timeout=timeout,
+            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=connection_retries),
                             AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries)])
 
     async def send(self, notification: Notification) -> Delivery:
