@@ -10,7 +10,6 @@ whole send is bounded by ``deadline`` seconds.
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 
 import httpx2
@@ -18,8 +17,6 @@ import pagerduty
 
 from receiver.notify.base import Delivery, Notification, NotifyError
 from receiver.notify.common import http_error, truncate
-
-log = logging.getLogger(__name__)
 
 # Our priority -> PagerDuty payload.severity (critical, error, warning, info).
 SEVERITY = {"P0": "critical", "P1": "critical", "P2": "error", "P3": "warning"}

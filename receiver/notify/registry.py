@@ -8,7 +8,7 @@ dispatcher records it and falls back. Secrets are registered with the log scrubb
 Environment read (secrets also as ``NAME_FILE``): PAGERDUTY_ROUTING_KEY, PAGERDUTY_BASE_URL,
 PAGERDUTY_CA_FILE; SLACK_BOT_TOKEN, SLACK_BASE_URL; TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
 TWILIO_BASE_URL; TELNYX_API_KEY, TELNYX_CONNECTION_ID, TELNYX_BASE_URL; SMTP_PASSWORD,
-SMTP_CA_FILE. A channel's ``*_env`` / ``*_file`` settings replace the default secret name.
+SMTP_CA_FILE, and SMTP_HOST / SMTP_PORT / SMTP_USERNAME overriding the email channel's settings. A channel's ``*_env`` / ``*_file`` settings replace the default secret name.
 """
 
 from __future__ import annotations
@@ -97,14 +97,22 @@ def _telnyx(environ: Mapping[str, str]) -> Dialer:
 
 
 def smtp_settings(channel: Channel, environ: Mapping[str, str]) -> SmtpSettings:
-    """An email channel's SMTP settings; the password only when a username is set."""
+    """An email channel's SMTP settings; the password only when a username is set.
+
+    SMTP_HOST, SMTP_PORT and SMTP_USERNAME, when set, override the channel's smtp_host,
+    smtp_port and username (the simulator and containers point mail elsewhere this way).
+    """
     settings = channel.settings
-    username = str(settings.get("username") or "")
+    username = environ.get("SMTP_USERNAME") or str(settings.get("username") or "")
     password = ""
     if username:
         password = channel_secret(settings, environ, "password", "SMTP_PASSWORD")
+    try:
+        port = int(environ.get("SMTP_PORT") or settings["smtp_port"])
+    except ValueError:
+        raise ValueError("SMTP_PORT must be a TCP port number") from None
     return SmtpSettings(
-        host=str(settings["smtp_host"]), port=int(settings["smtp_port"]),
+        host=environ.get("SMTP_HOST") or str(settings["smtp_host"]), port=port,
         from_address=str(settings["from_address"]), to=tuple(settings["to"]),
         starttls=bool(settings.get("starttls", False)), username=username, password=password,
         ca_file=environ.get("SMTP_CA_FILE") or None)

@@ -93,18 +93,20 @@ def build_message(n: Notification) -> tuple[str, list[dict]]:
 
 
 def classify_slack(error: str | None, status: int | None) -> NotifyError:
-    """Slack's ``error`` code and HTTP status → NotifyError (see the table in base/README)."""
+    """Slack's ``error`` code and HTTP status → NotifyError; the HTTP status decides first."""
     code = error or "unknown_error"
     if status == 429 or code in ("ratelimited", "rate_limited"):
         return NotifyError("rate_limited", "Slack rate-limited the message", retryable=True)
-    if status is not None and status >= 500 or code in _SERVER_ERRORS:
-        return NotifyError("server_error", f"Slack failed ({code}, HTTP {status})", retryable=True)
-    if code in _AUTH_ERRORS:
+    if status is not None and status >= 500:
+        return NotifyError("server_error", f"Slack failed (HTTP {status}, {code})", retryable=True)
+    if code in _AUTH_ERRORS or status in (401, 403):
         return NotifyError("auth", f"Slack refused the token ({code})", retryable=False)
     if code in _CONFIG_ERRORS:
         return NotifyError("config", f"Slack channel problem ({code})", retryable=False)
     if status is not None and status != 200:
         return http_error(status, "Slack")
+    if code in _SERVER_ERRORS:
+        return NotifyError("server_error", f"Slack failed ({code})", retryable=True)
     return NotifyError("rejected", f"Slack rejected the message ({code})", retryable=False)
 
 

@@ -1,13 +1,10 @@
-"""Fixtures for the notifier tests: loopback servers (plain or TLS) and a throwaway certificate."""
+"""Fixtures for the notifier tests: the simulator, real aiosmtpd servers, a throwaway certificate."""
 
 from __future__ import annotations
 
 import logging
 import socket
-import ssl
-
 import pytest
-from aiohttp import web
 
 from tests.notify.standins import self_signed, server_context
 
@@ -16,25 +13,6 @@ from tests.notify.standins import self_signed, server_context
 def certs(tmp_path_factory) -> tuple[str, str]:
     """(cert_file, key_file) of a self-signed certificate for 127.0.0.1 and localhost."""
     return self_signed(tmp_path_factory.mktemp("certs"))
-
-
-@pytest.fixture
-async def serve():
-    """``await serve(app, tls=None|ssl.SSLContext) -> base URL`` on 127.0.0.1; stopped after the test."""
-    runners: list[web.AppRunner] = []
-
-    async def start(app: web.Application, tls: ssl.SSLContext | None = None) -> str:
-        runner = web.AppRunner(app, access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=tls)
-        await site.start()
-        runners.append(runner)
-        port = runner.addresses[0][1]
-        return f"{'https' if tls else 'http'}://127.0.0.1:{port}"
-
-    yield start
-    for runner in runners:
-        await runner.cleanup()
 
 
 @pytest.fixture
@@ -74,8 +52,13 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def tls(certs) -> ssl.SSLContext:
-    return server_context(*certs)
+async def sim():
+    """The project's simulator (no background traffic): PagerDuty over TLS, Slack, Twilio,
+    Telnyx and an SMTP sink, each recording what it got and failing on demand."""
+    from simulator import Simulator
+
+    async with Simulator(traffic=False) as running:
+        yield running
 
 
 @pytest.fixture

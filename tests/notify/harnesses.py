@@ -2,7 +2,8 @@
 
 A harness starts its far side (a wire-protocol stand-in on loopback), knows the secrets it gives
 the notifier, and builds a notifier whose far side behaves as a ``Spec`` says: ``("ok",)``,
-``("http", status, body)`` (every request answered so, enough times to exhaust SDK retries),
+``("http", status)`` (the simulator answers every request with that status in the provider's
+own error format, enough times to exhaust SDK retries), ``("slack_error", code)`` (ok:false),
 ``("refused",)`` (nothing listening), ``("blackhole",)`` (accepts, never answers),
 ``("smtp", reply)`` (RCPT answered with ``reply``), ``("wrong_password",)``, ``("no_starttls",)``.
 """
@@ -18,9 +19,7 @@ from receiver.notify.email import EmailNotifier, SmtpSettings
 from receiver.notify.pagerduty import PagerDutyNotifier
 from receiver.notify.phone import PhoneNotifier, TelnyxDialer, TwilioDialer
 from receiver.notify.slack import SlackNotifier
-from tests.notify.standins import (
-    SmtpSink, StandIn, pagerduty_app, slack_app, telnyx_app, twilio_app,
-)
+from tests.notify.standins import SmtpSink
 
 TIMEOUT = 0.3   # far side that never answers: how long each notifier waits
 
@@ -29,8 +28,7 @@ TIMEOUT = 0.3   # far side that never answers: how long each notifier waits
 class Env:
     """What the harnesses get from the test: fixtures and the two dead endpoints."""
 
-    serve: Any
-    tls: Any
+    sim: Any
     certs: tuple[str, str]
     smtp_server: Any
     refused_port: int
@@ -49,80 +47,90 @@ def notification(channel: str, **extra) -> Notification:
 
 
 class HttpHarness:
-    """Shared by the HTTP notifiers: one StandIn, three endpoints (stand-in, refused, blackhole)."""
+    """The HTTP notifiers, against the simulator (or a refused / black-hole endpoint)."""
 
-    name = ""
-    secrets: tuple[str, ...] = ()
+    name = service = ""
     tls = False
 
     def __init__(self, env: Env) -> None:
         self.env = env
-        self.stand = StandIn()
-        self.url = ""
+        self.vars = env.sim.env()
 
-    def app(self):
+    @property
+    def secrets(self) -> tuple[str, ...]:
         raise NotImplementedError
 
     async def start(self) -> None:
-        self.url = await self.env.serve(self.app(), self.env.tls if self.tls else None)
+        return None  # the simulator is already running
 
-    def base_for(self, spec: tuple) -> str:
+    def base_for(self, spec: tuple, url: str) -> str:
         scheme = "https" if self.tls else "http"
         if spec[0] == "refused":
             return f"{scheme}://127.0.0.1:{self.env.refused_port}"
         if spec[0] == "blackhole":
             return f"{scheme}://127.0.0.1:{self.env.blackhole_port}"
         if spec[0] == "http":
-            self.stand.failures.extend([(spec[1], spec[2])] * 12)
-        return self.url
+            self.env.sim.fail(self.service, spec[1], count=12)
+        if spec[0] == "slack_error":
+            self.env.sim.slack.errors.append(spec[1])
+        return url.rstrip("/")
 
     def note(self) -> Notification:
         return notification(self.name)
 
 
 class PagerDutyHarness(HttpHarness):
-    name, secrets, tls = "pagerduty", ("pd-contract-routing-key-77",), True
+    name = service = "pagerduty"
+    tls = True
 
-    def app(self):
-        return pagerduty_app(self.stand)
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.vars["PAGERDUTY_ROUTING_KEY"],)
 
     def build(self, spec: tuple) -> PagerDutyNotifier:
-        return PagerDutyNotifier(self.secrets[0], base_url=self.base_for(spec),
-                                 ca_file=self.env.certs[0], timeout=TIMEOUT, sleep_timer=0.01)
+        return PagerDutyNotifier(
+            self.secrets[0], base_url=self.base_for(spec, self.vars["PAGERDUTY_BASE_URL"]),
+            ca_file=self.vars["PAGERDUTY_CA_FILE"], timeout=TIMEOUT, sleep_timer=0.01)
 
 
 class SlackHarness(HttpHarness):
-    name, secrets = "slack", ("xoxb-test-token-1234",)
+    name = service = "slack"
 
-    def app(self):
-        return slack_app(self.stand)
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.vars["SLACK_BOT_TOKEN"],)
 
     def build(self, spec: tuple) -> SlackNotifier:
-        return SlackNotifier(self.secrets[0], "#incidents", base_url=f"{self.base_for(spec)}/api/",
+        base = self.base_for(spec, self.vars["SLACK_BASE_URL"].removesuffix("/api/"))
+        return SlackNotifier(self.secrets[0], "#incidents", base_url=f"{base}/api/",
                              timeout=TIMEOUT, rate_limit_retries=0, connection_retries=0)
 
 
 class TwilioHarness(HttpHarness):
-    name, secrets = "phone via twilio", ("twilio-contract-auth-token",)
+    name, service = "phone via twilio", "twilio"
 
-    def app(self):
-        return twilio_app(self.stand)
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.vars["TWILIO_AUTH_TOKEN"],)
 
     def build(self, spec: tuple) -> PhoneNotifier:
-        dialer = TwilioDialer("AC" + "3" * 32, self.secrets[0], base_url=self.base_for(spec),
+        dialer = TwilioDialer(self.vars["TWILIO_ACCOUNT_SID"], self.secrets[0],
+                              base_url=self.base_for(spec, self.vars["TWILIO_BASE_URL"]),
                               timeout=TIMEOUT)
         return PhoneNotifier("+15005550006", [dialer])
 
 
 class TelnyxHarness(HttpHarness):
-    name, secrets = "phone via telnyx", ("KEY-telnyx-contract-secret",)
+    name, service = "phone via telnyx", "telnyx"
 
-    def app(self):
-        return telnyx_app(self.stand)
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.vars["TELNYX_API_KEY"],)
 
     def build(self, spec: tuple) -> PhoneNotifier:
-        dialer = TelnyxDialer(self.secrets[0], "conn-1", base_url=f"{self.base_for(spec)}/v2",
-                              timeout=TIMEOUT, max_retries=0)
+        base = self.base_for(spec, self.vars["TELNYX_BASE_URL"].removesuffix("/v2"))
+        dialer = TelnyxDialer(self.secrets[0], self.vars["TELNYX_CONNECTION_ID"],
+                              base_url=f"{base}/v2", timeout=TIMEOUT, max_retries=0)
         return PhoneNotifier("+15005550006", [dialer])
 
 

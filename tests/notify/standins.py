@@ -1,131 +1,16 @@
-"""Small local stand-ins speaking the real wire protocols, until the simulator's are merged.
+"""Local SMTP pieces the simulator's sink does not offer, for the email tests.
 
-Each records what it received (``requests``: method, path, headers, parsed body) and answers
-from ``failures`` (a queue of ``(status, json_body)``) before answering normally. Loopback only.
+A real aiosmtpd handler that can answer RCPT with any reply (4xx/5xx), an authenticator, and a
+throwaway certificate for STARTTLS; servers without STARTTLS are plain aiosmtpd. The HTTP
+providers (PagerDuty, Slack, Twilio, Telnyx) are exercised against ``simulator/`` instead.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import ipaddress
-import json
 import ssl
-from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl
-
-from aiohttp import web
-
-
-@dataclass
-class Recorded:
-    method: str
-    path: str
-    headers: dict
-    body: object
-
-
-@dataclass
-class StandIn:
-    """Shared recording and failure injection; ``app`` is the aiohttp app to serve."""
-
-    requests: list[Recorded] = field(default_factory=list)
-    failures: list[tuple[int, object]] = field(default_factory=list)
-    counter: int = 0
-
-    async def record(self, request: web.Request) -> object:
-        raw = await request.read()
-        if request.content_type == "application/x-www-form-urlencoded":
-            body: object = dict(parse_qsl(raw.decode()))
-        else:
-            body = json.loads(raw) if raw else None
-        self.requests.append(Recorded(request.method, request.path, dict(request.headers), body))
-        return body
-
-    def next_failure(self) -> web.Response | None:
-        if not self.failures:
-            return None
-        status, payload = self.failures.pop(0)
-        if isinstance(payload, str):
-            return web.Response(status=status, text=payload, content_type="text/html")
-        return web.json_response(payload, status=status, headers={"Retry-After": "0"})
-
-    def next_id(self, prefix: str) -> str:
-        self.counter += 1
-        return f"{prefix}{self.counter:032d}"
-
-
-def pagerduty_app(stand: StandIn) -> web.Application:
-    """PagerDuty Events API v2: ``POST /v2/enqueue`` → 202 with the dedup_key."""
-
-    async def enqueue(request: web.Request) -> web.Response:
-        body = await stand.record(request)
-        failure = stand.next_failure()
-        if failure is not None:
-            return failure
-        key = body.get("dedup_key") or stand.next_id("pd")
-        return web.json_response(
-            {"status": "success", "message": "Event processed", "dedup_key": key}, status=202)
-
-    app = web.Application()
-    app.router.add_post("/v2/enqueue", enqueue)
-    return app
-
-
-def slack_app(stand: StandIn) -> web.Application:
-    """Slack Web API: ``/api/chat.postMessage`` and ``/api/chat.update``."""
-
-    async def post_message(request: web.Request) -> web.Response:
-        body = await stand.record(request)
-        failure = stand.next_failure()
-        if failure is not None:
-            return failure
-        if request.headers.get("Authorization") != "Bearer xoxb-test-token-1234":
-            return web.json_response({"ok": False, "error": "invalid_auth"})
-        ts = f"1700000000.{stand.next_id('')[-6:]}"
-        return web.json_response({"ok": True, "channel": "C123", "ts": ts,
-                                  "message": {"text": body.get("text"), "ts": ts}})
-
-    app = web.Application()
-    app.router.add_post("/api/chat.postMessage", post_message)
-    app.router.add_post("/api/chat.update", post_message)
-    return app
-
-
-def twilio_app(stand: StandIn) -> web.Application:
-    """Twilio: ``POST /2010-04-01/Accounts/{sid}/Calls.json`` (form) → 201 call resource."""
-
-    async def create_call(request: web.Request) -> web.Response:
-        body = await stand.record(request)
-        failure = stand.next_failure()
-        if failure is not None:
-            return failure
-        sid = stand.next_id("CA")
-        return web.json_response({"sid": sid, "account_sid": request.match_info["sid"],
-                                  "to": body.get("To"), "from": body.get("From"),
-                                  "status": "queued", "direction": "outbound-api"}, status=201)
-
-    app = web.Application()
-    app.router.add_post("/2010-04-01/Accounts/{sid}/Calls.json", create_call)
-    return app
-
-
-def telnyx_app(stand: StandIn) -> web.Application:
-    """Telnyx Call Control: ``POST /v2/calls`` (dial) → 200 with the call control id."""
-
-    async def dial(request: web.Request) -> web.Response:
-        body = await stand.record(request)
-        failure = stand.next_failure()
-        if failure is not None:
-            return failure
-        cid = "v3:" + stand.next_id("")
-        return web.json_response({"data": {
-            "call_control_id": cid, "call_leg_id": cid[3:], "call_session_id": cid[3:],
-            "is_alive": False, "record_type": "call", "client_state": body.get("client_state")}})
-
-    app = web.Application()
-    app.router.add_post("/v2/calls", dial)
-    return app
 
 
 def self_signed(directory: Path) -> tuple[str, str]:

@@ -1,16 +1,16 @@
-"""Phone pages with the real twilio and telnyx SDKs over HTTP: Twilio first, Telnyx as fallback."""
+"""Phone pages with the real twilio and telnyx SDKs against the simulator: Twilio first, Telnyx
+as fallback, and the Telnyx script spoken on ``call.answered``."""
 
 from __future__ import annotations
 
 import pytest
+import telnyx
 
 from receiver.notify.base import Notification, NotifyError
 from receiver.notify.phone import (
-    PhoneNotifier, TelnyxDialer, TwilioDialer, decode_client_state, twiml,
+    PhoneNotifier, TelnyxDialer, TwilioDialer, decode_client_state, speak_on_answer, twiml,
 )
-from tests.notify.standins import StandIn, telnyx_app, twilio_app
 
-SID, AUTH_TOKEN, TELNYX_KEY = "AC" + "1" * 32, "twilio-auth-token-secret", "KEYtelnyx-secret-0001"
 FROM = "+15005550006"
 
 
@@ -22,62 +22,79 @@ def note(provider: str | None = "telnyx", recipients=("+15005550001",),
 
 
 @pytest.fixture
-async def providers(serve):
-    twilio, telnyx = StandIn(), StandIn()
-    twilio_url, telnyx_url = await serve(twilio_app(twilio)), await serve(telnyx_app(telnyx))
-    notifier = PhoneNotifier(FROM, [
-        TwilioDialer(SID, AUTH_TOKEN, base_url=twilio_url),
-        TelnyxDialer(TELNYX_KEY, "conn-123", base_url=f"{telnyx_url}/v2", max_retries=0)])
-    yield twilio, telnyx, notifier
-    await notifier.close()
+async def notifier(sim):
+    env = sim.env()
+    phone = PhoneNotifier(FROM, [
+        TwilioDialer(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"],
+                     base_url=env["TWILIO_BASE_URL"]),
+        TelnyxDialer(env["TELNYX_API_KEY"], env["TELNYX_CONNECTION_ID"],
+                     base_url=env["TELNYX_BASE_URL"], max_retries=0)])
+    yield phone
+    await phone.close()
 
 
-async def test_a_page_is_a_twilio_call_whose_twiml_reads_the_summary(providers):
-    twilio, telnyx, notifier = providers
+async def test_a_page_is_a_twilio_call_whose_twiml_reads_the_summary(sim, notifier):
     delivery = await notifier.send(note())
-    assert delivery.via == "twilio" and delivery.ref.startswith("CA")
-    (request,) = twilio.requests
-    assert request.path == f"/2010-04-01/Accounts/{SID}/Calls.json"
-    assert request.body["To"] == "+15005550001" and request.body["From"] == FROM
-    assert "<Say>" in request.body["Twiml"] and "Call drop rate critical on telnyx" in request.body["Twiml"]
-    assert telnyx.requests == []
+    assert delivery.via == "twilio"
+    (placed,) = sim.state.placed_calls()
+    assert placed["provider"] == "twilio" and placed["id"] == delivery.ref
+    (request,) = [r for r in sim.requests("twilio") if r.method == "POST"]
+    assert request.path == f"/2010-04-01/Accounts/{sim.twilio_account_sid}/Calls.json"
+    assert request.form["To"] == "+15005550001" and request.form["From"] == FROM
+    assert "<Say>" in request.form["Twiml"]
+    assert "Call drop rate critical on telnyx" in request.form["Twiml"]
 
 
-async def test_when_twilio_answers_500_the_call_goes_through_telnyx(providers):
-    twilio, telnyx, notifier = providers
-    twilio.failures.append((500, {"code": 20500, "message": "Internal Server Error", "status": 500}))
+async def test_when_twilio_answers_500_the_call_goes_through_telnyx(sim, notifier):
+    sim.fail("twilio", 500)
     delivery = await notifier.send(note())
-    assert delivery.via == "telnyx" and delivery.ref.startswith("v3:")
-    (request,) = telnyx.requests
-    assert request.path == "/v2/calls"
-    assert request.body["connection_id"] == "conn-123" and request.body["to"] == "+15005550001"
-    assert request.headers["Authorization"] == f"Bearer {TELNYX_KEY}"
-    state = decode_client_state(request.body["client_state"])
+    assert delivery.via == "telnyx"
+    (placed,) = sim.state.placed_calls()
+    assert placed["provider"] == "telnyx" and placed["id"] == delivery.ref
+    assert placed["request"]["connection_id"] == sim.env()["TELNYX_CONNECTION_ID"]
+    assert placed["request"]["to"] == "+15005550001"
+    state = decode_client_state(placed["request"]["client_state"])
     assert "Call drop rate critical on telnyx" in state["say"] and state["incident"] == "inc-9"
 
 
-async def test_an_incident_about_twilio_is_called_through_telnyx_without_trying_twilio(providers):
-    twilio, telnyx, notifier = providers
+async def test_an_incident_about_twilio_is_called_through_telnyx_without_trying_twilio(sim, notifier):
     delivery = await notifier.send(note(provider="twilio", summary="Twilio is down"))
     assert delivery.via == "telnyx"
-    assert twilio.requests == [] and len(telnyx.requests) == 1
+    assert sim.requests("twilio") == [] and len(sim.state.placed_calls("telnyx")) == 1
 
 
-async def test_when_every_provider_fails_the_error_is_retryable_and_names_both(providers):
-    twilio, telnyx, notifier = providers
-    twilio.failures.append((503, {"code": 20503, "message": "down", "status": 503}))
-    telnyx.failures.append((503, {"errors": [{"code": "90000", "title": "down"}]}))
+async def test_the_telnyx_script_is_spoken_when_the_call_is_answered(sim, notifier):
+    delivery = await notifier.send(note(provider="twilio", summary="Twilio is down"))
+    (placed,) = sim.state.placed_calls("telnyx")
+    client = telnyx.AsyncTelnyx(api_key=sim.telnyx_api_key, base_url=sim.env()["TELNYX_BASE_URL"])
+    spoken = await speak_on_answer(client, delivery.ref, placed["request"]["client_state"])
+    assert await speak_on_answer(client, delivery.ref, "bm90IG91cnM=") is False
+    await client.close()
+    (action,) = placed["actions"]
+    assert spoken and action["action"] == "speak"
+    assert "Twilio is down" in action["body"]["payload"]
+
+
+async def test_when_every_provider_fails_the_error_is_retryable_and_names_both(sim, notifier):
+    sim.fail("twilio", 503)
+    sim.fail("telnyx", 503)
     with pytest.raises(NotifyError) as caught:
         await notifier.send(note())
     assert caught.value.retryable and caught.value.reason == "server_error"
     assert "twilio" in caught.value.detail and "telnyx" in caught.value.detail
 
 
-async def test_a_recipient_that_is_not_a_phone_number_is_a_config_error(providers):
-    _, _, notifier = providers
+async def test_a_recipient_that_is_not_a_phone_number_is_a_config_error(notifier):
     with pytest.raises(NotifyError) as caught:
         await notifier.send(note(recipients=("oncall@example.com",)))
     assert (caught.value.reason, caught.value.retryable) == ("config", False)
+
+
+async def test_every_recipient_is_called(sim, notifier):
+    delivery = await notifier.send(note(recipients=("+15005550001", "+15005550002")))
+    assert len(delivery.ref.split(",")) == 2
+    assert sorted(p["request"]["To"] for p in sim.state.placed_calls("twilio")) == [
+        "+15005550001", "+15005550002"]
 
 
 def test_twiml_escapes_xml_in_the_summary():

@@ -1,4 +1,4 @@
-"""Slack with the real AsyncWebClient over HTTP: a Block Kit message, then a thread reply."""
+"""Slack with the real AsyncWebClient against the simulator: a Block Kit message, a thread reply."""
 
 from __future__ import annotations
 
@@ -6,9 +6,6 @@ import pytest
 
 from receiver.notify.base import Notification, NotifyError
 from receiver.notify.slack import SlackNotifier, build_message
-from tests.notify.standins import StandIn, slack_app
-
-TOKEN = "xoxb-test-token-1234"
 
 
 def note(kind: str, thread_ref: str | None = None, summary: str = "Call drop rate critical") -> Notification:
@@ -20,26 +17,29 @@ def note(kind: str, thread_ref: str | None = None, summary: str = "Call drop rat
         details={"alertname": "TelephonyCallDropRateHigh", "value": "6.2%"})
 
 
-async def test_a_trigger_posts_a_message_and_a_resolve_replies_in_its_thread(serve):
-    stand = StandIn()
-    url = await serve(slack_app(stand))
-    notifier = SlackNotifier(TOKEN, "#incidents", base_url=f"{url}/api/")
+def notifier_for(sim, **overrides) -> SlackNotifier:
+    env = sim.env()
+    return SlackNotifier(env["SLACK_BOT_TOKEN"], "#incidents", base_url=env["SLACK_BASE_URL"],
+                         **overrides)
+
+
+async def test_a_trigger_posts_a_message_and_a_resolve_replies_in_its_thread(sim):
+    notifier = notifier_for(sim)
     first = await notifier.send(note("trigger"))
     reply = await notifier.send(note("resolve", thread_ref=first.ref))
     await notifier.close()
-    assert first.ref and reply.ref and first.ref != reply.ref
-    posted, replied = (r.body for r in stand.requests)
-    assert "thread_ts" not in posted
-    assert replied["thread_ts"] == first.ref
-    assert posted["channel"] == "#incidents" and posted["text"]
+    posted, replied = sim.slack.messages
+    assert posted["ts"] == first.ref and replied["ts"] == reply.ref
+    assert posted["thread_ts"] is None and replied["thread_ts"] == first.ref
+    channel = posted["channel"]
+    assert [m["ts"] for m in sim.slack.thread(channel, first.ref)] == [reply.ref]
     header = posted["blocks"][0]
     assert header["type"] == "header" and "P1" in header["text"]["text"]
     fields = " ".join(f["text"] for f in posted["blocks"][1]["fields"])
     for expected in ("twilio", "6.2%", "TelephonyCallDropRateHigh", "inc-7"):
         assert expected in fields
     assert "https://runbooks.example/drop" in str(posted["blocks"])
-    assert "Resolved" in replied["text"]
-    assert stand.requests[0].headers["Authorization"] == f"Bearer {TOKEN}"
+    assert posted["text"] and "Resolved" in replied["text"]
 
 
 def test_a_long_summary_is_cut_to_the_header_limit_of_150_characters():
@@ -47,12 +47,11 @@ def test_a_long_summary_is_cut_to_the_header_limit_of_150_characters():
     assert len(blocks[0]["text"]["text"]) == 150
 
 
-async def test_a_429_is_retried_by_the_rate_limit_handler_and_then_succeeds(serve):
-    stand = StandIn(failures=[(429, {"ok": False, "error": "ratelimited"})])
-    url = await serve(slack_app(stand))
-    notifier = SlackNotifier(TOKEN, "#incidents", base_url=f"{url}/api/")
-    delivery = await notifier.send(note("trigger"))
-    assert delivery.ref and len(stand.requests) == 2
+async def test_a_429_is_retried_by_the_rate_limit_handler_and_then_succeeds(sim):
+    sim.fail("slack", 429, count=1)
+    delivery = await notifier_for(sim).send(note("trigger"))
+    assert delivery.ref == sim.slack.messages[0]["ts"]
+    assert len(sim.requests("slack")) == 2
 
 
 @pytest.mark.parametrize(("error", "reason", "retryable"), [
@@ -60,9 +59,15 @@ async def test_a_429_is_retried_by_the_rate_limit_handler_and_then_succeeds(serv
     ("invalid_auth", "auth", False),
     ("msg_too_long", "rejected", False),
 ])
-async def test_a_slack_error_code_is_classified(serve, error, reason, retryable):
-    stand = StandIn(failures=[(200, {"ok": False, "error": error})])
-    url = await serve(slack_app(stand))
+async def test_a_slack_error_code_is_classified(sim, error, reason, retryable):
+    sim.slack.errors.append(error)
     with pytest.raises(NotifyError) as caught:
-        await SlackNotifier(TOKEN, "#x", base_url=f"{url}/api/").send(note("trigger"))
+        await notifier_for(sim).send(note("trigger"))
     assert (caught.value.reason, caught.value.retryable) == (reason, retryable)
+
+
+async def test_the_notifier_outage_scenario_is_a_retryable_server_error(sim):
+    sim.set_scenario("notifier-outage")
+    with pytest.raises(NotifyError) as caught:
+        await notifier_for(sim).send(note("trigger"))
+    assert (caught.value.reason, caught.value.retryable) == ("server_error", True)
