@@ -14,9 +14,11 @@ import html
 import smtplib
 import socket
 import ssl
+import time
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
+from typing import Callable
 
 from receiver.notify.base import Delivery, Notification, NotifyError
 from receiver.notify.common import truncate
@@ -42,9 +44,11 @@ class EmailNotifier:
 
     channel_type = "email"
 
-    def __init__(self, smtp: SmtpSettings, *, subject_prefix: str = "") -> None:
+    def __init__(self, smtp: SmtpSettings, *, subject_prefix: str = "",
+                 clock: Callable[[], float] = time.time) -> None:
         self.smtp = smtp
         self._subject_prefix = subject_prefix
+        self._clock = clock  # the Date header
         self._tls = ssl.create_default_context(cafile=smtp.ca_file)
 
     async def send(self, notification: Notification) -> Delivery:
@@ -52,7 +56,7 @@ class EmailNotifier:
         if not recipients:
             raise NotifyError("config", "email has no recipients", retryable=False)
         message = build_email(notification, self.smtp.from_address, recipients,
-                              self._subject_prefix)
+                              self._subject_prefix, self._clock())
         await asyncio.to_thread(self._deliver, message, recipients)
         return Delivery(ref=message["Message-ID"], via="smtp")
 
@@ -75,14 +79,14 @@ class EmailNotifier:
 
 
 def build_email(n: Notification, sender: str, recipients: tuple[str, ...],
-                subject_prefix: str = "") -> EmailMessage:
+                subject_prefix: str = "", now: float | None = None) -> EmailMessage:
     """The message: headers, text body, HTML alternative (``n.html`` or the text, escaped)."""
     message = EmailMessage()
     subject = f"{subject_prefix}[{n.priority}] {n.summary}"
     message["Subject"] = truncate(" ".join(subject.split()), 200)
     message["From"] = sender
     message["To"] = ", ".join(recipients)
-    message["Date"] = formatdate(localtime=False)
+    message["Date"] = formatdate(now, localtime=False)
     domain = sender.rpartition("@")[2] or "callwatch.local"
     message["Message-ID"] = make_msgid("callwatch", domain=domain)
     message["X-Callwatch-Incident"] = n.incident_id

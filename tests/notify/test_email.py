@@ -50,6 +50,12 @@ async def test_an_email_arrives_over_starttls_with_login_and_has_text_and_html_p
     assert "https://runbooks.example/webhooks" in message.get_body(("plain",)).get_content()
 
 
+async def test_the_date_header_comes_from_the_injected_clock(smtp_server):
+    sink = SmtpSink()
+    await EmailNotifier(settings(smtp_server(sink)), clock=lambda: 1_700_000_000.0).send(note())
+    assert parse(sink.messages[0][2])["Date"] == "Tue, 14 Nov 2023 22:13:20 -0000"
+
+
 async def test_a_follow_up_email_threads_under_the_first_message(smtp_server):
     sink = SmtpSink()
     notifier = EmailNotifier(settings(smtp_server(sink)))
