@@ -95,6 +95,8 @@ class TwilioDialer:
             raise http_error(int(exc.status), "Twilio") from None
         except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
             raise NotifyError("timeout", "Twilio request timed out", retryable=True) from None
+        except aiohttp.ClientConnectorCertificateError:
+            raise NotifyError("config", "Twilio TLS certificate not trusted", retryable=False) from None
         except aiohttp.ClientError as exc:
             raise NotifyError("connection", f"cannot reach Twilio ({type(exc).__name__})",
                               retryable=True) from None

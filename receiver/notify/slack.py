@@ -56,6 +56,8 @@ class SlackNotifier:
             raise classify_slack(exc.response.get("error"), exc.response.status_code) from None
         except asyncio.TimeoutError:
             raise NotifyError("timeout", "Slack request timed out", retryable=True) from None
+        except aiohttp.ClientConnectorCertificateError:
+            raise NotifyError("config", "Slack TLS certificate not trusted", retryable=False) from None
         except aiohttp.ClientError as exc:
             raise NotifyError("connection", f"cannot reach Slack ({type(exc).__name__})",
                               retryable=True) from None

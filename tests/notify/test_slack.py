@@ -71,3 +71,23 @@ async def test_the_notifier_outage_scenario_is_a_retryable_server_error(sim):
     with pytest.raises(NotifyError) as caught:
         await notifier_for(sim).send(note("trigger"))
     assert (caught.value.reason, caught.value.retryable) == ("server_error", True)
+
+
+async def test_a_certificate_the_client_does_not_trust_is_a_config_error(certs):
+    from aiohttp import web
+
+    from tests.notify.standins import server_context
+
+    runner = web.AppRunner(web.Application())
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0, ssl_context=server_context(*certs))
+    await site.start()
+    port = runner.addresses[0][1]
+    try:
+        with pytest.raises(NotifyError) as caught:
+            await SlackNotifier("xoxb-x-1234", "#x", base_url=f"https://127.0.0.1:{port}/api/",
+                                connection_retries=0).send(note("trigger"))
+    finally:
+        await runner.cleanup()
+    # The default trust store does not hold the throwaway certificate: never retried.
+    assert (caught.value.reason, caught.value.retryable) == ("config", False)
