@@ -1,7 +1,8 @@
 """Email over SMTP with the standard library's smtplib, run in a worker thread.
 
 Why smtplib and not aiosmtplib: one message per send, a short session, no new dependency, and the
-worker thread keeps the event loop free just as well. Each message is plain text with an HTML
+notifier's own worker threads keep the event loop free just as well (and a hung SMTP server
+cannot starve the loop's shared default executor). Each message is plain text with an HTML
 alternative; ``Delivery.ref`` is its Message-ID, and a later message about the same incident
 (``thread_ref`` = the first Message-ID) carries In-Reply-To/References so mail clients thread it.
 With ``starttls`` on, a server that does not offer STARTTLS is refused (never a plaintext login).
@@ -15,6 +16,7 @@ import smtplib
 import socket
 import ssl
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
@@ -45,8 +47,9 @@ class EmailNotifier:
     channel_type = "email"
 
     def __init__(self, smtp: SmtpSettings, *, subject_prefix: str = "",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time, workers: int = 2) -> None:
         self.smtp = smtp
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="smtp")
         self._subject_prefix = subject_prefix
         self._clock = clock  # the Date header
         self._tls = ssl.create_default_context(cafile=smtp.ca_file)
@@ -57,7 +60,8 @@ class EmailNotifier:
             raise NotifyError("config", "email has no recipients", retryable=False)
         message = build_email(notification, self.smtp.from_address, recipients,
                               self._subject_prefix, self._clock())
-        await asyncio.to_thread(self._deliver, message, recipients)
+        await asyncio.get_running_loop().run_in_executor(
+            self._pool, self._deliver, message, recipients)
         return Delivery(ref=message["Message-ID"], via="smtp")
 
     def _deliver(self, message: EmailMessage, recipients: tuple[str, ...]) -> None:
@@ -75,7 +79,8 @@ class EmailNotifier:
             raise classify_smtp(exc) from None
 
     async def close(self) -> None:
-        return None  # one connection per send: nothing held open
+        # One connection per send, each bounded by the SMTP timeout: nothing to wait for.
+        self._pool.shutdown(wait=False)
 
 
 def build_email(n: Notification, sender: str, recipients: tuple[str, ...],

@@ -3,7 +3,8 @@
 One ``dedup_key`` per incident (``Notification.dedup_key``, else the incident id): ``trigger``,
 ``update`` and ``escalate`` send a trigger event (PagerDuty folds it into the open alert),
 ``acknowledge`` and ``resolve`` send those actions. The client is synchronous (httpx2), so every
-call runs in a worker thread; its retries are capped (it retries 429 forever by default) and the
+call runs in this notifier's own worker threads (a PagerDuty outage cannot starve the event
+loop's default executor, which other parts of the receiver share); its retries are capped (it retries 429 forever by default) and the
 whole send is bounded by ``deadline`` seconds.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx2
 import pagerduty
@@ -38,7 +40,7 @@ class PagerDutyNotifier:
     def __init__(self, routing_key: str, *, base_url: str | None = None,
                  ca_file: str | None = None, source: str = "callwatch", timeout: float = 10.0,
                  rate_limit_retries: int = 2, server_retries: int = 1,
-                 sleep_timer: float = 1.5, deadline: float = 60.0) -> None:
+                 sleep_timer: float = 1.5, deadline: float = 60.0, workers: int = 4) -> None:
         kwargs: dict = {}
         if ca_file:
             kwargs["verify"] = ssl.create_default_context(cafile=ca_file)
@@ -54,12 +56,15 @@ class PagerDutyNotifier:
         self._client.sleep_timer = sleep_timer
         self._source = source
         self._deadline = deadline
+        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pagerduty")
 
     async def send(self, notification: Notification) -> Delivery:
         key = notification.dedup_key or notification.incident_id
         try:
+            loop = asyncio.get_running_loop()
             dedup = await asyncio.wait_for(
-                asyncio.to_thread(self._send_sync, notification, key), self._deadline)
+                loop.run_in_executor(self._pool, self._send_sync, notification, key),
+                self._deadline)
         except asyncio.TimeoutError:
             raise NotifyError("timeout", f"PagerDuty did not answer within {self._deadline:g}s",
                               retryable=True) from None
@@ -82,6 +87,8 @@ class PagerDutyNotifier:
             raise classify_transport(exc) from None
 
     async def close(self) -> None:
+        # A send still running past its deadline finishes in the background; don't wait for it.
+        self._pool.shutdown(wait=False, cancel_futures=True)
         await asyncio.to_thread(self._client.close)
 
 
