@@ -17,6 +17,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("callwatch.commands.render",
                "generate Prometheus rules, Alertmanager config and Grafana dashboards from the policy"),
     "run": ("callwatch.commands.serve", "run the exporter and the receiver on one port"),
+    "receiver": ("callwatch.commands.serve",
+                 "run the receiver alone: Alertmanager webhook, incidents, notifications"),
 }
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
-KINDS = ("trigger", "update", "acknowledge", "resolve", "escalate")
+KINDS = ("trigger", "update", "acknowledge", "resolve", "escalate", "digest")
 
 
 @dataclass(frozen=True)

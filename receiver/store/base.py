@@ -123,6 +123,7 @@ class Finish:
     delivered_via: str | None = None
     fallbacks: tuple[NewOutbox, ...] = ()   # inserted unless (batch, channel, kind) exists
     events: tuple[Event, ...] = ()
+    fallback_events: tuple[Event, ...] = ()  # inserted only when a fallback row was new
 
 
 @dataclass(frozen=True)

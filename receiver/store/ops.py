@@ -171,9 +171,10 @@ def finish_outbox(row_id: str, worker: str, now: float, finish: Finish) -> Op:
     yield Q("INSERT INTO attempts (outbox_id, at, worker, outcome, reason, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)", (a.outbox_id, a.at, a.worker, a.outcome, a.reason,
                                            a.detail), "none")
+    fresh = False
     for row in finish.fallbacks:
-        yield from insert_outbox(row, now)
-    for event in finish.events:
+        fresh = (yield from insert_outbox(row, now)) or fresh
+    for event in finish.events + (finish.fallback_events if fresh else ()):
         yield from insert_event(event)
     return True
 
