@@ -35,6 +35,7 @@ ReadinessCheck = Callable[[], Awaitable[Check]]
 POLICY = web.AppKey("policy", Policy)
 REGISTRY = web.AppKey("registry", CollectorRegistry)
 READINESS = web.AppKey("readiness", list)
+MAX_BODY = web.AppKey("max_body", int)
 DEFAULT_MAX_BODY = 1024 * 1024
 
 
@@ -71,7 +72,7 @@ async def json_errors(request: web.Request, handler):
             raise
         code = _STATUS_CODES.get(exc.status, "error")
         detail = exc.reason if exc.status != 413 else (
-            f"request body larger than {request.app['max_body']} bytes")
+            f"request body larger than {request.app[MAX_BODY]} bytes")
         return json_error(exc.status, code, detail)
     except Exception:  # noqa: BLE001 - the last line of defence: no traceback leaves the process
         log.exception("unhandled error", extra={"path": request.path})
@@ -82,7 +83,7 @@ def create_app(policy: Policy, registry: CollectorRegistry | None = None,
                max_body: int = DEFAULT_MAX_BODY) -> web.Application:
     """The shell: /metrics, /healthz, /readyz and JSON errors, for one policy and registry."""
     app = web.Application(middlewares=[json_errors], client_max_size=max_body)
-    app["max_body"] = max_body
+    app[MAX_BODY] = max_body
     app[POLICY] = policy
     app[REGISTRY] = registry if registry is not None else CollectorRegistry()
     app[READINESS] = []

@@ -79,3 +79,8 @@ def row_for_alert(alertname: str) -> Row | None:
         if row.alert == alertname:
             return row
     return None
+
+
+# Message templates the receiver renders; the policy may replace any of them by path.
+TEMPLATE_NAMES = ("internal_notice", "internal_notice_html", "customer_notice", "vendor_email",
+                  "voice_script", "digest", "digest_html", "post_incident_report")

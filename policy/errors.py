@@ -16,4 +16,4 @@ class PolicyError(ValueError):
         self.path = path
         self.problem = problem
         where = f"{source}:{line}" if line else source
-        super().__init__(f"{where}: {path or '<top>'}: {problem}")
+        super().__init__(f"{where}: {path}: {problem}" if path else f"{where}: {problem}")

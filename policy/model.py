@@ -188,6 +188,7 @@ class Policy:
     contacts: Mapping[str, Contact]
     escalation: Escalation
     vendors: Mapping[str, Vendor] = field(default_factory=dict)
+    templates: Mapping[str, str] = field(default_factory=dict)  # template name -> file path
 
     def runbook_url(self, runbook: str) -> str:
         return self.links.runbook_base_url + runbook

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from policy import catalog
 from policy.matchers import parse_matcher
 from policy.model import (
@@ -19,7 +21,7 @@ _TOP_REQUIRED = (
     "thresholds", "service_down", "priorities", "routing", "notifications", "alertmanager",
     "prometheus", "channels", "contacts", "escalation",
 )
-_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors")
+_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "templates")
 
 
 def read_policy(root: Node) -> Policy:
@@ -52,6 +54,7 @@ def read_policy(root: Node) -> Policy:
         contacts=contacts,
         escalation=read_escalation(root.child("escalation"), contacts, channels),
         vendors=read_vendors(root.child("vendors"), providers),
+        templates=_read_templates(root.child("templates")),
     )
 
 
@@ -153,17 +156,21 @@ def _read_overrides(node: Node) -> tuple[PriorityOverride, ...]:
 
     def read(item: Node) -> PriorityOverride:
         item.mapping(("matchers", "priority"))
-        matchers = item.child("matchers").strings()
+        matchers = item.child("matchers").list_of(_read_matcher)
         if not matchers:
             raise item.child("matchers").error("must hold at least one matcher")
-        for index, text in enumerate(matchers):
-            try:
-                parse_matcher(text)
-            except ValueError as exc:
-                raise item.child("matchers").error(f"[{index}] {exc}") from None
         return PriorityOverride(matchers, _read_priority_key(item.child("priority")))
 
     return node.list_of(read)
+
+
+def _read_matcher(node: Node) -> str:
+    text = node.string()
+    try:
+        parse_matcher(text)
+    except ValueError as exc:
+        raise node.error(str(exc)) from None
+    return text
 
 
 def _read_severity_default(node: Node) -> dict[str, str]:
@@ -211,3 +218,12 @@ def _read_prometheus(node: Node) -> PrometheusSettings:
     node.mapping(("callwatch_targets", "alertmanagers"))
     return PrometheusSettings(node.child("callwatch_targets").strings(),
                               node.child("alertmanagers").strings())
+
+
+def _read_templates(node: Node) -> dict[str, str]:
+    """Template overrides by path; relative paths are relative to the policy file."""
+    if node.value is None:
+        return {}
+    node.mapping((), catalog.TEMPLATE_NAMES)
+    base = os.path.dirname(node.source)
+    return {name: os.path.join(base, child.string()) for name, child in node.items()}

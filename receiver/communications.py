@@ -1,0 +1,86 @@
+"""Messages people read, from Jinja2 templates: notices, vendor email, voice script, report.
+
+Templates live in ``receiver/templates/`` and each can be replaced by a file named in the
+policy (``templates: {vendor_email: /etc/callwatch/vendor_email.txt.j2}``). They render in a
+sandbox (a template cannot reach Python internals) with undefined names as errors, and HTML
+templates autoescape everything they insert.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Mapping
+
+from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError
+from jinja2.sandbox import SandboxedEnvironment
+
+from policy.catalog import TEMPLATE_NAMES
+
+BUILTIN_DIR = Path(__file__).parent / "templates"
+TEMPLATES: dict[str, str] = {
+    "internal_notice": "internal_notice.txt.j2",
+    "internal_notice_html": "internal_notice.html.j2",
+    "customer_notice": "customer_notice.txt.j2",
+    "vendor_email": "vendor_email.txt.j2",
+    "voice_script": "voice_script.txt.j2",
+    "digest": "digest.txt.j2",
+    "digest_html": "digest.html.j2",
+    "post_incident_report": "post_incident_report.md.j2",
+}
+assert tuple(TEMPLATES) == TEMPLATE_NAMES, "policy.catalog.TEMPLATE_NAMES and TEMPLATES disagree"
+
+
+class TemplateError(ValueError):
+    """A template that cannot be loaded or rendered; the message names it."""
+
+
+class _Loader(BaseLoader):
+    """Loads a template by its name in TEMPLATES: the policy's override file, else the built-in."""
+
+    def __init__(self, overrides: Mapping[str, str]) -> None:
+        self.overrides = dict(overrides)
+
+    def get_source(self, environment, template):  # noqa: ANN001 - jinja2's signature
+        if template not in TEMPLATES:
+            raise TemplateNotFound(template)
+        path = Path(self.overrides.get(template) or BUILTIN_DIR / TEMPLATES[template])
+        try:
+            source = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise TemplateError(f"template {template}: cannot read {path}: {exc.strerror}") from None
+        mtime = path.stat().st_mtime
+        return source, str(path), lambda: path.stat().st_mtime == mtime
+
+
+def _autoescape(name: str | None) -> bool:
+    return bool(name) and name.endswith("_html")
+
+
+class Communications:
+    """Renders the named templates with a context; one instance per loaded policy."""
+
+    def __init__(self, overrides: Mapping[str, str] | None = None) -> None:
+        for name in overrides or {}:
+            if name not in TEMPLATES:
+                raise TemplateError(f"unknown template {name!r}; known: {', '.join(TEMPLATES)}")
+        self._env = SandboxedEnvironment(
+            loader=_Loader(overrides or {}), autoescape=_autoescape, undefined=StrictUndefined,
+            keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False)
+
+    def check(self) -> None:
+        """Load and compile every template now, so a broken override fails at start-up."""
+        for name in TEMPLATES:
+            try:
+                self._env.get_template(name)
+            except TemplateSyntaxError as exc:
+                raise TemplateError(f"template {name}: line {exc.lineno}: {exc.message}") from None
+
+    def render(self, name: str, **context: Any) -> str:
+        try:
+            return self._env.get_template(name).render(**context)
+        except TemplateError:
+            raise
+        except TemplateNotFound:
+            raise TemplateError(f"unknown template {name!r}") from None
+        except Exception as exc:  # noqa: BLE001 - jinja raises many kinds; name the template
+            raise TemplateError(f"template {name}: {type(exc).__name__}: {exc}") from None
