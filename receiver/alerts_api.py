@@ -14,7 +14,7 @@ import uuid
 
 from aiohttp import web
 
-from callwatch.web import ApiError, json_error
+from callwatch.web import MAX_BODY, ApiError
 from receiver.auth import authorized
 from receiver.incidents import Context, decide
 from receiver.payload import PayloadError, delivery_key, parse_payload
@@ -32,7 +32,7 @@ async def post_alerts(request: web.Request) -> web.Response:
                   "receiver authentication is not configured: set CALLWATCH_RECEIVER_TOKEN "
                   "or CALLWATCH_RECEIVER_USERNAME/PASSWORD")
         raise ApiError(401, "unauthorized", detail)
-    limit = request.app["max_body"]
+    limit = request.app[MAX_BODY]
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
     group = _parse(await request.read(), state)
@@ -84,8 +84,8 @@ class _PayloadProblem(web.HTTPException):
     status_code = 400
 
     def __init__(self, exc: PayloadError) -> None:
-        body = json_error(400, "invalid_payload", str(exc), field=exc.field)
-        super().__init__(body=body.body, content_type="application/json")
+        body = {"error": "invalid_payload", "detail": str(exc), "field": exc.field}
+        super().__init__(text=json.dumps(body), content_type="application/json")
 
 
 def _short(exc: Exception) -> str:

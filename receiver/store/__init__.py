@@ -1,7 +1,8 @@
 """Store factory: ``open_store(url)`` for ``sqlite:///path`` or ``postgresql://...``.
 
 ``sqlite:///var/lib/callwatch/receiver.db`` is the absolute path /var/lib/...; ``sqlite:name.db``
-is relative to the working directory; ``?synchronous=FULL`` fsyncs every commit.
+is relative to the working directory; ``?synchronous=FULL`` fsyncs every commit;
+``?busy_timeout=MS`` bounds the wait for another process's lock (5000).
 PostgreSQL URLs go to psycopg unchanged, except ``pool_size=N`` which sizes the pool.
 """
 
@@ -29,7 +30,8 @@ def make_store(url: str) -> Store:
         synchronous = query.get("synchronous", "NORMAL").upper()
         if synchronous not in ("OFF", "NORMAL", "FULL", "EXTRA"):
             raise ValueError("CALLWATCH_STORE_URL: synchronous must be NORMAL or FULL")
-        return SQLiteStore(path, synchronous)
+        busy_ms = int(query.get("busy_timeout", "5000"))
+        return SQLiteStore(path, synchronous, busy_timeout_ms=busy_ms)
     if parts.scheme in ("postgresql", "postgres"):
         from receiver.store.postgres import PostgresStore
 
