@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import json
 import logging
-import uuid
 
 from aiohttp import web
 
 from callwatch.web import MAX_BODY, ApiError
 from receiver.auth import authorized
+from receiver.ids import new_id
 from receiver.incidents import Context, decide
 from receiver.payload import PayloadError, delivery_key, parse_payload
 from receiver.state import RECEIVER, ReceiverState
@@ -37,7 +37,7 @@ async def post_alerts(request: web.Request) -> web.Response:
         raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
     group = _parse(await request.read(), state)
     key = delivery_key(group)
-    ctx = Context(policy=state.policy, now=state.clock(), new_id=lambda: uuid.uuid4().hex,
+    ctx = Context(policy=state.policy, now=state.clock(), new_id=new_id,
                   batch=key, public_url=state.config.public_url)
     if state.store is None:
         raise ApiError(503, "unavailable", "the store is not open yet; retry")

@@ -25,13 +25,13 @@ import hashlib
 import logging
 import random
 import time
-import uuid
 from dataclasses import replace
 from typing import Callable, Mapping
 
 from policy import Policy
 from receiver import messages
 from receiver.config import DispatchSettings
+from receiver.ids import new_id
 from receiver.metrics import ReceiverMetrics
 from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
 from receiver.schedule import next_send_time
@@ -200,7 +200,7 @@ class Dispatcher:
         due = next_send_time(spec.settings, now) if spec.type == "digest" else now
         payload = dict(row.payload, channel=target,
                        recipients=list(messages.recipients_for(self.policy, target)))
-        copy = NewOutbox(id=uuid.uuid4().hex, incident_id=row.incident_id, channel=target,
+        copy = NewOutbox(id=new_id(), incident_id=row.incident_id, channel=target,
                          kind=row.kind, payload=payload, next_attempt_at=due, batch=row.batch,
                          fallback_of=row.id)
         event = Event(row.incident_id, now, "fallback", ACTOR,

@@ -19,10 +19,11 @@ store calls it inside the delivery's transaction. Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Callable
 
 from policy import Policy
-from policy.matchers import matches_all
+from policy.matchers import Matcher, parse_matcher
 from receiver import messages
 from receiver.payload import Alert, AlertGroup
 from receiver.schedule import next_send_time
@@ -51,9 +52,15 @@ def alert_priority(labels: dict[str, str] | object, policy: Policy) -> str:
     if label in PRIORITY_ORDER:
         return label
     for override in policy.priority_overrides:
-        if matches_all(override.matchers, labels):
+        if all(_matcher(text).matches(labels) for text in override.matchers):
             return override.priority
     return policy.severity_default.get(labels.get("severity", ""), UNKNOWN_SEVERITY_PRIORITY)
+
+
+@lru_cache(maxsize=1024)
+def _matcher(text: str) -> Matcher:
+    """Parsed once per matcher text (the policy was validated at load)."""
+    return parse_matcher(text)
 
 
 def highest(priorities: list[str]) -> str:

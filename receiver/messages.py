@@ -21,6 +21,7 @@ _HEADLINES = {
     "acknowledge": "[{priority}] Acknowledged: {summary}",
     "escalate": "[{priority}] Escalated: {summary}",
 }
+HTML_CHANNEL_TYPES = ("email", "digest")  # the others take text (Slack builds its own blocks)
 # which contact field holds the address for a channel type (route recipients are the L1 contacts)
 _CONTACT_FIELD = {"slack": "slack", "phone": "phone", "email": "email"}
 
@@ -52,9 +53,12 @@ def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary
                      f"{counts.get('resolved', 0)} resolved")
     lines += [f"{name.capitalize()}: {url}" for name, url in links.items()]
     lines.append(f"Incident: {incident_id}")
+    spec = policy.channels.get(channel)
+    wants_html = spec is not None and spec.type in HTML_CHANNEL_TYPES
     return {
         "incident_id": incident_id, "channel": channel, "kind": kind, "priority": priority,
-        "summary": summary, "text": "\n".join(lines), "html": _html(lines),
+        "summary": summary, "text": "\n".join(lines),
+        "html": _html(lines) if wants_html else None,
         "provider": provider, "recipients": list(recipients_for(policy, channel)),
         "dedup_key": incident_id, "links": links,
         "details": {k: v for k, v in {

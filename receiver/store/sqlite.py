@@ -1,8 +1,11 @@
 """The embedded store: one SQLite file in WAL mode, driven from one dedicated thread.
 
-Each operation (a whole transaction) is one hop to that thread, so the event loop never
-blocks on the disk and concurrent requests queue rather than interleave. ``BEGIN IMMEDIATE``
-takes the write lock at the start of write transactions. ``synchronous=NORMAL`` (the default
+Operations queue for that thread, so the event loop never blocks on the disk. The thread
+commits in groups: it takes every operation waiting (up to ``GROUP_MAX``) and runs them in ONE
+transaction, each inside its own SAVEPOINT, so one operation failing rolls back only itself;
+each caller gets its result only after the shared COMMIT, so "answered = committed" holds and
+a storm of deliveries pays for one commit per group instead of one per delivery.
+``BEGIN IMMEDIATE`` takes the write lock at the start. ``synchronous=NORMAL`` (the default
 here) survives a process crash with every committed transaction; pass ``synchronous=FULL`` in
 the URL to also survive power loss at the cost of an fsync per commit.
 """
@@ -10,13 +13,38 @@ the URL to also survive power loss at the cost of an fsync per commit.
 from __future__ import annotations
 
 import asyncio
+import queue
 import sqlite3
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+import threading
+from typing import Any, Callable
 
 from receiver.store import ops
 from receiver.store.base import Changes, Decide, Finish, StoreError
 from receiver.store.migrate import CREATE_TABLE, pending
+
+GROUP_MAX = 64
+
+
+class _Item:
+    """One queued piece of work: an operation (generator) or a plain call, and its future."""
+
+    __slots__ = ("op", "call", "future", "loop")
+
+    def __init__(self, op: ops.Op | None, call: Callable[[], Any] | None,
+                 future: asyncio.Future, loop: asyncio.AbstractEventLoop) -> None:
+        self.op, self.call, self.future, self.loop = op, call, future, loop
+
+    def resolve(self, result: Any) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, result)
+
+
+def _settle(future: asyncio.Future, result: Any) -> None:
+    if future.done():
+        return
+    if isinstance(result, BaseException):
+        future.set_exception(result)
+    else:
+        future.set_result(result)
 
 
 class SQLiteStore:
@@ -29,18 +57,21 @@ class SQLiteStore:
         self.busy_timeout_ms = busy_timeout_ms
         self.synchronous = synchronous.upper()
         self._conn: sqlite3.Connection | None = None
-        self._executor: ThreadPoolExecutor | None = None
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
 
     async def open(self) -> None:
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="callwatch-sqlite")
+        self._thread = threading.Thread(target=self._work, name="callwatch-sqlite", daemon=True)
+        self._thread.start()
         await self._call(self._open_sync)
 
     async def close(self) -> None:
-        if self._executor is None:
+        if self._thread is None:
             return
         await self._call(self._close_sync)
-        self._executor.shutdown(wait=True)
-        self._executor = None
+        self._queue.put(None)
+        thread, self._thread = self._thread, None
+        await asyncio.get_running_loop().run_in_executor(None, thread.join)
 
     def _open_sync(self) -> None:
         try:
@@ -75,32 +106,81 @@ class SQLiteStore:
             self._conn.close()
             self._conn = None
 
-    async def _call(self, fn, *args: Any) -> Any:
-        if self._executor is None:
+    async def _submit(self, op: ops.Op | None, call: Callable[[], Any] | None) -> Any:
+        if self._thread is None:
             raise StoreError("store is closed")
-        return await asyncio.get_running_loop().run_in_executor(self._executor, fn, *args)
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._queue.put(_Item(op, call, future, loop))
+        return await future
+
+    async def _call(self, fn: Callable[[], Any]) -> Any:
+        return await self._submit(None, fn)
 
     async def _run(self, op: ops.Op, write: bool = False) -> Any:
-        return await self._call(self._run_sync, op, write)
+        return await self._submit(op, None)
 
-    def _run_sync(self, op: ops.Op, write: bool) -> Any:
+    def _work(self) -> None:
+        """The store thread: run queued items, grouping consecutive operations."""
+        while True:
+            item = self._queue.get()
+            if item is None:
+                return
+            group = [item]
+            while len(group) < GROUP_MAX:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None:
+                    self._queue.put(None)  # stop after this group
+                    break
+                group.append(nxt)
+            try:
+                self._run_group(group)
+            except Exception as exc:  # noqa: BLE001 - never let the store thread die
+                if self._conn is not None:
+                    _rollback(self._conn)
+                for waiting in group:  # callers already answered keep their answer
+                    waiting.resolve(StoreError(f"SQLite store failure: {exc}"))
+
+    def _run_group(self, group: list[_Item]) -> None:
+        ops_batch: list[_Item] = []
+        for item in group:
+            if item.call is None:
+                ops_batch.append(item)
+                continue
+            self._run_ops(ops_batch)
+            ops_batch = []
+            try:
+                item.resolve(item.call())
+            except BaseException as exc:  # noqa: BLE001 - handed to the waiting caller
+                item.resolve(exc)
+        self._run_ops(ops_batch)
+
+    def _run_ops(self, items: list[_Item]) -> None:
+        """One transaction for ``items``, a savepoint each; results only after COMMIT."""
+        if not items:
+            return
         conn = self._conn
         if conn is None:
-            raise StoreError("store is closed")
+            for item in items:
+                item.resolve(StoreError("store is closed"))
+            return
         try:
-            conn.execute("BEGIN IMMEDIATE" if write else "BEGIN")
+            conn.execute("BEGIN IMMEDIATE")
         except sqlite3.Error as exc:
-            raise StoreError(f"SQLite store unavailable: {exc}") from None
+            for item in items:
+                item.resolve(StoreError(f"SQLite store unavailable: {exc}"))
+            return
+        results = [_in_savepoint(conn, item.op) for item in items]
         try:
-            result = _drive(conn, op)
             conn.execute("COMMIT")
-            return result
         except sqlite3.Error as exc:
             _rollback(conn)
-            raise StoreError(f"SQLite store error: {exc}") from None
-        except BaseException:
-            _rollback(conn)
-            raise
+            results = [StoreError(f"SQLite commit failed: {exc}")] * len(items)
+        for item, result in zip(items, results):
+            item.resolve(result)
 
     async def ping(self) -> None:
         await self._run(ops.ping())
@@ -158,6 +238,23 @@ def _drive(conn: sqlite3.Connection, op: ops.Op) -> Any:
             query = op.send(result)
     except StopIteration as stop:
         return stop.value
+
+
+def _in_savepoint(conn: sqlite3.Connection, op: ops.Op) -> Any:
+    """Run ``op`` in a savepoint: its result, or the exception after undoing only its work."""
+    conn.execute("SAVEPOINT op")
+    try:
+        result = _drive(conn, op)
+    except sqlite3.Error as exc:
+        conn.execute("ROLLBACK TO op")
+        conn.execute("RELEASE op")
+        return StoreError(f"SQLite store error: {exc}")
+    except Exception as exc:  # noqa: BLE001 - e.g. a bug in decide(): that caller gets it
+        conn.execute("ROLLBACK TO op")
+        conn.execute("RELEASE op")
+        return exc
+    conn.execute("RELEASE op")
+    return result
 
 
 def _rollback(conn: sqlite3.Connection) -> None:
