@@ -66,14 +66,20 @@ class Dispatcher:
         self._wake.set()
 
     async def run(self) -> None:
-        """Dispatch until cancelled; a store outage is logged and retried, never fatal."""
+        """Dispatch until cancelled; a store outage or a bug is logged and retried, never fatal."""
+        gauges_at = float("-inf")
         while True:
+            busy = 0
             try:
                 busy = await self.run_once()
-                await self.refresh_gauges()
+                # gauges at most once per poll interval (real time: this is rate limiting)
+                if time.monotonic() - gauges_at >= self.settings.poll_seconds:
+                    gauges_at = time.monotonic()
+                    await self.refresh_gauges()
             except StoreError as exc:
                 log.warning("outbox pass failed", extra={"error": str(exc)})
-                busy = 0
+            except Exception:  # noqa: BLE001 - the dispatcher must outlive its bugs
+                log.exception("outbox pass crashed")
             if busy:
                 continue
             try:

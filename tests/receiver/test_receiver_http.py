@@ -52,7 +52,9 @@ async def test_metrics_follow_an_incident_from_opening_to_resolution(make_client
     await client.post("/alerts", data=json.dumps(payload(
         alert("TelephonyProviderHealthLow", status="resolved"))), headers=auth())
     done = await settle(client, lambda m: m[("callwatch_incidents_open", (("priority", "P1"),))]
-                        == 0 and m[("callwatch_outbox_pending", ())] == 0)
+                        == 0 and m[("callwatch_outbox_pending", ())] == 0
+                        and m[("callwatch_notifications_total",
+                               (("channel", "email"), ("outcome", "sent")))] == 2)
     assert done[("callwatch_incident_resolve_seconds_count", (("priority", "P1"),))] == 1
     assert done[("callwatch_incident_resolve_seconds_sum", (("priority", "P1"),))] == 900
     assert done[("callwatch_incident_resolve_seconds_bucket",
