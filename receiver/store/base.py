@@ -15,6 +15,8 @@ Write paths are whole transactions so a caller can promise "committed or nothing
 - ``claim_outbox`` hands due outbox rows to one worker with a claim that expires, so rows held
   by a worker that died are taken again later (PostgreSQL: ``FOR UPDATE SKIP LOCKED``).
 - ``finish_outbox`` records an attempt and its outcome, only while the claim is still ours.
+- ``apply_incident`` changes one incident by id (acknowledge, resolve by hand, escalate);
+  ``claim_timers`` / ``finish_timer`` run durable timers the same way as the outbox.
 """
 
 from __future__ import annotations
@@ -155,6 +157,7 @@ class Changes:
     events: list[Event] = field(default_factory=list)
     outbox: list[NewOutbox] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
+    cancel_timers: tuple[str, ...] = ()          # timer kinds of ``incident`` to cancel; "*" = all
     resolved_incident: Incident | None = None   # set when this change resolved an incident
 
 
@@ -177,6 +180,20 @@ class Store(Protocol):
     async def apply_group(self, delivery_key: str, group_key: str, now: float,
                           decide: Decide) -> Changes | None:
         """Apply one delivery atomically; None when ``delivery_key`` was already processed."""
+
+    async def apply_incident(self, incident_id: str, now: float,
+                             decide: Decide) -> Changes | None:
+        """Change one incident atomically (ack, resolve, escalation); None if it does not exist.
+        PostgreSQL locks the incident row for the transaction."""
+
+    async def claim_timers(self, worker: str, now: float, lease_seconds: float,
+                           limit: int) -> list[Timer]:
+        """Claim due pending timers, like claim_outbox (issue 5: escalation steps)."""
+
+    async def finish_timer(self, timer_id: str, worker: str, now: float, state: str,
+                           changes: Changes | None = None) -> bool:
+        """Set a claimed timer to ``fired``/``cancelled`` and write ``changes`` in the same
+        transaction; False (nothing written) if the claim was lost."""
 
     async def get_incident(self, incident_id: str) -> Incident | None: ...
 

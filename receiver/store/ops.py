@@ -80,6 +80,21 @@ def apply_group(pg: bool, delivery_key: str, group_key: str, now: float, decide:
     return changes
 
 
+def apply_incident(pg: bool, incident_id: str, now: float, decide: Decide) -> Op:
+    """See ``Store.apply_incident``: like apply_group, keyed by incident id (ack, resolve)."""
+    lock = " FOR UPDATE" if pg else ""
+    rows = yield Q(f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?{lock}", (incident_id,))
+    if not rows:
+        return None
+    incident = incident_from_row(rows[0])
+    channels = yield Q("SELECT DISTINCT channel FROM outbox WHERE incident_id = ? "
+                       "AND kind = 'trigger'", (incident.id,))
+    notified = frozenset(row["channel"] for row in channels)
+    changes = decide(GroupSnapshot(incident.group_key, incident, notified))
+    yield from write_changes(changes, now)
+    return changes
+
+
 def write_changes(changes: Changes, now: float) -> Op:
     """Write what ``decide`` returned (used inside apply_group's transaction)."""
     if changes.incident is not None:
@@ -97,6 +112,13 @@ def write_changes(changes: Changes, now: float) -> Op:
         yield from insert_event(event)
     for row in changes.outbox:
         yield from insert_outbox(row, now)
+    if changes.cancel_timers and changes.incident is not None:
+        kinds = tuple(changes.cancel_timers)
+        marks = ", ".join("?" for _ in kinds)
+        where = "" if "*" in kinds else f" AND kind IN ({marks})"
+        yield Q(f"UPDATE timers SET state = 'cancelled', claimed_by = NULL WHERE incident_id = ? "
+                f"AND state = 'pending'{where}",
+                (changes.incident.id,) + (() if "*" in kinds else kinds), "none")
     for timer in changes.timers:
         yield Q("INSERT INTO timers (id, incident_id, kind, due_at, payload, state, created_at) "
                 "VALUES (?, ?, ?, ?, ?, 'pending', ?)",
@@ -213,3 +235,31 @@ def timers_for(incident_id: str) -> Op:
                    "WHERE incident_id = ? ORDER BY due_at, id", (incident_id,))
     return [Timer(r["id"], r["incident_id"], r["kind"], r["due_at"], json.loads(r["payload"]))
             for r in rows]
+
+
+def claim_timers(pg: bool, worker: str, now: float, lease_seconds: float, limit: int) -> Op:
+    """Due pending timers not claimed (or whose claim expired), earliest first."""
+    skip_locked = " FOR UPDATE SKIP LOCKED" if pg else ""
+    rows = yield Q(
+        "UPDATE timers SET claimed_by = ?, claim_expires_at = ? WHERE id IN ("
+        " SELECT t.id FROM timers t WHERE t.state = 'pending' AND t.due_at <= ?"
+        " AND (t.claimed_by IS NULL OR t.claim_expires_at <= ?)"
+        f" ORDER BY t.due_at, t.id LIMIT ?{skip_locked})"
+        " RETURNING id, incident_id, kind, due_at, payload",
+        (worker, now + lease_seconds, now, now, limit))
+    timers = [Timer(r["id"], r["incident_id"], r["kind"], r["due_at"], json.loads(r["payload"]))
+              for r in rows]
+    return sorted(timers, key=lambda t: (t.due_at, t.id))
+
+
+def finish_timer(timer_id: str, worker: str, now: float, state: str,
+                 changes: Changes | None) -> Op:
+    """Mark a claimed timer fired/cancelled and write what firing it changed, atomically."""
+    updated = yield Q("UPDATE timers SET state = ?, claimed_by = NULL, claim_expires_at = NULL "
+                      "WHERE id = ? AND claimed_by = ? AND state = 'pending'",
+                      (state, timer_id, worker), "rowcount")
+    if updated == 0:
+        return False
+    if changes is not None:
+        yield from write_changes(changes, now)
+    return True

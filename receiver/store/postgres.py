@@ -118,6 +118,16 @@ class PostgresStore:
                           decide: Decide) -> Changes | None:
         return await self._run(ops.apply_group(True, delivery_key, group_key, now, decide))
 
+    async def apply_incident(self, incident_id: str, now: float,
+                             decide: Decide) -> Changes | None:
+        return await self._run(ops.apply_incident(True, incident_id, now, decide))
+
+    async def claim_timers(self, worker, now, lease_seconds, limit):
+        return await self._run(ops.claim_timers(True, worker, now, lease_seconds, limit))
+
+    async def finish_timer(self, timer_id, worker, now, state, changes=None):
+        return await self._run(ops.finish_timer(timer_id, worker, now, state, changes))
+
     async def get_incident(self, incident_id):
         return await self._run(ops.get_incident(incident_id))
 

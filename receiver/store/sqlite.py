@@ -189,6 +189,16 @@ class SQLiteStore:
                           decide: Decide) -> Changes | None:
         return await self._run(ops.apply_group(False, delivery_key, group_key, now, decide), True)
 
+    async def apply_incident(self, incident_id: str, now: float,
+                             decide: Decide) -> Changes | None:
+        return await self._run(ops.apply_incident(False, incident_id, now, decide), True)
+
+    async def claim_timers(self, worker, now, lease_seconds, limit):
+        return await self._run(ops.claim_timers(False, worker, now, lease_seconds, limit), True)
+
+    async def finish_timer(self, timer_id, worker, now, state, changes=None):
+        return await self._run(ops.finish_timer(timer_id, worker, now, state, changes), True)
+
     async def get_incident(self, incident_id):
         return await self._run(ops.get_incident(incident_id))
 

@@ -207,3 +207,40 @@ async def test_concurrent_deliveries_of_one_key_apply_once(store, store_url):
         await other.close()
     assert sum(r is not None for r in results) == 1
     assert len(await store.list_incidents()) == 1
+
+
+async def test_an_incident_changes_by_id_atomically_and_a_missing_one_is_none(store):
+    await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), row("o1"), timers=[Timer("t1", "inc1", "escalate", 900.0),
+                                                Timer("t2", "inc1", "sla", 1800.0)]))
+
+    def acknowledge(snapshot):
+        inc = snapshot.incident
+        inc.state, inc.acked_at, inc.acked_by = "acknowledged", 200.0, "alice"
+        return Changes(incident=inc, events=[Event(inc.id, 200.0, "acknowledged", "alice")],
+                       cancel_timers=("escalate",))
+
+    changes = await store.apply_incident("inc1", 200.0, acknowledge)
+    assert changes.incident.acked_by == "alice"
+    got = await store.get_incident("inc1")
+    assert (got.state, got.acked_at, got.acked_by) == ("acknowledged", 200.0, "alice")
+    assert [e.kind for e in await store.timeline("inc1")] == ["opened", "acknowledged"]
+    assert [t.id for t in await store.claim_timers("w1", 5000.0, 30.0, 10)] == ["t2"]
+    assert await store.apply_incident("nope", 200.0, acknowledge) is None
+
+
+async def test_timers_are_claimed_once_retaken_after_expiry_and_fired_with_their_changes(store):
+    await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), timers=[Timer("t1", "inc1", "escalate", 900.0, {"level": "L2"})]))
+    assert await store.claim_timers("w1", 899.0, 30.0, 10) == []
+    claimed = await store.claim_timers("w1", 900.0, 30.0, 10)
+    assert [(t.id, t.payload) for t in claimed] == [("t1", {"level": "L2"})]
+    assert await store.claim_timers("w2", 910.0, 30.0, 10) == []
+    assert [t.id for t in await store.claim_timers("w2", 931.0, 30.0, 10)] == ["t1"]
+    page = Changes(incident=None, outbox=[row("esc", kind="escalate", batch="t1")],
+                   events=[Event("inc1", 932.0, "escalated", "escalation", {"level": "L2"})])
+    assert not await store.finish_timer("t1", "w1", 932.0, "fired", page)   # claim lost
+    assert await store.finish_timer("t1", "w2", 932.0, "fired", page)
+    assert await store.claim_timers("w3", 5000.0, 30.0, 10) == []
+    assert [r.kind for r in await store.outbox_for("inc1")] == ["escalate"]
+    assert [e.kind for e in await store.timeline("inc1")] == ["opened", "escalated"]
