@@ -19,6 +19,7 @@ from typing import Callable, Mapping
 
 from aiohttp import web
 
+from callwatch.secrets import SecretError
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
 from receiver import alerts_api, incidents_api
 from receiver.auth import load_credentials
@@ -37,8 +38,11 @@ def setup_receiver(app: web.Application, environ: Mapping[str, str],
                    clock: Callable[[], float] = time.time,
                    jitter: Callable[[float], float] = default_jitter) -> None:
     """Mount the receiver (see the module docstring). Reads ``environ`` here, never at import."""
-    config = load_config(environ)
-    credentials = load_credentials(environ)
+    try:
+        config = load_config(environ)
+        credentials = load_credentials(environ)
+    except (ValueError, SecretError) as exc:  # a clear line, not a traceback; no secret in it
+        raise SystemExit(f"callwatch receiver: {exc}") from None
     if not credentials.configured:
         log.warning("no receiver credentials configured: POST /alerts will answer 401")
     state = ReceiverState(config=config, credentials=credentials, policy=app[POLICY],

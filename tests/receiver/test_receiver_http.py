@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from receiver.state import RECEIVER
@@ -104,3 +105,16 @@ async def test_the_incident_api_answers_bad_requests_with_json(make_client):
         response = await client.get(f"/incidents?{query}")
         body = await response.json()
         assert response.status == 400 and words in body["detail"], query
+
+
+async def test_an_unreadable_secret_file_stops_setup_with_a_clear_message(make_client, tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        await make_client(env={"CALLWATCH_RECEIVER_TOKEN": "",
+                               "CALLWATCH_RECEIVER_TOKEN_FILE": str(tmp_path / "missing")})
+    assert "CALLWATCH_RECEIVER_TOKEN" in str(stopped.value) and "missing" in str(stopped.value)
+
+
+async def test_a_bad_setting_stops_setup_naming_the_variable(make_client):
+    with pytest.raises(SystemExit) as stopped:
+        await make_client(env={"CALLWATCH_OUTBOX_LEASE_SECONDS": "soon"})
+    assert "CALLWATCH_OUTBOX_LEASE_SECONDS" in str(stopped.value)
