@@ -224,3 +224,18 @@ async def test_no_secret_appears_in_any_log_line_or_error(make_client, tmp_path)
     assert lines, "the receiver logged nothing: the test would prove nothing"
     assert all(TOKEN not in line for line in lines)
     assert all(TOKEN not in json.dumps(body) for _, body in bodies)
+
+
+async def test_the_whole_path_works_on_postgresql(make_client, recorders, postgres_url):
+    client = await make_client(env={"CALLWATCH_STORE_URL": postgres_url})
+    body = payload(alert("TelephonyServiceDown"))
+    first, second = await post(client, body), await post(client, body)
+    assert (first[0], first[1]["priority"], second[1]["duplicate"]) == (200, "P0", True)
+    for _ in range(100):
+        if all(recorders[c].sent for c in ("pagerduty", "slack", "phone")):
+            break
+        await asyncio.sleep(0.05)
+    assert [len(recorders[c].sent) for c in ("pagerduty", "slack", "phone", "email")] == [
+        1, 1, 1, 0]
+    ready = await (await client.get("/readyz")).json()
+    assert ready["checks"]["store"] == {"ok": True, "detail": "postgresql"}
