@@ -75,9 +75,11 @@ async def _lifecycle(state: ReceiverState, environ: Mapping[str, str],
     try:
         yield
     finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        dispatcher.stop()
+        done, _ = await asyncio.wait({task}, timeout=2.0)
+        if not done:  # a send still in flight: its claim expires and it is retried later
+            task.cancel()
+            await asyncio.wait({task}, timeout=2.0)
         if owned:
             for notifier in notifiers.values():
                 with contextlib.suppress(Exception):
@@ -104,7 +106,8 @@ async def _store_check(state: ReceiverState) -> Check:
     if state.store is None:
         return Check("store", False, "not open")
     try:
-        await asyncio.wait_for(state.store.ping(), 2.0)
+        async with asyncio.timeout(2.0):
+            await state.store.ping()
     except Exception as exc:  # noqa: BLE001 - any failure means not ready
         return Check("store", False, str(exc)[:200] or type(exc).__name__)
     return Check("store", True, state.store.dialect)

@@ -60,15 +60,21 @@ class Dispatcher:
         self.clock = clock
         self.jitter = jitter
         self._wake = asyncio.Event()
+        self._stopping = False
 
     def wake(self) -> None:
         """Run a pass now (called after a delivery committed new rows)."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the current pass and return from ``run``."""
+        self._stopping = True
+        self._wake.set()
+
     async def run(self) -> None:
         """Dispatch until cancelled; a store outage or a bug is logged and retried, never fatal."""
         gauges_at = float("-inf")
-        while True:
+        while not self._stopping:
             busy = 0
             try:
                 busy = await self.run_once()
@@ -80,11 +86,13 @@ class Dispatcher:
                 log.warning("outbox pass failed", extra={"error": str(exc)})
             except Exception:  # noqa: BLE001 - the dispatcher must outlive its bugs
                 log.exception("outbox pass crashed")
-            if busy:
+            if busy or self._stopping:
                 continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
             try:
-                await asyncio.wait_for(self._wake.wait(), self.settings.poll_seconds)
-            except asyncio.TimeoutError:
+                async with asyncio.timeout(self.settings.poll_seconds):
+                    await self._wake.wait()
+            except TimeoutError:
                 pass
             self._wake.clear()
 
@@ -142,11 +150,11 @@ class Dispatcher:
             return NotifyError("config", f"no notifier configured for channel {channel!r}",
                                retryable=True)
         try:
-            return await asyncio.wait_for(notifier.send(notification),
-                                          self.settings.lease_seconds * 0.8)
+            async with asyncio.timeout(self.settings.lease_seconds * 0.8):
+                return await notifier.send(notification)
         except NotifyError as exc:
             return exc
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return NotifyError("timeout", "the notifier did not answer in time", retryable=True)
         except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop the dispatcher
             log.exception("notifier raised", extra={"channel": channel})
