@@ -39,6 +39,7 @@ from receiver.store.base import Attempt, Event, Finish, NewOutbox, OutboxRow, St
 
 log = logging.getLogger("callwatch.receiver.dispatcher")
 ACTOR = "dispatcher"
+DELIVERY_KEY_DAYS = 7  # Alertmanager stops retrying a delivery long before this
 
 
 def default_jitter(delay: float) -> float:
@@ -61,6 +62,7 @@ class Dispatcher:
         self.jitter = jitter
         self._wake = asyncio.Event()
         self._stopping = False
+        self._pruned_at = float("-inf")
 
     def wake(self) -> None:
         """Run a pass now (called after a delivery committed new rows)."""
@@ -97,8 +99,13 @@ class Dispatcher:
             self._wake.clear()
 
     async def refresh_gauges(self) -> None:
+        """Gauges from the store; also forgets delivery keys older than DELIVERY_KEY_DAYS."""
         self.metrics.outbox_pending.set(await self.store.pending_count())
         self.metrics.set_open(await self.store.open_counts())
+        now = self.clock()
+        if now - self._pruned_at >= 3600:
+            self._pruned_at = now
+            await self.store.prune_deliveries(now - DELIVERY_KEY_DAYS * 86400)
 
     async def run_once(self) -> int:
         """Claim and send every due row once; returns how many rows were claimed."""

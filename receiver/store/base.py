@@ -222,3 +222,6 @@ class Store(Protocol):
         """Open (not resolved) incidents per priority."""
 
     async def timers_for(self, incident_id: str) -> list[Timer]: ...
+
+    async def prune_deliveries(self, before: float) -> int:
+        """Forget delivery keys older than ``before`` (Alertmanager stops retrying long before)."""

@@ -263,3 +263,9 @@ def finish_timer(timer_id: str, worker: str, now: float, state: str,
     if changes is not None:
         yield from write_changes(changes, now)
     return True
+
+
+def prune_deliveries(before: float) -> Op:
+    """Forget idempotency keys received before ``before``; returns how many."""
+    count = yield Q("DELETE FROM deliveries WHERE received_at < ?", (before,), "rowcount")
+    return count

@@ -158,6 +158,9 @@ class PostgresStore:
     async def open_counts(self):
         return await self._run(ops.open_counts())
 
+    async def prune_deliveries(self, before):
+        return await self._run(ops.prune_deliveries(before))
+
     async def timers_for(self, incident_id):
         return await self._run(ops.timers_for(incident_id))
 

@@ -229,6 +229,9 @@ class SQLiteStore:
     async def open_counts(self):
         return await self._run(ops.open_counts())
 
+    async def prune_deliveries(self, before):
+        return await self._run(ops.prune_deliveries(before), True)
+
     async def timers_for(self, incident_id):
         return await self._run(ops.timers_for(incident_id))
 

@@ -244,3 +244,11 @@ async def test_timers_are_claimed_once_retaken_after_expiry_and_fired_with_their
     assert await store.claim_timers("w3", 5000.0, 30.0, 10) == []
     assert [r.kind for r in await store.outbox_for("inc1")] == ["escalate"]
     assert [e.kind for e in await store.timeline("inc1")] == ["opened", "escalated"]
+
+
+async def test_old_delivery_keys_are_pruned_and_recent_ones_kept(store):
+    await store.apply_group("old", "g", 100.0, opening(incident(group="g")))
+    await store.apply_group("new", "g", 500.0, lambda s: Changes())
+    assert await store.prune_deliveries(300.0) == 1
+    assert await store.apply_group("new", "g", 600.0, lambda s: Changes()) is None
+    assert await store.apply_group("old", "g", 600.0, lambda s: Changes()) is not None
