@@ -35,7 +35,10 @@ class _Item:
         self.op, self.call, self.future, self.loop = op, call, future, loop
 
     def resolve(self, result: Any) -> None:
-        self.loop.call_soon_threadsafe(_settle, self.future, result)
+        try:
+            self.loop.call_soon_threadsafe(_settle, self.future, result)
+        except RuntimeError:  # the caller's loop is closed: nobody is waiting any more
+            pass
 
 
 def _settle(future: asyncio.Future, result: Any) -> None:
