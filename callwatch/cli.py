@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("callwatch.commands.demo",
              "the whole stack on this machine: a provider fault becomes pages, live"),
     "simulate": ("callwatch.commands.simulate", "run the provider and notifier simulator"),
+    "receiver": ("callwatch.commands.serve",
+                 "run the receiver alone: Alertmanager webhook, incidents, notifications"),
 }
 
 

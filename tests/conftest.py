@@ -62,3 +62,78 @@ def policy():
     from policy import load_policy
 
     return load_policy(POLICY_PATH)
+
+
+# --- PostgreSQL: a throwaway cluster from Debian's binaries, shared by the session ------------
+
+def _pg_bin_dir() -> str:
+    """PG_BIN_DIR (scripts/tool-env.sh), else Debian's /usr/lib/postgresql/*/bin; fails if none."""
+    import glob
+
+    candidates = [os.environ.get("PG_BIN_DIR", "")]
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for directory in candidates:
+        if directory and os.access(os.path.join(directory, "initdb"), os.X_OK):
+            return directory
+    pytest.fail("PostgreSQL initdb not found: run scripts/ensure-tools or set PG_BIN_DIR")
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """A running PostgreSQL cluster on 127.0.0.1 (trust auth, user ``postgres``).
+
+    Yields its base URL ``postgresql://postgres@127.0.0.1:PORT``. As root the cluster runs as
+    the ``postgres`` OS user (PostgreSQL refuses root) in a directory that user owns.
+    Stopped (immediate mode) and deleted at the end of the session.
+    """
+    import subprocess
+    import tempfile
+
+    bin_dir = _pg_bin_dir()
+    base = tempfile.mkdtemp(prefix="callwatch-pg-")
+    data = os.path.join(base, "data")
+    prefix: list[str] = []
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres", "postgres")
+        prefix = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+
+    def run(*args: str) -> None:
+        result = subprocess.run(prefix + list(args), capture_output=True, text=True, timeout=60)
+        if result.returncode != 0:
+            pytest.fail(f"{args[0]} failed: {result.stderr or result.stdout}")
+
+    run(f"{bin_dir}/initdb", "-D", data, "-A", "trust", "-U", "postgres", "--no-sync")
+    options = (f"-p {port} -k {base} -c listen_addresses=127.0.0.1 -c fsync=off "
+               "-c max_connections=200")
+    run(f"{bin_dir}/pg_ctl", "-D", data, "-o", options, "-l", os.path.join(base, "log"), "-w",
+        "start")
+    try:
+        yield f"postgresql://postgres@127.0.0.1:{port}"
+    finally:
+        subprocess.run(prefix + [f"{bin_dir}/pg_ctl", "-D", data, "-m", "immediate", "-w", "stop"],
+                       capture_output=True, timeout=60)
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server):
+    """A fresh, empty database on the session cluster for one test; dropped afterwards."""
+    import uuid
+
+    import psycopg
+
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield f"{postgres_server}/{name}"
+    with psycopg.connect(f"{postgres_server}/postgres", autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")

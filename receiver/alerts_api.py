@@ -1,0 +1,99 @@
+"""``POST /alerts``: Alertmanager's webhook, answered 2xx only once the change is committed.
+
+Order of checks: credentials (401), size (413), JSON (400 ``invalid_json``), payload
+(400 ``invalid_payload`` with ``field``), then one store transaction: the delivery's incident
+change and its outbox rows together, or nothing. A store failure is 503 so Alertmanager
+retries (it retries 5xx only); a delivery already processed is 200 with ``"duplicate": true``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from aiohttp import web
+
+from callwatch.web import MAX_BODY, ApiError
+from receiver.auth import authorized
+from receiver.ids import new_id
+from receiver.incidents import Context, decide
+from receiver.payload import PayloadError, delivery_key, parse_payload
+from receiver.state import RECEIVER, ReceiverState
+from receiver.store.base import StoreError
+
+log = logging.getLogger("callwatch.receiver.alerts")
+
+
+async def post_alerts(request: web.Request) -> web.Response:
+    state = request.app[RECEIVER]
+    if not authorized(request.headers.get("Authorization"), state.credentials):
+        state.metrics.deliveries.labels("unauthorized").inc()
+        detail = ("missing or invalid credentials" if state.credentials.configured else
+                  "receiver authentication is not configured: set CALLWATCH_RECEIVER_TOKEN "
+                  "or CALLWATCH_RECEIVER_USERNAME/PASSWORD")
+        raise ApiError(401, "unauthorized", detail)
+    limit = request.app[MAX_BODY]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+    group = _parse(await request.read(), state)
+    key = delivery_key(group)
+    ctx = Context(policy=state.policy, now=state.clock(), new_id=new_id,
+                  batch=key, public_url=state.config.public_url)
+    if state.store is None:
+        raise ApiError(503, "unavailable", "the store is not open yet; retry")
+    try:
+        changes = await state.store.apply_group(key, group.group_key, ctx.now,
+                                                lambda snapshot: decide(group, snapshot, ctx))
+    except StoreError as exc:
+        state.metrics.deliveries.labels("unavailable").inc()
+        log.warning("store failure; answering 503", extra={"error": str(exc)})
+        raise ApiError(503, "store_unavailable",
+                       "the incident store is unavailable; the delivery was not recorded") from None
+    if changes is None:
+        state.metrics.deliveries.labels("duplicate").inc()
+        return web.json_response({"status": "duplicate", "duplicate": True})
+    state.metrics.deliveries.labels("accepted").inc()
+    _observe(state, changes)
+    if changes.outbox:
+        state.committed()
+    incident = changes.incident
+    return web.json_response({
+        "status": "accepted", "duplicate": False,
+        "incident": incident.id if incident else None,
+        "state": incident.state if incident else None,
+        "priority": incident.priority if incident else None,
+        "notifications": len(changes.outbox)})
+
+
+def _parse(body: bytes, state: ReceiverState):
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        state.metrics.deliveries.labels("rejected").inc()
+        raise ApiError(400, "invalid_json", f"body is not valid JSON: {_short(exc)}") from None
+    try:
+        return parse_payload(data)
+    except PayloadError as exc:
+        state.metrics.deliveries.labels("rejected").inc()
+        raise _PayloadProblem(exc) from None
+
+
+class _PayloadProblem(web.HTTPException):
+    """A 400 whose JSON body also names the field: ``{"error", "detail", "field"}``."""
+
+    status_code = 400
+
+    def __init__(self, exc: PayloadError) -> None:
+        body = {"error": "invalid_payload", "detail": str(exc), "field": exc.field}
+        super().__init__(text=json.dumps(body), content_type="application/json")
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).splitlines()[0][:200]
+
+
+def _observe(state: ReceiverState, changes) -> None:
+    resolved = changes.resolved_incident
+    if resolved is not None and resolved.resolved_at is not None:
+        state.metrics.resolve_seconds.labels(resolved.priority).observe(
+            max(0.0, resolved.resolved_at - resolved.opened_at))

@@ -1,0 +1,255 @@
+"""The outbox dispatcher: sends what the store says is due, once, through outages and restarts.
+
+Each pass claims due rows (a claim expires after ``lease_seconds``, so rows held by a worker
+that died are taken again), sends each through the notifier of its channel, and records the
+attempt. Outcomes:
+
+- sent: the row is done; its ``Delivery.ref`` threads later messages on that channel;
+- retryable failure: tried again after ``base * 2^(n-1)`` seconds (capped, jittered); once the
+  row has kept failing ``policy.notifications.fallback_after_seconds`` since its first attempt,
+  the route's next ``fallback`` channel gets a copy (once); past ``max_age_seconds`` the row is
+  abandoned;
+- non-retryable failure: the row is failed and the fallback channel gets a copy at once.
+
+A channel without a notifier counts as a retryable ``config`` failure: the page waits (and
+falls back) instead of being dropped. Rows on a ``digest`` channel are due at its send time
+and all due rows of that channel leave as ONE notification of kind "digest".
+A send still in flight when the process is killed is retried after its claim expires, with
+the same ``Notification.id`` and ``dedup_key`` so the far side can recognise it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import random
+import time
+from dataclasses import replace
+from typing import Callable, Mapping
+
+from policy import Policy
+from receiver import messages
+from receiver.config import DispatchSettings
+from receiver.ids import new_id
+from receiver.metrics import ReceiverMetrics
+from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
+from receiver.schedule import next_send_time
+from receiver.store.base import Attempt, Event, Finish, NewOutbox, OutboxRow, Store, StoreError
+
+log = logging.getLogger("callwatch.receiver.dispatcher")
+ACTOR = "dispatcher"
+DELIVERY_KEY_DAYS = 7  # Alertmanager stops retrying a delivery long before this
+
+
+def default_jitter(delay: float) -> float:
+    """Full-ish jitter: somewhere in [delay/2, delay], so retries of many rows spread out."""
+    return delay * (0.5 + random.random() / 2)
+
+
+class Dispatcher:
+    def __init__(self, store: Store, notifiers: Mapping[str, Notifier], policy: Policy,
+                 metrics: ReceiverMetrics, *, worker: str, settings: DispatchSettings,
+                 clock: Callable[[], float] = time.time,
+                 jitter: Callable[[float], float] = default_jitter) -> None:
+        self.store = store
+        self.notifiers = notifiers
+        self.policy = policy
+        self.metrics = metrics
+        self.worker = worker
+        self.settings = settings
+        self.clock = clock
+        self.jitter = jitter
+        self._wake = asyncio.Event()
+        self._stopping = False
+        self._pruned_at = float("-inf")
+
+    def wake(self) -> None:
+        """Run a pass now (called after a delivery committed new rows)."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Finish the current pass and return from ``run``."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Dispatch until cancelled; a store outage or a bug is logged and retried, never fatal."""
+        gauges_at = float("-inf")
+        while not self._stopping:
+            busy = 0
+            try:
+                busy = await self.run_once()
+                # gauges at most once per poll interval (real time: this is rate limiting)
+                if time.monotonic() - gauges_at >= self.settings.poll_seconds:
+                    gauges_at = time.monotonic()
+                    await self.refresh_gauges()
+            except StoreError as exc:
+                log.warning("outbox pass failed", extra={"error": str(exc)})
+            except Exception:  # noqa: BLE001 - the dispatcher must outlive its bugs
+                log.exception("outbox pass crashed")
+            if busy or self._stopping:
+                continue
+            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+            try:
+                async with asyncio.timeout(self.settings.poll_seconds):
+                    await self._wake.wait()
+            except TimeoutError:
+                pass
+            self._wake.clear()
+
+    async def refresh_gauges(self) -> None:
+        """Gauges from the store; also forgets delivery keys older than DELIVERY_KEY_DAYS."""
+        self.metrics.outbox_pending.set(await self.store.pending_count())
+        self.metrics.set_open(await self.store.open_counts())
+        now = self.clock()
+        if now - self._pruned_at >= 3600:
+            self._pruned_at = now
+            await self.store.prune_deliveries(now - DELIVERY_KEY_DAYS * 86400)
+
+    async def run_once(self) -> int:
+        """Claim and send every due row once; returns how many rows were claimed."""
+        rows = await self.store.claim_outbox(self.worker, self.clock(),
+                                             self.settings.lease_seconds, self.settings.batch_size)
+        if not rows:
+            return 0
+        digests: dict[str, list[OutboxRow]] = {}
+        singles: list[OutboxRow] = []
+        for row in rows:
+            if self._channel_type(row.channel) == "digest":
+                digests.setdefault(row.channel, []).append(row)
+            else:
+                singles.append(row)
+        limit = asyncio.Semaphore(self.settings.concurrency)
+
+        async def bounded(coro):
+            async with limit:
+                await coro
+
+        await asyncio.gather(*(bounded(self._send_row(row)) for row in singles),
+                             *(bounded(self._send_digest(ch, group))
+                               for ch, group in digests.items()))
+        return len(rows)
+
+    def _channel_type(self, channel: str) -> str:
+        spec = self.policy.channels.get(channel)
+        return spec.type if spec else ""
+
+    async def _send_row(self, row: OutboxRow) -> None:
+        thread_ref = None
+        if row.kind != "trigger":
+            thread_ref = await self.store.first_ref(row.incident_id, row.channel)
+        notification = to_notification(row.id, row.payload, row.channel, row.kind, thread_ref)
+        outcome = await self._deliver(row.channel, notification)
+        await self._finish(row, outcome)
+
+    async def _send_digest(self, channel: str, rows: list[OutboxRow]) -> None:
+        fields = messages.compose_digest(channel, (r.payload for r in rows), self.policy,
+                                         self.clock())
+        ident = "digest-" + hashlib.sha256("|".join(r.id for r in rows).encode()).hexdigest()[:16]
+        outcome = await self._deliver(channel, to_notification(ident, fields, channel, "digest"))
+        for row in rows:
+            await self._finish(row, outcome)
+
+    async def _deliver(self, channel: str, notification: Notification) -> Delivery | NotifyError:
+        notifier = self.notifiers.get(channel)
+        if notifier is None:
+            return NotifyError("config", f"no notifier configured for channel {channel!r}",
+                               retryable=True)
+        try:
+            async with asyncio.timeout(self.settings.lease_seconds * 0.8):
+                return await notifier.send(notification)
+        except NotifyError as exc:
+            return exc
+        except TimeoutError:
+            return NotifyError("timeout", "the notifier did not answer in time", retryable=True)
+        except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop the dispatcher
+            log.exception("notifier raised", extra={"channel": channel})
+            return NotifyError("internal", type(exc).__name__, retryable=True)
+
+    async def _finish(self, row: OutboxRow, outcome: Delivery | NotifyError) -> None:
+        now = self.clock()
+        finish = (self._sent(row, outcome, now) if isinstance(outcome, Delivery)
+                  else self._failed(row, outcome, now))
+        try:
+            ours = await self.store.finish_outbox(row.id, self.worker, now, finish)
+        except StoreError as exc:
+            # the claim expires and the row is sent again: at least once, never lost
+            log.warning("could not record attempt", extra={"outbox": row.id, "error": str(exc)})
+            return
+        if not ours:
+            log.warning("claim lost before the attempt was recorded", extra={"outbox": row.id})
+            return
+        self.metrics.notifications.labels(row.channel, finish.attempt.outcome).inc()
+        if finish.attempt.reason:
+            self.metrics.failures.labels(row.channel, finish.attempt.reason).inc()
+        if finish.fallbacks:
+            self.metrics.notifications.labels(row.channel, "fallback").inc()
+
+    def _sent(self, row: OutboxRow, delivery: Delivery, now: float) -> Finish:
+        event = Event(row.incident_id, now, "notified", ACTOR,
+                      {"channel": row.channel, "kind": row.kind, "ref": delivery.ref,
+                       "via": delivery.via, "attempts": row.attempts + 1})
+        return Finish("sent", Attempt(row.id, now, self.worker, "sent"),
+                      delivered_ref=delivery.ref, delivered_via=delivery.via, events=(event,))
+
+    def _failed(self, row: OutboxRow, error: NotifyError, now: float) -> Finish:
+        first = row.first_attempt_at if row.first_attempt_at is not None else now
+        detail = error.detail[:500]
+        if not error.retryable or now - row.created_at >= self.settings.max_age_seconds:
+            state = "failed" if not error.retryable else "abandoned"
+            event = Event(row.incident_id, now, "notify_" + state, ACTOR,
+                          {"channel": row.channel, "kind": row.kind, "reason": error.reason})
+            return replace(self._fallback(row, now), state=state, events=(event,),
+                           attempt=Attempt(row.id, now, self.worker, state, error.reason, detail))
+        delay = min(self.settings.retry_base_seconds * 2 ** row.attempts,
+                    self.settings.retry_max_seconds)
+        finish = Finish("pending", Attempt(row.id, now, self.worker, "retry", error.reason, detail),
+                        next_attempt_at=now + self.jitter(delay))
+        if now - first >= self.policy.notifications.fallback_after_seconds:
+            fallback = self._fallback(row, now)
+            finish = replace(finish, fallbacks=fallback.fallbacks,
+                             fallback_events=fallback.fallback_events)
+        return finish
+
+    def _fallback(self, row: OutboxRow, now: float) -> Finish:
+        """A Finish carrying the copy of ``row`` for the route's next fallback channel, if any."""
+        target = next_fallback(self.policy, str(row.payload.get("priority", "")), row.channel)
+        if target is None:
+            return Finish("pending", Attempt(row.id, now, self.worker, "retry"))
+        spec = self.policy.channels[target]
+        due = next_send_time(spec.settings, now) if spec.type == "digest" else now
+        payload = dict(row.payload, channel=target,
+                       recipients=list(messages.recipients_for(self.policy, target)))
+        copy = NewOutbox(id=new_id(), incident_id=row.incident_id, channel=target,
+                         kind=row.kind, payload=payload, next_attempt_at=due, batch=row.batch,
+                         fallback_of=row.id)
+        event = Event(row.incident_id, now, "fallback", ACTOR,
+                      {"from": row.channel, "to": target, "kind": row.kind})
+        return Finish("pending", Attempt(row.id, now, self.worker, "retry"), fallbacks=(copy,),
+                      fallback_events=(event,))
+
+
+def next_fallback(policy: Policy, priority: str, channel: str) -> str | None:
+    """The route's fallback channel after ``channel``: the first fallback for a primary channel,
+    the following one for a fallback channel; channels the route already uses are skipped."""
+    route = policy.routing.get(priority)
+    if route is None:
+        return None
+    start = route.fallback.index(channel) + 1 if channel in route.fallback else 0
+    for candidate in route.fallback[start:]:
+        if candidate not in route.channels and candidate in policy.channels:
+            return candidate
+    return None
+
+
+def to_notification(ident: str, payload: Mapping, channel: str, kind: str,
+                    thread_ref: str | None = None) -> Notification:
+    """The Notification for a stored payload (see messages.compose for its fields)."""
+    return Notification(
+        id=ident, incident_id=str(payload.get("incident_id", "")), channel=channel, kind=kind,
+        priority=str(payload.get("priority", "")), summary=str(payload.get("summary", "")),
+        text=str(payload.get("text", "")), html=payload.get("html"),
+        provider=payload.get("provider"), recipients=tuple(payload.get("recipients", ())),
+        thread_ref=thread_ref, dedup_key=payload.get("dedup_key"),
+        links=dict(payload.get("links", {})), details=dict(payload.get("details", {})))

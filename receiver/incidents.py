@@ -1,0 +1,191 @@
+"""Incident lifecycle as pure logic: one Alertmanager delivery -> the changes to store.
+
+``decide(group, snapshot, ctx)`` never does I/O and never reads the clock (``ctx.now``); the
+store calls it inside the delivery's transaction. Rules:
+
+- one incident per Alertmanager group (``groupKey``); its priority is the highest among its
+  firing alerts, each alert's being its ``priority`` label (P0..P3), else the first matching
+  ``policy.priority_overrides`` entry, else ``policy.severity_default[severity]``, else
+  ``UNKNOWN_SEVERITY_PRIORITY`` (P2: an alert nobody classified is seen, not buried in a digest);
+- a new incident notifies every channel of its priority's route ("trigger");
+- a priority upgrade re-routes at once: "trigger" to the new route's channels not yet paged,
+  "update" to those already paged; a downgrade is recorded, nobody is paged;
+- the group resolving resolves the incident and sends "resolve" to every channel paged;
+- a group firing again after resolving reopens the incident within
+  ``policy.notifications.reopen_window_seconds``, else opens a new one;
+- every transition is a timeline event.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from typing import Callable
+
+from policy import Policy
+from policy.matchers import Matcher, parse_matcher
+from receiver import messages
+from receiver.payload import Alert, AlertGroup
+from receiver.schedule import next_send_time
+from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutbox
+
+PRIORITY_ORDER = ("P0", "P1", "P2", "P3")
+UNKNOWN_SEVERITY_PRIORITY = "P2"
+ACTOR = "alertmanager"
+
+
+@dataclass(frozen=True)
+class Context:
+    """What ``decide`` needs besides the delivery: policy, time, ids, the batch (delivery key)."""
+
+    policy: Policy
+    now: float
+    new_id: Callable[[], str]
+    batch: str
+    public_url: str = ""
+
+
+def alert_priority(labels: dict[str, str] | object, policy: Policy) -> str:
+    """The priority of one alert from its labels (see the module docstring for the order)."""
+    labels = dict(labels)  # type: ignore[arg-type]
+    label = labels.get("priority", "")
+    if label in PRIORITY_ORDER:
+        return label
+    for override in policy.priority_overrides:
+        if all(_matcher(text).matches(labels) for text in override.matchers):
+            return override.priority
+    return policy.severity_default.get(labels.get("severity", ""), UNKNOWN_SEVERITY_PRIORITY)
+
+
+@lru_cache(maxsize=1024)
+def _matcher(text: str) -> Matcher:
+    """Parsed once per matcher text (the policy was validated at load)."""
+    return parse_matcher(text)
+
+
+def highest(priorities: list[str]) -> str:
+    return min(priorities, key=PRIORITY_ORDER.index)
+
+
+def decide(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
+    """The changes one delivery makes to its group's incident (see the module docstring)."""
+    current = snapshot.incident
+    if group.status == "resolved" or not group.firing_alerts:
+        return _resolve(group, snapshot, ctx) if current and current.state != "resolved" \
+            else Changes()
+    if current is None or (current.state == "resolved" and not _within_reopen(current, ctx)):
+        return _open(group, ctx)
+    if current.state == "resolved":
+        return _reopen(group, current, ctx)
+    return _update(group, snapshot, ctx)
+
+
+def _within_reopen(incident: Incident, ctx: Context) -> bool:
+    window = ctx.policy.notifications.reopen_window_seconds
+    return incident.resolved_at is not None and ctx.now - incident.resolved_at <= window
+
+
+def _leading(group: AlertGroup, ctx: Context) -> tuple[str, Alert]:
+    """The group's priority and the alert that sets it (first of the highest priority)."""
+    ranked = [(alert_priority(a.labels, ctx.policy), a) for a in group.firing_alerts]
+    top = highest([p for p, _ in ranked])
+    return top, next(a for p, a in ranked if p == top)
+
+
+def _summary(group: AlertGroup, alert: Alert) -> str:
+    summary = alert.annotations.get("summary") or group.common_annotations.get("summary")
+    if summary:
+        return summary
+    name = alert.labels.get("alertname", "alert")
+    provider = alert.labels.get("provider")
+    return f"{name} on {provider}" if provider else name
+
+
+def _refresh(incident: Incident, group: AlertGroup, ctx: Context) -> Incident:
+    """``incident`` carrying the delivery's alerts, labels and truncation count."""
+    return replace(incident, labels=dict(group.common_labels), updated_at=ctx.now,
+                   alerts=[a.as_dict() for a in group.alerts],
+                   truncated_alerts=group.truncated_alerts)
+
+
+def _open(group: AlertGroup, ctx: Context) -> Changes:
+    priority, alert = _leading(group, ctx)
+    incident = _refresh(Incident(
+        id=ctx.new_id(), group_key=group.group_key, priority=priority, state="triggered",
+        summary=_summary(group, alert), provider=alert.labels.get("provider") or
+        group.common_labels.get("provider"), opened_at=ctx.now), group, ctx)
+    detail = {"priority": priority, "alerts": len(group.firing_alerts),
+              "truncated_alerts": group.truncated_alerts}
+    channels = ctx.policy.routing[priority].channels
+    return Changes(incident=incident, new_incident=True,
+                   events=[Event(incident.id, ctx.now, "opened", ACTOR, detail)],
+                   outbox=_notify(incident, channels, "trigger", group, alert, ctx))
+
+
+def _reopen(group: AlertGroup, current: Incident, ctx: Context) -> Changes:
+    priority, alert = _leading(group, ctx)
+    incident = _refresh(replace(current, state="triggered", priority=priority, resolved_at=None,
+                                acked_at=None, acked_by=None, summary=_summary(group, alert)),
+                        group, ctx)
+    event = Event(incident.id, ctx.now, "reopened", ACTOR,
+                  {"priority": priority, "resolved_at": current.resolved_at})
+    channels = ctx.policy.routing[priority].channels
+    return Changes(incident=incident, events=[event], outbox=_notify(
+        incident, channels, "trigger", group, alert, ctx, note="Reopened: the alert fired again"))
+
+
+def _update(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
+    current = snapshot.incident
+    assert current is not None
+    priority, alert = _leading(group, ctx)
+    incident = _refresh(replace(current, priority=priority), group, ctx)
+    changes = Changes(incident=incident)
+    before = {a.get("fingerprint") for a in current.alerts if a.get("status") == "firing"}
+    after = {a.fingerprint for a in group.firing_alerts}
+    if before != after:
+        changes.events.append(Event(incident.id, ctx.now, "alerts_changed", ACTOR, {
+            "firing": len(after), "added": len(after - before), "cleared": len(before - after)}))
+    if priority == current.priority:
+        return changes
+    changes.events.append(Event(incident.id, ctx.now, "priority_changed", ACTOR,
+                                {"from": current.priority, "to": priority}))
+    if PRIORITY_ORDER.index(priority) > PRIORITY_ORDER.index(current.priority):
+        return changes  # a downgrade pages nobody
+    note = f"Priority raised from {current.priority} to {priority}"
+    route = ctx.policy.routing[priority].channels
+    fresh = [c for c in route if c not in snapshot.notified]
+    paged = [c for c in sorted(snapshot.notified) if ctx.policy.channels.get(c)]
+    changes.outbox = (_notify(incident, fresh, "trigger", group, alert, ctx, note=note)
+                      + _notify(incident, paged, "update", group, alert, ctx, note=note))
+    return changes
+
+
+def _resolve(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
+    current = snapshot.incident
+    assert current is not None
+    incident = _refresh(replace(current, state="resolved", resolved_at=ctx.now), group, ctx)
+    event = Event(incident.id, ctx.now, "resolved", ACTOR,
+                  {"after_seconds": round(ctx.now - current.opened_at, 3)})
+    alert = group.alerts[0]
+    channels = [c for c in sorted(snapshot.notified) if ctx.policy.channels.get(c)]
+    return Changes(incident=incident, events=[event], resolved_incident=incident,
+                   outbox=_notify(incident, channels, "resolve", group, alert, ctx))
+
+
+def _notify(incident: Incident, channels, kind: str, group: AlertGroup, alert: Alert,
+            ctx: Context, note: str = "") -> list[NewOutbox]:
+    """One outbox row per channel; digest channels wait for their next send time."""
+    counts = {"firing": len(group.firing_alerts),
+              "resolved": len(group.alerts) - len(group.firing_alerts)}
+    rows = []
+    for channel in channels:
+        spec = ctx.policy.channels[channel]
+        due = next_send_time(spec.settings, ctx.now) if spec.type == "digest" else ctx.now
+        payload = messages.compose(
+            incident_id=incident.id, kind=kind, channel=channel, priority=incident.priority,
+            summary=incident.summary, provider=incident.provider,
+            alert={"labels": dict(alert.labels), "annotations": dict(alert.annotations)},
+            policy=ctx.policy, public_url=ctx.public_url, note=note, counts=counts)
+        rows.append(NewOutbox(id=ctx.new_id(), incident_id=incident.id, channel=channel,
+                              kind=kind, payload=payload, next_attempt_at=due, batch=ctx.batch))
+    return rows

@@ -1,0 +1,66 @@
+"""The receiver's metrics (DESIGN.md names), registered on the app's registry.
+
+``callwatch_incidents_open`` and ``callwatch_outbox_pending`` are read from the store (so they
+are right across restarts and replicas) each time the dispatcher polls.
+"""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from receiver.incidents import PRIORITY_ORDER
+
+# seconds: 1 min .. 1 day, around the P0..P3 response times (15m, 30m, 2h, 8h)
+RESPONSE_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
+
+
+class ReceiverMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.incidents_open = Gauge("callwatch_incidents_open", "Incidents not yet resolved",
+                                    ["priority"], registry=registry)
+        self.ack_seconds = Histogram("callwatch_incident_ack_seconds",
+                                     "Time from opening to acknowledgement (MTTA)", ["priority"],
+                                     buckets=RESPONSE_BUCKETS, registry=registry)
+        self.resolve_seconds = Histogram("callwatch_incident_resolve_seconds",
+                                         "Time from opening to resolution (MTTR)", ["priority"],
+                                         buckets=RESPONSE_BUCKETS, registry=registry)
+        self.sla_breaches = Counter("callwatch_response_sla_breaches_total",
+                                    "Incidents not acknowledged within their priority's response "
+                                    "time", ["priority"], registry=registry)
+        self.notifications = Counter("callwatch_notifications_total",
+                                     "Notification attempts by channel and outcome "
+                                     "(sent, retry, failed, abandoned, fallback)",
+                                     ["channel", "outcome"], registry=registry)
+        self.failures = Counter("callwatch_notification_failures_total",
+                                "Failed notification attempts by channel and reason",
+                                ["channel", "reason"], registry=registry)
+        self.outbox_pending = Gauge("callwatch_outbox_pending",
+                                    "Outbox rows not yet delivered, failed or abandoned",
+                                    registry=registry)
+        self.policy_load_success = _policy_gauge(registry)
+        self.deliveries = Counter("callwatch_alertmanager_deliveries_total",
+                                  "Alertmanager webhook posts by result "
+                                  "(accepted, duplicate, rejected, unauthorized, unavailable)",
+                                  ["result"], registry=registry)
+        for priority in PRIORITY_ORDER:
+            self.incidents_open.labels(priority)
+            self.sla_breaches.labels(priority)
+
+    def set_open(self, counts: dict[str, int]) -> None:
+        for priority in PRIORITY_ORDER:
+            self.incidents_open.labels(priority).set(counts.get(priority, 0))
+
+
+def _policy_gauge(registry: CollectorRegistry) -> Gauge | None:
+    """``callwatch_policy_load_success`` = 1: the policy loaded (else the process stops).
+
+    The exporter may register the same gauge on the shared registry under ``callwatch run``;
+    then that one stands and this returns None.
+    """
+    try:
+        gauge = Gauge("callwatch_policy_load_success", "1 when the policy file loaded and "
+                      "passed its checks", registry=registry)
+    except ValueError:  # already registered by the other component
+        return None
+    gauge.set(1)
+    return gauge

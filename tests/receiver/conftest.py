@@ -1,0 +1,68 @@
+"""Receiver fixtures: a receiver app on a temporary SQLite store with in-test notifiers."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from callwatch.web import create_app
+from receiver.app import setup_receiver
+from tests.receiver.standins import RecordingNotifier
+
+TOKEN = "s3cret-receiver-token-7d1f"
+
+
+class FakeClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self, now: float = 1_800_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def recorders(policy) -> dict[str, RecordingNotifier]:
+    return {name: RecordingNotifier(name) for name in policy.channels}
+
+
+def with_notifications(policy, **changes):
+    """``policy`` with some ``notifications`` fields changed (the model is frozen)."""
+    return dataclasses.replace(policy, notifications=dataclasses.replace(
+        policy.notifications, **changes))
+
+
+@pytest.fixture
+def receiver_env(tmp_path) -> dict[str, str]:
+    return {"CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/receiver.db",
+            "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05",
+            "CALLWATCH_RETRY_BASE_SECONDS": "0.05", "CALLWATCH_RETRY_MAX_SECONDS": "0.2"}
+
+
+@pytest.fixture
+def make_client(aiohttp_client, policy, receiver_env, recorders, clock):
+    """``await make_client(policy=..., env=..., notifiers=...)`` -> aiohttp test client."""
+
+    async def make(policy=policy, env=None, notifiers=None, max_body=1024 * 1024, use_clock=True):
+        app = create_app(policy, CollectorRegistry(), max_body=max_body)
+        setup_receiver(app, {**receiver_env, **(env or {})},
+                       notifiers=recorders if notifiers is None else notifiers,
+                       **({"clock": clock} if use_clock else {}))
+        return await aiohttp_client(app)
+
+    return make
+
+
+def auth() -> dict[str, str]:
+    return {"Authorization": f"Bearer {TOKEN}"}

@@ -1,0 +1,120 @@
+"""Receiver metrics, readiness and the read-only incident API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from receiver.state import RECEIVER
+from tests.receiver.conftest import auth
+from tests.receiver.standins import alert, payload
+
+
+def samples(text: str) -> dict[tuple, float]:
+    found = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            found[(sample.name, tuple(sorted(sample.labels.items())))] = sample.value
+    return found
+
+
+async def metrics(client) -> dict[tuple, float]:
+    return samples(await (await client.get("/metrics")).text())
+
+
+async def settle(client, condition, timeout=5.0):
+    for _ in range(int(timeout / 0.05)):
+        current = await metrics(client)
+        if condition(current):
+            return current
+        await asyncio.sleep(0.05)
+    raise AssertionError("metrics never reached the expected state")
+
+
+async def test_metrics_follow_an_incident_from_opening_to_resolution(make_client, clock):
+    client = await make_client()
+    first = await metrics(client)
+    assert first[("callwatch_policy_load_success", ())] == 1
+    assert first[("callwatch_incidents_open", (("priority", "P1"),))] == 0
+    assert first[("callwatch_response_sla_breaches_total", (("priority", "P0"),))] == 0
+    await client.post("/alerts", data=json.dumps(payload(alert("TelephonyProviderHealthLow"))),
+                      headers=auth())
+    opened = await settle(client, lambda m: m.get(
+        ("callwatch_notifications_total", (("channel", "email"), ("outcome", "sent")))) == 1
+        and m.get(("callwatch_notifications_total", (("channel", "slack"),
+                                                     ("outcome", "sent")))) == 1
+        and m[("callwatch_incidents_open", (("priority", "P1"),))] == 1
+        and m[("callwatch_outbox_pending", ())] == 0)
+    assert opened[("callwatch_alertmanager_deliveries_total", (("result", "accepted"),))] == 1
+    clock.advance(900)
+    await client.post("/alerts", data=json.dumps(payload(
+        alert("TelephonyProviderHealthLow", status="resolved"))), headers=auth())
+    done = await settle(client, lambda m: m[("callwatch_incidents_open", (("priority", "P1"),))]
+                        == 0 and m[("callwatch_outbox_pending", ())] == 0
+                        and m[("callwatch_notifications_total",
+                               (("channel", "email"), ("outcome", "sent")))] == 2)
+    assert done[("callwatch_incident_resolve_seconds_count", (("priority", "P1"),))] == 1
+    assert done[("callwatch_incident_resolve_seconds_sum", (("priority", "P1"),))] == 900
+    assert done[("callwatch_incident_resolve_seconds_bucket",
+                 (("le", "900.0"), ("priority", "P1")))] == 1
+    assert done[("callwatch_notifications_total",
+                 (("channel", "slack"), ("outcome", "sent")))] == 2
+
+
+async def test_readiness_reports_the_store_and_the_policy(make_client):
+    client = await make_client()
+    response = await client.get("/readyz")
+    body = await response.json()
+    assert response.status == 200
+    assert body["checks"]["store"] == {"ok": True, "detail": "sqlite"}
+    assert body["checks"]["policy"]["ok"] is True
+    await client.app[RECEIVER].store.close()             # the store goes away
+    response = await client.get("/readyz")
+    body = await response.json()
+    assert response.status == 503 and body["checks"]["store"]["ok"] is False
+
+
+async def test_the_incident_api_lists_and_shows_incidents(make_client):
+    client = await make_client()
+    for name in ("A", "B"):
+        await client.post("/alerts", data=json.dumps(payload(alert(name), group=name)),
+                          headers=auth())
+    listed = (await (await client.get("/incidents")).json())["incidents"]
+    assert len(listed) == 2
+    for field in ("id", "priority", "state", "summary", "group_key", "opened_at"):
+        assert all(field in item for item in listed)
+    assert {i["group_key"] for i in listed} == {'{}:{alertname="A"}', '{}:{alertname="B"}'}
+    assert listed[0]["opened_at"].endswith("Z") and listed[0]["state"] == "triggered"
+    detail = await (await client.get(f"/incidents/{listed[0]['id']}")).json()
+    assert detail["id"] == listed[0]["id"] and detail["timeline"][0]["kind"] == "opened"
+    assert {n["channel"] for n in detail["notifications"]} == {"slack", "email"}
+    filtered = await (await client.get("/incidents?state=resolved")).json()
+    assert filtered == {"incidents": []}
+
+
+async def test_the_incident_api_answers_bad_requests_with_json(make_client):
+    client = await make_client()
+    missing = await client.get("/incidents/nope")
+    assert missing.status == 404
+    assert await missing.json() == {"error": "not_found", "detail": "no incident with id 'nope'"}
+    for query, words in (("state=open", "state must be one of"), ("limit=0", "limit must be"),
+                         ("limit=abc", "limit must be")):
+        response = await client.get(f"/incidents?{query}")
+        body = await response.json()
+        assert response.status == 400 and words in body["detail"], query
+
+
+async def test_an_unreadable_secret_file_stops_setup_with_a_clear_message(make_client, tmp_path):
+    with pytest.raises(SystemExit) as stopped:
+        await make_client(env={"CALLWATCH_RECEIVER_TOKEN": "",
+                               "CALLWATCH_RECEIVER_TOKEN_FILE": str(tmp_path / "missing")})
+    assert "CALLWATCH_RECEIVER_TOKEN" in str(stopped.value) and "missing" in str(stopped.value)
+
+
+async def test_a_bad_setting_stops_setup_naming_the_variable(make_client):
+    with pytest.raises(SystemExit) as stopped:
+        await make_client(env={"CALLWATCH_OUTBOX_LEASE_SECONDS": "soon"})
+    assert "CALLWATCH_OUTBOX_LEASE_SECONDS" in str(stopped.value)

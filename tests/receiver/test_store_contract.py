@@ -1,0 +1,254 @@
+"""The Store contract, run unchanged on SQLite and on a throwaway PostgreSQL cluster."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from receiver.store import make_store
+from receiver.store.base import (
+    Attempt, Changes, Event, Finish, GroupSnapshot, Incident, NewOutbox, Timer,
+)
+
+pytestmark = pytest.mark.binaries
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/store.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def store(store_url):
+    s = make_store(store_url)
+    await s.open()
+    yield s
+    await s.close()
+
+
+def incident(id="inc1", group="{}:{alertname=\"X\"}", priority="P1", state="triggered", at=100.0):
+    return Incident(id=id, group_key=group, priority=priority, state=state, summary="drops high",
+                    provider="twilio", opened_at=at, labels={"alertname": "X"},
+                    alerts=[{"fingerprint": "f1"}], updated_at=at)
+
+
+def row(id, inc="inc1", channel="slack", kind="trigger", due=100.0, batch="b1", fallback_of=None):
+    return NewOutbox(id=id, incident_id=inc, channel=channel, kind=kind,
+                     payload={"summary": "s", "priority": "P1"}, next_attempt_at=due, batch=batch,
+                     fallback_of=fallback_of)
+
+
+def opening(inc: Incident, *rows: NewOutbox, timers=()):
+    def decide(snapshot: GroupSnapshot) -> Changes:
+        return Changes(incident=inc, new_incident=snapshot.incident is None,
+                       events=[Event(inc.id, inc.opened_at, "opened", "alertmanager", {"n": 1})],
+                       outbox=list(rows), timers=list(timers))
+    return decide
+
+
+def attempt(id, outcome="sent", at=101.0, worker="w1", reason=None):
+    return Attempt(id, at, worker, outcome, reason, None if reason is None else "boom")
+
+
+async def test_reopening_a_store_applies_no_migration_twice_and_keeps_data(store, store_url):
+    await store.apply_group("k1", "g", 100.0, opening(incident(group="g"), row("o1")))
+    again = make_store(store_url)
+    await again.open()
+    try:
+        assert (await again.get_incident("inc1")).summary == "drops high"
+    finally:
+        await again.close()
+
+
+async def test_a_delivery_writes_incident_events_outbox_and_timers_together(store):
+    timer = Timer("t1", "inc1", "escalate", 1000.0, {"level": "L2"})
+    changes = await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), row("o1"), row("o2", channel="email"), timers=[timer]))
+    assert changes is not None and changes.incident.id == "inc1"
+    got = await store.get_incident("inc1")
+    assert (got.state, got.labels, got.alerts) == ("triggered", {"alertname": "X"},
+                                                   [{"fingerprint": "f1"}])
+    assert [e.kind for e in await store.timeline("inc1")] == ["opened"]
+    assert [(o.id, o.state, o.attempts) for o in await store.outbox_for("inc1")] == [
+        ("o1", "pending", 0), ("o2", "pending", 0)]
+    assert await store.timers_for("inc1") == [timer]
+    assert await store.pending_count() == 2
+    assert await store.open_counts() == {"P1": 1}
+
+
+async def test_the_same_delivery_key_twice_changes_nothing_the_second_time(store):
+    calls = []
+
+    def decide(snapshot):
+        calls.append(snapshot)
+        return opening(incident(group="g"), row("o1"))(snapshot)
+
+    assert await store.apply_group("k1", "g", 100.0, decide) is not None
+    assert await store.apply_group("k1", "g", 101.0, decide) is None
+    assert len(calls) == 1
+    assert len(await store.outbox_for("inc1")) == 1
+
+
+async def test_a_failing_decision_rolls_everything_back_and_keeps_the_key_usable(store):
+    def explode(snapshot):
+        raise RuntimeError("bug")
+
+    with pytest.raises(RuntimeError):
+        await store.apply_group("k1", "g", 100.0, explode)
+    assert await store.get_incident("inc1") is None
+    assert await store.apply_group("k1", "g", 100.0, opening(incident(group="g"))) is not None
+
+
+async def test_the_snapshot_shows_the_groups_latest_incident_and_paged_channels(store):
+    await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), row("o1"), row("o2", channel="email", kind="resolve")))
+    seen = []
+
+    def look(snapshot):
+        seen.append(snapshot)
+        return Changes()
+
+    await store.apply_group("k2", "g", 101.0, look)
+    await store.apply_group("k3", "other", 101.0, look)
+    assert seen[0].incident.id == "inc1" and seen[0].notified == frozenset({"slack"})
+    assert seen[1].incident is None and seen[1].notified == frozenset()
+
+
+async def test_updating_an_incident_keeps_one_row(store):
+    inc = incident(group="g")
+    await store.apply_group("k1", "g", 100.0, opening(inc))
+    inc.state, inc.resolved_at, inc.priority = "resolved", 200.0, "P0"
+    await store.apply_group("k2", "g", 200.0, lambda s: Changes(incident=inc))
+    listed = await store.list_incidents()
+    assert [(i.id, i.state, i.priority, i.resolved_at) for i in listed] == [
+        ("inc1", "resolved", "P0", 200.0)]
+    assert await store.list_incidents(state="triggered") == []
+    assert await store.open_counts() == {}
+
+
+async def test_claims_take_only_due_rows_and_exclude_other_workers_until_expiry(store):
+    await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), row("due"), row("later", channel="email", due=500.0)))
+    first = await store.claim_outbox("w1", 100.0, 30.0, 10)
+    assert [r.id for r in first] == ["due"] and first[0].claimed_by == "w1"
+    assert await store.claim_outbox("w2", 110.0, 30.0, 10) == []
+    # w1 died: after its claim expires, w2 takes the row, and w1 can no longer finish it
+    taken = await store.claim_outbox("w2", 131.0, 30.0, 10)
+    assert [r.id for r in taken] == ["due"]
+    assert not await store.finish_outbox("due", "w1", 132.0, Finish("sent", attempt("due")))
+    assert await store.finish_outbox("due", "w2", 132.0, Finish(
+        "sent", attempt("due", worker="w2"), delivered_ref="ts-1"))
+    assert [r.id for r in await store.claim_outbox("w2", 600.0, 30.0, 10)] == ["later"]
+
+
+async def test_a_later_message_waits_for_the_earlier_one_on_the_same_channel(store):
+    await store.apply_group("k1", "g", 100.0, opening(incident(group="g"), row("trig")))
+    await store.apply_group("k2", "g", 101.0, lambda s: Changes(
+        outbox=[row("res", kind="resolve", batch="b2", due=101.0)]))
+    assert [r.id for r in await store.claim_outbox("w1", 102.0, 30.0, 10)] == ["trig"]
+    await store.finish_outbox("trig", "w1", 103.0, Finish("sent", attempt("trig"),
+                                                          delivered_ref="ts-1"))
+    assert [r.id for r in await store.claim_outbox("w1", 104.0, 30.0, 10)] == ["res"]
+    assert await store.first_ref("inc1", "slack") == "ts-1"
+    assert await store.first_ref("inc1", "email") is None
+
+
+async def test_finishing_records_attempts_retries_and_inserts_each_fallback_once(store):
+    await store.apply_group("k1", "g", 100.0, opening(incident(group="g"), row("o1")))
+    await store.claim_outbox("w1", 100.0, 30.0, 10)
+    fallback = row("fb1", channel="email", batch="b1", fallback_of="o1")
+    retry = Finish("pending", attempt("o1", "retry", reason="server_error"),
+                   next_attempt_at=160.0, fallbacks=(fallback,),
+                   events=(Event("inc1", 101.0, "fallback", "dispatcher", {"to": "email"}),))
+    assert await store.finish_outbox("o1", "w1", 101.0, retry)
+    rows = {r.id: r for r in await store.outbox_for("inc1")}
+    assert rows["o1"].attempts == 1 and rows["o1"].next_attempt_at == 160.0
+    assert rows["o1"].first_attempt_at == 101.0 and rows["o1"].last_error == "server_error: boom"
+    assert rows["fb1"].fallback_of == "o1" and rows["fb1"].channel == "email"
+    # a second fallback attempt for the same batch/channel/kind is ignored
+    claimed = await store.claim_outbox("w1", 161.0, 30.0, 10)
+    assert sorted(r.id for r in claimed) == ["fb1", "o1"]
+    again = Finish("failed", attempt("o1", "failed", at=162.0, reason="rejected"),
+                   fallbacks=(row("fb2", channel="email", batch="b1", fallback_of="o1"),))
+    assert await store.finish_outbox("o1", "w1", 162.0, again)
+    assert [r.id for r in await store.outbox_for("inc1")] == ["o1", "fb1"]
+    assert [(a.outcome, a.reason) for a in await store.attempts_for("o1")] == [
+        ("retry", "server_error"), ("failed", "rejected")]
+    assert (await store.outbox_for("inc1"))[0].state == "failed"
+    assert [e.kind for e in await store.timeline("inc1")] == ["opened", "fallback"]
+
+
+async def test_concurrent_claimers_never_share_a_row(store, store_url):
+    rows = [row(f"o{i}", inc="inc1", channel=f"c{i}") for i in range(40)]
+    await store.apply_group("k1", "g", 100.0, opening(incident(group="g"), *rows))
+    other = make_store(store_url)
+    await other.open()
+    try:
+        results = await asyncio.gather(*(
+            (store if i % 2 else other).claim_outbox(f"w{i}", 101.0, 30.0, 7) for i in range(8)))
+    finally:
+        await other.close()
+    claimed = [r.id for batch in results for r in batch]
+    assert len(claimed) == 40 and len(set(claimed)) == 40
+
+
+async def test_concurrent_deliveries_of_one_key_apply_once(store, store_url):
+    other = make_store(store_url)
+    await other.open()
+    try:
+        results = await asyncio.gather(*(
+            (store if i % 2 else other).apply_group(
+                "same", "g", 100.0, opening(incident(id=f"inc{i}", group="g"), row(f"o{i}", inc=f"inc{i}")))
+            for i in range(6)))
+    finally:
+        await other.close()
+    assert sum(r is not None for r in results) == 1
+    assert len(await store.list_incidents()) == 1
+
+
+async def test_an_incident_changes_by_id_atomically_and_a_missing_one_is_none(store):
+    await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), row("o1"), timers=[Timer("t1", "inc1", "escalate", 900.0),
+                                                Timer("t2", "inc1", "sla", 1800.0)]))
+
+    def acknowledge(snapshot):
+        inc = snapshot.incident
+        inc.state, inc.acked_at, inc.acked_by = "acknowledged", 200.0, "alice"
+        return Changes(incident=inc, events=[Event(inc.id, 200.0, "acknowledged", "alice")],
+                       cancel_timers=("escalate",))
+
+    changes = await store.apply_incident("inc1", 200.0, acknowledge)
+    assert changes.incident.acked_by == "alice"
+    got = await store.get_incident("inc1")
+    assert (got.state, got.acked_at, got.acked_by) == ("acknowledged", 200.0, "alice")
+    assert [e.kind for e in await store.timeline("inc1")] == ["opened", "acknowledged"]
+    assert [t.id for t in await store.claim_timers("w1", 5000.0, 30.0, 10)] == ["t2"]
+    assert await store.apply_incident("nope", 200.0, acknowledge) is None
+
+
+async def test_timers_are_claimed_once_retaken_after_expiry_and_fired_with_their_changes(store):
+    await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), timers=[Timer("t1", "inc1", "escalate", 900.0, {"level": "L2"})]))
+    assert await store.claim_timers("w1", 899.0, 30.0, 10) == []
+    claimed = await store.claim_timers("w1", 900.0, 30.0, 10)
+    assert [(t.id, t.payload) for t in claimed] == [("t1", {"level": "L2"})]
+    assert await store.claim_timers("w2", 910.0, 30.0, 10) == []
+    assert [t.id for t in await store.claim_timers("w2", 931.0, 30.0, 10)] == ["t1"]
+    page = Changes(incident=None, outbox=[row("esc", kind="escalate", batch="t1")],
+                   events=[Event("inc1", 932.0, "escalated", "escalation", {"level": "L2"})])
+    assert not await store.finish_timer("t1", "w1", 932.0, "fired", page)   # claim lost
+    assert await store.finish_timer("t1", "w2", 932.0, "fired", page)
+    assert await store.claim_timers("w3", 5000.0, 30.0, 10) == []
+    assert [r.kind for r in await store.outbox_for("inc1")] == ["escalate"]
+    assert [e.kind for e in await store.timeline("inc1")] == ["opened", "escalated"]
+
+
+async def test_old_delivery_keys_are_pruned_and_recent_ones_kept(store):
+    await store.apply_group("old", "g", 100.0, opening(incident(group="g")))
+    await store.apply_group("new", "g", 500.0, lambda s: Changes())
+    assert await store.prune_deliveries(300.0) == 1
+    assert await store.apply_group("new", "g", 600.0, lambda s: Changes()) is None
+    assert await store.apply_group("old", "g", 600.0, lambda s: Changes()) is not None
