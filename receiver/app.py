@@ -24,13 +24,18 @@ from callwatch.web import POLICY, READINESS, REGISTRY, Check
 from receiver import alerts_api, incidents_api
 from receiver.auth import load_credentials
 from receiver.config import load_config
+from receiver.alerting_api import HEALTH_SOURCES, setup_alerting_api
 from receiver.dispatcher import Dispatcher, default_jitter
+from receiver.escalation_worker import EscalationWorker, vendor_fallback_rows
+from receiver.pipeline_health import pipeline_health
 from receiver.metrics import ReceiverMetrics
 from receiver.notify.base import Notifier
 from receiver.state import RECEIVER, ReceiverState
 from receiver.store import describe_url, make_store
 
 log = logging.getLogger("callwatch.receiver")
+DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
+DEFAULT_ALERTMANAGER_URL = "http://127.0.0.1:9093"
 
 
 def setup_receiver(app: web.Application, environ: Mapping[str, str],
@@ -53,6 +58,9 @@ def setup_receiver(app: web.Application, environ: Mapping[str, str],
     app.router.add_get("/incidents/{incident_id}", incidents_api.get_incident)
     app[READINESS].append(lambda: _store_check(state))
     app[READINESS].append(lambda: _policy_check(app))
+    setup_alerting_api(app, environ.get("CALLWATCH_PROMETHEUS_URL", DEFAULT_PROMETHEUS_URL),
+                       environ.get("CALLWATCH_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER_URL))
+    app[HEALTH_SOURCES].append(lambda: pipeline_health(state))
     app.cleanup_ctx.append(lambda _app: _lifecycle(state, environ, notifiers, jitter))
 
 
@@ -72,14 +80,22 @@ async def _lifecycle(state: ReceiverState, environ: Mapping[str, str],
     state.dispatcher = dispatcher
     state.on_commit.append(dispatcher.wake)
     task = asyncio.create_task(dispatcher.run(), name="callwatch-dispatcher")
+    escalation = EscalationWorker(
+        store, state.policy, state.metrics, worker=state.config.worker_id,
+        public_url=state.config.public_url, clock=state.clock, on_commit=state.committed,
+        poll_seconds=min(1.0, state.config.dispatch.poll_seconds),
+        vendor_rows=vendor_fallback_rows(state.policy, state.config.public_url))
+    escalation_task = asyncio.create_task(escalation.run(), name="callwatch-escalation")
     try:
         yield
     finally:
         dispatcher.stop()
-        done, _ = await asyncio.wait({task}, timeout=2.0)
-        if not done:  # a send still in flight: its claim expires and it is retried later
-            task.cancel()
-            await asyncio.wait({task}, timeout=2.0)
+        escalation.stop()
+        done, _ = await asyncio.wait({task, escalation_task}, timeout=2.0)
+        for pending in {task, escalation_task} - done:
+            # a send still in flight: its claim expires and it is retried later
+            pending.cancel()
+            await asyncio.wait({pending}, timeout=2.0)
         if owned:
             for notifier in notifiers.values():
                 with contextlib.suppress(Exception):

@@ -63,6 +63,8 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._stopping = False
         self._pruned_at = float("-inf")
+        # channel -> (worked, error text or None, when): what /alerting/health reports
+        self.last_outcome: dict[str, tuple[bool, str | None, float]] = {}
 
     def wake(self) -> None:
         """Run a pass now (called after a delivery committed new rows)."""
@@ -169,6 +171,9 @@ class Dispatcher:
 
     async def _finish(self, row: OutboxRow, outcome: Delivery | NotifyError) -> None:
         now = self.clock()
+        self.last_outcome[row.channel] = (isinstance(outcome, Delivery),
+                                          None if isinstance(outcome, Delivery) else str(outcome),
+                                          now)
         finish = (self._sent(row, outcome, now) if isinstance(outcome, Delivery)
                   else self._failed(row, outcome, now))
         try:

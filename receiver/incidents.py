@@ -13,7 +13,10 @@ store calls it inside the delivery's transaction. Rules:
 - the group resolving resolves the incident and sends "resolve" to every channel paged;
 - a group firing again after resolving reopens the incident within
   ``policy.notifications.reopen_window_seconds``, else opens a new one;
-- every transition is a timeline event.
+- every transition is a timeline event;
+- escalation runs from one durable timer per open incident (``receiver.escalation_worker``):
+  opening and reopening start it, a priority change restarts it (the new priority's steps are
+  measured from the opening), resolution cancels every timer.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from typing import Callable
 from policy import Policy
 from policy.matchers import Matcher, parse_matcher
 from receiver import messages
+from receiver.escalation_worker import TIMER_KIND, escalation_timer
 from receiver.payload import Alert, AlertGroup
 from receiver.schedule import next_send_time
 from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutbox
@@ -119,7 +123,8 @@ def _open(group: AlertGroup, ctx: Context) -> Changes:
     channels = ctx.policy.routing[priority].channels
     return Changes(incident=incident, new_incident=True,
                    events=[Event(incident.id, ctx.now, "opened", ACTOR, detail)],
-                   outbox=_notify(incident, channels, "trigger", group, alert, ctx))
+                   outbox=_notify(incident, channels, "trigger", group, alert, ctx),
+                   timers=[escalation_timer(incident.id, ctx.now)])
 
 
 def _reopen(group: AlertGroup, current: Incident, ctx: Context) -> Changes:
@@ -131,7 +136,8 @@ def _reopen(group: AlertGroup, current: Incident, ctx: Context) -> Changes:
                   {"priority": priority, "resolved_at": current.resolved_at})
     channels = ctx.policy.routing[priority].channels
     return Changes(incident=incident, events=[event], outbox=_notify(
-        incident, channels, "trigger", group, alert, ctx, note="Reopened: the alert fired again"))
+        incident, channels, "trigger", group, alert, ctx, note="Reopened: the alert fired again"),
+        cancel_timers=(TIMER_KIND,), timers=[escalation_timer(incident.id, ctx.now)])
 
 
 def _update(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
@@ -149,6 +155,8 @@ def _update(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes
         return changes
     changes.events.append(Event(incident.id, ctx.now, "priority_changed", ACTOR,
                                 {"from": current.priority, "to": priority}))
+    changes.cancel_timers = (TIMER_KIND,)
+    changes.timers.append(escalation_timer(incident.id, ctx.now))
     if PRIORITY_ORDER.index(priority) > PRIORITY_ORDER.index(current.priority):
         return changes  # a downgrade pages nobody
     note = f"Priority raised from {current.priority} to {priority}"
@@ -169,7 +177,8 @@ def _resolve(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Change
     alert = group.alerts[0]
     channels = [c for c in sorted(snapshot.notified) if ctx.policy.channels.get(c)]
     return Changes(incident=incident, events=[event], resolved_incident=incident,
-                   outbox=_notify(incident, channels, "resolve", group, alert, ctx))
+                   outbox=_notify(incident, channels, "resolve", group, alert, ctx),
+                   cancel_timers=("*",))
 
 
 def _notify(incident: Incident, channels, kind: str, group: AlertGroup, alert: Alert,
