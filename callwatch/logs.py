@@ -49,4 +49,5 @@ def setup_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    for chatty in ("aiohttp.access", "httpx", "httpcore"):  # one line per request otherwise
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping
 
+from policy.spec_exporter import ExporterSettings
+
 PRIORITIES = ("P0", "P1", "P2", "P3")
 SEVERITIES = ("warning", "critical")
 
@@ -188,6 +190,7 @@ class Policy:
     contacts: Mapping[str, Contact]
     escalation: Escalation
     vendors: Mapping[str, Vendor] = field(default_factory=dict)
+    exporter: ExporterSettings = field(default_factory=ExporterSettings)
     templates: Mapping[str, str] = field(default_factory=dict)  # template name -> file path
 
     def runbook_url(self, runbook: str) -> str:

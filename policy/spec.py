@@ -11,6 +11,7 @@ from policy.model import (
     Policy, Priority, PriorityOverride, PrometheusSettings, Route, ServiceDown, Threshold,
 )
 from policy.reader import Node
+from policy.spec_exporter import read_exporter
 from policy.spec_people import read_channels, read_contacts, read_escalation, read_vendors
 
 VERSION = "policy/v1"
@@ -21,7 +22,7 @@ _TOP_REQUIRED = (
     "thresholds", "service_down", "priorities", "routing", "notifications", "alertmanager",
     "prometheus", "channels", "contacts", "escalation",
 )
-_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "templates")
+_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "templates", "exporter")
 
 
 def read_policy(root: Node) -> Policy:
@@ -55,6 +56,7 @@ def read_policy(root: Node) -> Policy:
         escalation=read_escalation(root.child("escalation"), contacts, channels),
         vendors=read_vendors(root.child("vendors"), providers),
         templates=_read_templates(root.child("templates")),
+        exporter=read_exporter(root.child("exporter")),
     )
 
 

@@ -20,6 +20,8 @@ from callwatch.commands.common import (
 )
 from callwatch.logs import setup_logging
 from callwatch.web import create_app
+from policy import PolicyError
+from policy.scale import scale_policy
 
 # component -> "module:function"; the function is setup(app, environ) -> None
 COMPONENTS: dict[str, str] = {
@@ -55,9 +57,21 @@ def load_setup(component: str) -> Callable[[web.Application, Mapping[str, str]],
     return getattr(module, function)
 
 
+def time_scale(environ: Mapping[str, str]) -> float:
+    """``CALLWATCH_TIME_SCALE`` (demos, end-to-end tests): policy durations divided by it."""
+    text = environ.get("CALLWATCH_TIME_SCALE", "1")
+    try:
+        factor = float(text)
+    except ValueError:
+        factor = 0
+    if factor <= 0:
+        raise ValueError(f"CALLWATCH_TIME_SCALE must be a number above 0, got {text!r}")
+    return factor
+
+
 def build_app(args: argparse.Namespace, environ: Mapping[str, str]) -> web.Application:
     """The app for ``args._command`` with every available component mounted."""
-    app = create_app(load_policy_from_args(args))
+    app = create_app(scale_policy(load_policy_from_args(args), time_scale(environ)))
     for component in components_for(args._command):
         setup = load_setup(component)
         if setup is None:
@@ -72,13 +86,19 @@ def main(args: argparse.Namespace) -> int:
     try:
         host, port = parse_listen(args.listen)
     except ValueError as exc:
-        print(f"callwatch {args._command}: {exc}")
+        print(f"callwatch {args._command}: {exc}", file=sys.stderr)
         return 2
     # The receiver's SQLite thread and the event loop hand the GIL back and forth once per
     # statement; the default 5 ms switch interval turns that into a convoy (bench_receiver.py:
     # about 1.7x the throughput at 0.5 ms). Threads here are few, so the finer slicing is cheap.
     sys.setswitchinterval(SWITCH_INTERVAL)
-    app = build_app(args, os.environ)
+    try:
+        app = build_app(args, os.environ)
+    except PolicyError:
+        raise  # reported by callwatch.cli as one line
+    except ValueError as exc:  # configuration from the environment
+        print(f"callwatch {args._command}: {exc}", file=sys.stderr)
+        return 2
     log.info("listening", extra={"command": args._command, "listen": args.listen})
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0

@@ -13,8 +13,9 @@ from policy.model import Policy, Threshold
 from policy.render import RenderOptions
 from policy.render.yamltext import dump_yaml
 
-RECORDING_GROUP = "callwatch-telephony-recording"
-ALERTING_GROUP = "callwatch-telephony-alerts"
+# One group: Prometheus evaluates a group's rules in order, so every alert reads recording
+# rules computed in the same evaluation, never one interval old.
+RULE_GROUP = "callwatch-telephony"
 
 
 def _sum_rate(metric: str, selector: str, window: str, by: str = "provider") -> str:
@@ -29,6 +30,14 @@ def _answered(selector_outcomes: tuple[str, ...]) -> str:
     return '{outcome=~"' + "|".join(selector_outcomes) + '"}'
 
 
+def _ratio(metric: str, part: str, whole: str, window: str, indent: str = "") -> str:
+    """Rate of ``part`` over rate of ``whole`` per provider. A provider with no ``part`` series
+    yet (no drop so far, say) gets 0, not a missing value: ``or 0 * whole`` fills it in."""
+    numerator, denominator = _sum_rate(metric, part, window), _sum_rate(metric, whole, window)
+    return (f"{indent}(\n{indent}  {numerator}\n{indent}  or\n{indent}  0 * {denominator}\n"
+            f"{indent})\n{indent}/\n{indent}{denominator}")
+
+
 def recording_exprs(policy: Policy, window: str) -> dict[str, str]:
     """Recording rule name -> PromQL, for every threshold row and the traffic share."""
     ended = catalog.CALLS_ENDED
@@ -39,28 +48,22 @@ def recording_exprs(policy: Policy, window: str) -> dict[str, str]:
         _outcome(name) for name in ("dropped", "completed", "failure", "error"))
     rows = catalog.ROWS
     return {
-        rows["call_drop_rate"].record:
-            f'{_sum_rate(ended, dropped, window)}\n'
-            f"/\n{_sum_rate(ended, answered, window)}",
+        rows["call_drop_rate"].record: _ratio(ended, dropped, answered, window),
         rows["call_quality"].record:
             f'{_sum_rate(catalog.CALL_MOS + "_sum", "", window)}\n'
             f'/\n{_sum_rate(catalog.CALL_MOS + "_count", "", window)}',
         rows["webhook_failure_rate"].record:
-            f'{_sum_rate(catalog.WEBHOOK_DELIVERIES, failure, window)}\n'
-            f"/\n{_sum_rate(catalog.WEBHOOK_DELIVERIES, '', window)}",
+            _ratio(catalog.WEBHOOK_DELIVERIES, failure, "", window),
         rows["api_response_time"].record:
             "histogram_quantile(0.95,\n  "
             f'{_sum_rate(catalog.API_DURATION + "_bucket", "", window, "provider, le")}\n)',
-        rows["error_rate"].record:
-            f'{_sum_rate(catalog.API_REQUESTS, error, window)}\n'
-            f"/\n{_sum_rate(catalog.API_REQUESTS, '', window)}",
+        rows["error_rate"].record: _ratio(catalog.API_REQUESTS, error, "", window),
         # Health is the worst of its inputs: the share of provider-handled calls that ended well
         # (only with enough calls to judge), and whether the provider's API answers our polls.
         rows["provider_health"].record:
             "min by (provider) (\n"
             "  label_replace(\n"
-            f'    {_sum_rate(ended, completed, window)}\n'
-            f"    / {_sum_rate(ended, attempted, window)}\n"
+            f"{_ratio(ended, completed, attempted, window, '    ')}\n"
             f"    and on (provider) sum by (provider) (increase({ended}{attempted}[{window}]))"
             f" >= {min_calls},\n"
             '    "input", "calls", "", "")\n'
@@ -133,10 +136,18 @@ def _row_alerts(policy: Policy, threshold: Threshold, options: RenderOptions) ->
         notes = _annotations(policy, row, level, value, window, threshold.runbook)
         if level == "critical" and threshold.priority_critical_majority:
             # Split by the provider's share of calls: the seed's ">50% of users affected" is P1.
+            # When the share crosses 50% mid-incident, the twin that stops keeps firing for at
+            # least the row's `for` (and one evaluation), until the other twin has waited out its own `for`: the
+            # critical never lapses while the condition holds.
             majority = threshold.priority_critical_majority
+            split_keep = options.duration(max(
+                policy.evaluation.keep_firing_seconds,
+                threshold.for_seconds + policy.evaluation.evaluation_seconds))
             alerts.append(_alert(row.alert, f"(\n{condition}\n)\nand on (provider) {share}", for_,
-                                 keep, _labels(level, majority), notes))
-            condition = f"(\n{condition}\n)\nunless on (provider) {share}"
+                                 split_keep, _labels(level, majority), notes))
+            alerts.append(_alert(row.alert, f"(\n{condition}\n)\nunless on (provider) {share}",
+                                 for_, split_keep, _labels(level, priority), notes))
+            continue
         alerts.append(_alert(row.alert, condition, for_, keep, _labels(level, priority), notes))
     return alerts
 
@@ -179,8 +190,7 @@ def rule_groups(policy: Policy, options: RenderOptions) -> list[dict]:
     for key in catalog.ROWS:
         alerting.extend(_row_alerts(policy, policy.thresholds[key], options))
     alerting.append(_service_down_alert(policy, options))
-    return [{"name": RECORDING_GROUP, "rules": recording},
-            {"name": ALERTING_GROUP, "rules": alerting}]
+    return [{"name": RULE_GROUP, "rules": recording + alerting}]
 
 
 def render_rules_file(groups: list[dict]) -> str:

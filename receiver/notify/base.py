@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Mapping, Protocol
 
-KINDS = ("trigger", "update", "acknowledge", "resolve", "escalate", "digest")
+KINDS = ("trigger", "update", "acknowledge", "resolve", "escalate", "digest")  # digest: P3 batch
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""``callwatch demo``: the whole loop on one machine with no accounts and no Docker."""

@@ -1,0 +1,126 @@
+"""Background work in ``cleanup_ctx``: the pollers (and their HTTP clients) and the probes.
+
+One source of truth per provider for ended calls (so nothing is counted twice):
+``ExporterConfig.webhooks_count_calls`` (see exporter/config.py) picks the verified webhooks or
+the polled APIs; the pollers count ended calls only in the second case. The tracker's
+(call id, state) dedup is a second guard against overlap.
+Pollers for a provider run only with its credentials (``TWILIO_ACCOUNT_SID`` +
+``TWILIO_AUTH_TOKEN``; ``TELNYX_API_KEY``); without them ``/readyz`` says so (ok, with detail).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable
+
+import aiohttp
+from aiohttp import web
+
+from callwatch.web import POLICY, READINESS, Check
+from exporter.collectors.base import ApiCaller
+from exporter.config import ExporterConfig
+from exporter.keys import METRICS, STATES, TRACKER
+from exporter.poller import Poller
+from exporter.probes.runner import setup_probes
+
+log = logging.getLogger("callwatch.exporter")
+POLLER = web.AppKey("exporter_poller", Poller)
+
+
+def setup_background(app: web.Application, config: ExporterConfig,
+                     clock: Callable[[], float]) -> None:
+    states = app[STATES]
+    states["twilio"].polling = config.twilio_polling
+    states["twilio"].polling_detail = ("polling the Twilio API" if config.twilio_polling else
+                                       "pollers off: TWILIO_ACCOUNT_SID/TWILIO_AUTH_TOKEN not set")
+    states["telnyx"].polling = config.telnyx_polling
+    states["telnyx"].polling_detail = ("polling the Telnyx API" if config.telnyx_polling else
+                                       "pollers off: TELNYX_API_KEY not set")
+    if config.telnyx_polling and not config.telnyx_connection_id:
+        states["telnyx"].polling_detail += " (active calls not polled: TELNYX_CONNECTION_ID not set)"
+    app[POLLER] = Poller(app[METRICS], states, clock)
+    app.cleanup_ctx.append(_pollers(config, clock))
+    app[READINESS].append(_pollers_check(app, config))
+    setup_probes(app, config, clock)
+
+
+def _pollers(config: ExporterConfig, clock: Callable[[], float]):
+    async def context(app: web.Application):
+        poller: Poller = app[POLLER]
+        poller.add(SweepSource(app[TRACKER]), api=False)
+        closers = _add_sources(app, poller, config, clock)
+        session = aiohttp.ClientSession() if config.statuspage_urls else None
+        if session is not None:
+            _add_statuspage(app, poller, config, session)
+        poller.start()
+        yield
+        await poller.stop()
+        for close in closers:
+            await close()
+        if session is not None:
+            await session.close()
+    return context
+
+
+class SweepSource:
+    """Forgets live calls whose end never arrived (``CallTracker.max_call_age``), every minute."""
+
+    name, provider, interval = "tracker.sweep", "none", 60.0
+
+    def __init__(self, tracker) -> None:
+        self.tracker = tracker
+
+    async def poll(self) -> None:
+        stale = self.tracker.sweep()
+        if stale:
+            log.warning("forgot live calls whose end never arrived", extra={"calls": stale})
+
+
+def _add_sources(app: web.Application, poller: Poller, config: ExporterConfig,
+                 clock: Callable[[], float]) -> list:
+    settings = app[POLICY].exporter
+    metrics, tracker, intervals = app[METRICS], app[TRACKER], settings.poll_intervals
+    closers = []
+    if config.twilio_polling:
+        from exporter.collectors import twilio as tw
+        client = tw.make_client(config.twilio_account_sid, config.twilio_auth_token,
+                                config.twilio_base_url)
+        api = ApiCaller(metrics, "twilio", settings.api_timeout_seconds, tw.classify_error)
+        for operation in ("calls", "insights_summaries", "monitor_alerts"):
+            metrics.init_operation("twilio", operation)
+        pending = (None if config.webhooks_count_calls("twilio")
+                   else tw.PendingCompleted(tracker, clock))
+        poller.add(tw.TwilioCalls(client, api, tracker, intervals["calls"], pending, clock))
+        poller.add(tw.TwilioInsights(client, api, tracker, intervals["insights"], pending))
+        poller.add(tw.TwilioAlerts(client, api, intervals["alerts"], clock))
+        closers.append(client.http_client.close)
+    if config.telnyx_polling:
+        from exporter.collectors import telnyx as tx
+        client = tx.make_client(config.telnyx_api_key, config.telnyx_base_url,
+                                settings.api_timeout_seconds)
+        api = ApiCaller(metrics, "telnyx", settings.api_timeout_seconds, tx.classify_error)
+        for operation in ("active_calls", "detail_records", "webhook_deliveries"):
+            metrics.init_operation("telnyx", operation)
+        count = not config.webhooks_count_calls("telnyx")
+        poller.add(tx.TelnyxCalls(client, api, tracker, intervals["calls"],
+                                  config.telnyx_connection_id, count, clock))
+        poller.add(tx.TelnyxDeliveries(client, api, intervals["deliveries"], count, clock))
+        closers.append(client.close)
+    return closers
+
+
+def _add_statuspage(app: web.Application, poller: Poller, config: ExporterConfig,
+                    session: aiohttp.ClientSession) -> None:
+    from exporter.collectors.statuspage import StatuspageSource
+    settings = app[POLICY].exporter
+    for provider, url in (config.statuspage_urls or {}).items():
+        poller.add(StatuspageSource(provider, url, session, app[METRICS], app[STATES][provider],
+                                    settings.poll_intervals["statuspage"],
+                                    settings.api_timeout_seconds), api=False)
+
+
+def _pollers_check(app: web.Application, config: ExporterConfig):
+    async def check() -> Check:
+        parts = [app[STATES][p].polling_detail for p in ("twilio", "telnyx")]
+        return Check("exporter_pollers", True, "; ".join(parts))
+    return check

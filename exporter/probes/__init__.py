@@ -1,0 +1,54 @@
+"""Synthetic probes in blackbox_exporter's style: one module per kind, wired through ``PROBES``.
+
+A probe takes a :class:`ProbeContext` and a ``policy.spec_exporter.ProbeTarget`` and returns a
+:class:`ProbeResult`; it never raises for a failing target (failure is a metric value).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Awaitable, Callable
+
+import aiohttp
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from policy.spec_exporter import ProbeTarget
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    target: str
+    kind: str
+    success: bool
+    duration: float
+    status: int | None          # HTTP status, None when no answer came
+    detail: str
+
+
+@dataclass
+class ProbeContext:
+    session: aiohttp.ClientSession
+    timeout: float
+    clock: Callable[[], float]
+    monotonic: Callable[[], float]
+    twilio_auth_token: str | None = None
+    telnyx_private_key: Ed25519PrivateKey | None = None
+
+
+Probe = Callable[[ProbeContext, ProbeTarget], Awaitable[ProbeResult]]
+
+
+def _registry() -> dict[str, Probe]:
+    from exporter.probes import http, telnyx_webhook, twilio_webhook
+    return {"twilio_webhook": twilio_webhook.probe, "telnyx_webhook": telnyx_webhook.probe,
+            "http": http.probe}
+
+
+PROBES: dict[str, Probe] = {}
+
+
+def probe_for(kind: str) -> Probe:
+    """The probe function of ``kind`` (the keys of policy.spec_exporter.PROBE_KINDS)."""
+    if not PROBES:
+        PROBES.update(_registry())
+    return PROBES[kind]

