@@ -70,6 +70,11 @@ async def read_body(request: web.Request, limit: int) -> bytes:
     """
     if request.content_length is not None and request.content_length > limit:
         raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+    if request.content.at_eof():  # a middleware read it already: read() returns that copy
+        body = await request.read()
+        if len(body) > limit:
+            raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+        return body
     chunks, size = [], 0
     async for chunk in request.content.iter_chunked(1 << 16):
         size += len(chunk)
