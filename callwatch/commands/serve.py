@@ -88,10 +88,6 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"callwatch {args._command}: {exc}", file=sys.stderr)
         return 2
-    # The receiver's SQLite thread and the event loop hand the GIL back and forth once per
-    # statement; the default 5 ms switch interval turns that into a convoy (bench_receiver.py:
-    # about 1.7x the throughput at 0.5 ms). Threads here are few, so the finer slicing is cheap.
-    sys.setswitchinterval(SWITCH_INTERVAL)
     try:
         app = build_app(args, os.environ)
     except PolicyError:
@@ -99,6 +95,10 @@ def main(args: argparse.Namespace) -> int:
     except ValueError as exc:  # configuration from the environment
         print(f"callwatch {args._command}: {exc}", file=sys.stderr)
         return 2
+    # The receiver's SQLite thread and the event loop hand the GIL back and forth once per
+    # statement; the default 5 ms switch interval turns that into a convoy (bench_receiver.py:
+    # about 1.7x the throughput at 0.5 ms). Threads here are few, so the finer slicing is cheap.
+    sys.setswitchinterval(SWITCH_INTERVAL)
     log.info("listening", extra={"command": args._command, "listen": args.listen})
     web.run_app(app, host=host, port=port, print=None, access_log=None)
     return 0
