@@ -1,6 +1,6 @@
 """``POST /alerts``: Alertmanager's webhook, answered 2xx only once the change is committed.
 
-Order of checks: credentials (401), size (413), JSON (400 ``invalid_json``), payload
+Order of checks: credentials (401), size (413, ``CALLWATCH_ALERTS_MAX_BODY``), JSON (400 ``invalid_json``), payload
 (400 ``invalid_payload`` with ``field``), then one store transaction: the delivery's incident
 change and its outbox rows together, or nothing. A store failure is 503 so Alertmanager
 retries (it retries 5xx only); a delivery already processed is 200 with ``"duplicate": true``.
@@ -13,7 +13,7 @@ import logging
 
 from aiohttp import web
 
-from callwatch.web import MAX_BODY, ApiError
+from callwatch.web import ApiError
 from receiver.auth import authorized
 from receiver.ids import new_id
 from receiver.incidents import Context, decide
@@ -32,10 +32,7 @@ async def post_alerts(request: web.Request) -> web.Response:
                   "receiver authentication is not configured: set CALLWATCH_RECEIVER_TOKEN "
                   "or CALLWATCH_RECEIVER_USERNAME/PASSWORD")
         raise ApiError(401, "unauthorized", detail)
-    limit = request.app[MAX_BODY]
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
-    group = _parse(await request.read(), state)
+    group = _parse(await read_body(request, state.config.alerts_max_body), state)
     key = delivery_key(group)
     ctx = Context(policy=state.policy, now=state.clock(), new_id=new_id,
                   batch=key, public_url=state.config.public_url)
@@ -63,6 +60,28 @@ async def post_alerts(request: web.Request) -> web.Response:
         "state": incident.state if incident else None,
         "priority": incident.priority if incident else None,
         "notifications": len(changes.outbox)})
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The body, up to ``limit`` bytes (413 beyond, declared or streamed).
+
+    Its own limit rather than the app's ``client_max_size``: a big group must not be refused
+    (Alertmanager does not retry a 4xx, so a 413 loses those alerts).
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+    if request.content.at_eof():  # a middleware read it already: read() returns that copy
+        body = await request.read()
+        if len(body) > limit:
+            raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+        return body
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _parse(body: bytes, state: ReceiverState):

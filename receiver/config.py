@@ -12,6 +12,7 @@
 | ``CALLWATCH_OUTBOX_POLL_SECONDS`` | dispatcher poll interval when idle (1) |
 | ``CALLWATCH_RETRY_BASE_SECONDS`` / ``..._MAX_SECONDS`` | retry backoff: base * 2^(n-1), capped (5 / 300) |
 | ``CALLWATCH_OUTBOX_MAX_AGE_SECONDS`` | a row still failing this long after creation is abandoned (86400) |
+| ``CALLWATCH_ALERTS_MAX_BODY`` | largest ``POST /alerts`` body in bytes (8 MiB: ~16,000 alerts) |
 | ``CALLWATCH_WORKER_ID`` | this replica's claim name (hostname-pid-random) |
 """
 
@@ -46,6 +47,7 @@ class ReceiverConfig:
     notifier_factory: str
     worker_id: str
     dispatch: DispatchSettings
+    alerts_max_body: int = 8 * 1024 * 1024
 
 
 def _number(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -78,4 +80,5 @@ def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
         notifier_factory=environ.get("CALLWATCH_NOTIFIER_FACTORY") or DEFAULT_NOTIFIER_FACTORY,
         worker_id=worker,
         dispatch=dispatch,
+        alerts_max_body=int(_number(environ, "CALLWATCH_ALERTS_MAX_BODY", 8 * 1024 * 1024)),
     )

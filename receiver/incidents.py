@@ -10,7 +10,8 @@ store calls it inside the delivery's transaction. Rules:
 - a new incident notifies every channel of its priority's route ("trigger");
 - a priority upgrade re-routes at once: "trigger" to the new route's channels not yet paged,
   "update" to those already paged; a downgrade is recorded, nobody is paged;
-- the group resolving resolves the incident and sends "resolve" to every channel paged;
+- the group resolving resolves the incident and sends "resolve" to every channel paged
+  except phone channels (``NO_RESOLVE_TYPES``);
 - a group firing again after resolving reopens the incident within
   ``policy.notifications.reopen_window_seconds``, else opens a new one;
 - every transition is a timeline event;
@@ -35,6 +36,7 @@ from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutb
 
 PRIORITY_ORDER = ("P0", "P1", "P2", "P3")
 UNKNOWN_SEVERITY_PRIORITY = "P2"
+NO_RESOLVE_TYPES = ("phone",)  # nobody is woken by a call to hear that it is over
 ACTOR = "alertmanager"
 
 
@@ -175,7 +177,8 @@ def _resolve(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Change
     event = Event(incident.id, ctx.now, "resolved", ACTOR,
                   {"after_seconds": round(ctx.now - current.opened_at, 3)})
     alert = group.alerts[0]
-    channels = [c for c in sorted(snapshot.notified) if ctx.policy.channels.get(c)]
+    channels = [c for c in sorted(snapshot.notified) if ctx.policy.channels.get(c)
+                and ctx.policy.channels[c].type not in NO_RESOLVE_TYPES]
     return Changes(incident=incident, events=[event], resolved_incident=incident,
                    outbox=_notify(incident, channels, "resolve", group, alert, ctx),
                    cancel_timers=("*",))

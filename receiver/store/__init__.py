@@ -25,6 +25,8 @@ def make_store(url: str) -> Store:
         from receiver.store.sqlite import SQLiteStore
 
         path = parts.netloc + parts.path if parts.netloc else parts.path
+        if path in ("/:memory:", ":memory:"):
+            path = ":memory:"  # one connection in one thread: a private in-memory store
         if not path:
             raise ValueError("CALLWATCH_STORE_URL: sqlite URL without a file path")
         synchronous = query.get("synchronous", "NORMAL").upper()

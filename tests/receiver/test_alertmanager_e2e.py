@@ -150,9 +150,12 @@ async def test_real_alertmanager_payloads_become_the_right_incidents(receiver, a
                                      *(am_alert("TelephonyStormTest", f"p{i}", "warning")
                                        for i in range(3))])
     await wait_for(lambda: len({c["body"]["groupKey"] for c in captured}) == 3)
-    by_name = {}
-    for incident in await store.list_incidents():
-        by_name[incident.labels["alertname"]] = incident
+    for _ in range(100):  # captured before the handler commits: wait for the commits too
+        found = await store.list_incidents()
+        if len(found) == 3:
+            break
+        await asyncio.sleep(0.1)
+    by_name = {incident.labels["alertname"]: incident for incident in found}
     drop, down, storm = (by_name["TelephonyCallDropRateHigh"], by_name["TelephonyServiceDown"],
                          by_name["TelephonyStormTest"])
     assert (drop.priority, drop.state, len(drop.alerts)) == ("P2", "triggered", 2)

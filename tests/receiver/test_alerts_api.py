@@ -135,11 +135,27 @@ async def test_malformed_json_is_400(make_client, raw):
 
 
 async def test_a_body_over_the_size_limit_is_413(make_client):
-    client = await make_client(max_body=2048)
+    client = await make_client(env={"CALLWATCH_ALERTS_MAX_BODY": "2048"})
     big = payload(*(alert(fingerprint=f"f{i}", instance=f"i{i}") for i in range(20)))
     status, body = await post(client, big)
     assert status == 413 and body["error"] == "payload_too_large"
+    assert "2048" in body["detail"]
+
+    async def stream():  # no Content-Length: the limit still holds while reading
+        raw = json.dumps(big).encode()
+        for start in range(0, len(raw), 512):
+            yield raw[start:start + 512]
+
+    response = await client.post("/alerts", data=stream(), headers=auth())
+    assert response.status == 413 and (await response.json())["error"] == "payload_too_large"
     assert await incidents(client) == []
+
+
+async def test_a_group_larger_than_the_apps_default_body_limit_is_accepted(make_client):
+    client = await make_client(max_body=4096)  # the shell's limit for other endpoints
+    big = payload(*(alert(fingerprint=f"f{i}", instance=f"i{i}") for i in range(40)))
+    status, body = await post(client, big)
+    assert status == 200 and body["status"] == "accepted"
 
 
 async def test_unknown_fields_are_ignored_and_truncated_alerts_noted(make_client):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from datetime import datetime, timezone
 
@@ -190,3 +191,17 @@ async def test_rows_claimed_by_a_dead_worker_are_sent_once_after_the_claim_expir
 ])
 def test_next_fallback(policy, priority, channel, expected):
     assert next_fallback(policy, priority, channel) == expected
+
+
+async def test_two_receivers_getting_the_same_group_at_once_open_one_incident(store, policy):
+    """An HA pair of Alertmanagers: the same group, differing deliveries, at the same time."""
+    clock = FakeClock()
+    first = alert("TelephonyProviderHealthLow", fingerprint="a")
+    second = alert("TelephonyProviderHealthLow", fingerprint="b", instance="x")
+    results = await asyncio.gather(deliver(store, policy, clock, first),
+                                   deliver(store, policy, clock, first, second))
+    incidents = await store.list_incidents()
+    assert len(incidents) == 1 and sum(r.new_incident for r in results) == 1
+    rows = await store.outbox_for(incidents[0].id)
+    assert sorted((r.channel, r.kind) for r in rows) == [("email", "trigger"),
+                                                         ("slack", "trigger")]
