@@ -245,3 +245,11 @@ async def test_a_bad_declaration_is_400_naming_the_field(make_client, change, fi
     assert (status, answer["error"], answer["field"]) == (400, "invalid_request", field)
     assert answer["detail"].startswith(f"{field}: ")
     assert (await (await client.get("/incidents")).json())["incidents"] == []
+
+
+@pytest.mark.parametrize("path", ["/incidents/x/ack", "/incidents", "/webhooks/pagerduty"])
+async def test_a_body_over_the_size_limit_is_413(make_client, path):
+    client = await make_client(max_body=2048, env={"PAGERDUTY_WEBHOOK_SECRET": "s"})
+    status, body = await call(client, path, {"by": "A" * 4000, "summary": "x"})
+    assert (status, body["error"]) == (413, "payload_too_large")
+    assert "2048 bytes" in body["detail"]

@@ -13,7 +13,6 @@ from exporter.health import ProviderState, provider_health
 from exporter.metrics import create_metrics
 from receiver.communications import Communications
 from receiver.context import incident_context
-from receiver.state import RECEIVER
 from receiver.store.base import Event, Incident
 from receiver.vendor import vendor_context, vendor_payloads
 from tests.receiver.test_actions import DECLARED, call, open_incident
@@ -210,3 +209,25 @@ async def test_vendor_payloads_draft_to_on_call_and_copy_the_vendor_only_when_op
     assert both[1].payload["text"].startswith("Dear Twilio Support")
     assert "+15550001, +15550002" in both[1].payload["text"]
     assert vendor_payloads(_incident(provider="all"), [], policy, vendor, **kwargs) == []
+
+
+async def test_a_policy_template_override_is_used_by_the_endpoint(make_client, policy, tmp_path):
+    mine = tmp_path / "voice.j2"
+    mine.write_text("Wake up, {{ incident.priority }}: {{ incident.summary }}")
+    client = await make_client(policy=dataclasses.replace(
+        policy, templates={"voice_script": str(mine)}))
+    incident_id = await open_incident(client)
+    body = await communications(client, incident_id)
+    assert body["voice_script"] == "Wake up, P0: TelephonyServiceDown on twilio"
+
+
+def test_a_broken_template_override_stops_start_up_naming_it(policy, tmp_path):
+    from callwatch.web import create_app
+    from receiver.app import setup_receiver
+
+    broken = tmp_path / "broken.j2"
+    broken.write_text("{% if %}")
+    app = create_app(dataclasses.replace(policy, templates={"customer_notice": str(broken)}),
+                     CollectorRegistry())
+    with pytest.raises(SystemExit, match="customer_notice: line 1"):
+        setup_receiver(app, {"CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db"}, notifiers={})

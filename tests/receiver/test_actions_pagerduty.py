@@ -1,4 +1,4 @@
-"""POST /webhooks/pagerduty: a signed acknowledgement acts like ours, minus the echo to PagerDuty."""
+"""POST /webhooks/pagerduty: a signed acknowledgement acts like ours, minus the echo back."""
 
 from __future__ import annotations
 
