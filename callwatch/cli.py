@@ -24,6 +24,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "simulate": ("callwatch.commands.simulate", "run the provider and notifier simulator"),
     "receiver": ("callwatch.commands.serve",
                  "run the receiver alone: Alertmanager webhook, incidents, notifications"),
+    "incidents": ("receiver.incidents_cli",
+                  "list, show, acknowledge, resolve or declare incidents on a running callwatch"),
 }
 
 

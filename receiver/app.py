@@ -22,6 +22,7 @@ from aiohttp import web
 from callwatch.secrets import SecretError
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
 from receiver import alerts_api, incidents_api
+from receiver.actions_api import setup_incident_actions
 from receiver.auth import load_credentials
 from receiver.config import load_config
 from receiver.alerting_api import HEALTH_SOURCES, setup_alerting_api
@@ -56,6 +57,7 @@ def setup_receiver(app: web.Application, environ: Mapping[str, str],
     app.router.add_post("/alerts", alerts_api.post_alerts)
     app.router.add_get("/incidents", incidents_api.list_incidents)
     app.router.add_get("/incidents/{incident_id}", incidents_api.get_incident)
+    setup_incident_actions(app, environ)
     app[READINESS].append(lambda: _store_check(state))
     app[READINESS].append(lambda: _policy_check(app))
     setup_alerting_api(app, environ.get("CALLWATCH_PROMETHEUS_URL", DEFAULT_PROMETHEUS_URL),

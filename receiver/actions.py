@@ -1,0 +1,148 @@
+"""What people do to incidents, as pure decisions: acknowledge, resolve, declare by hand.
+
+Each ``decide_*`` function gets the store's ``GroupSnapshot`` and an ``ActionContext`` (policy,
+``now``, id factory, actor) and returns an ``Outcome``: the ``Changes`` to write, or a
+``conflict`` (the incident is already in that state) with nothing to write. No I/O, no clock.
+
+- acknowledge (only a triggered incident): state ``acknowledged``, ``acked_at``/``acked_by``,
+  a timeline event ``acknowledged``, an ``acknowledge`` row to every channel already paged
+  (a ``trigger`` row exists) except phone channels (nobody is rung to hear that someone else
+  answered) and except ``skip_types`` (``("pagerduty",)`` when PagerDuty itself sent the ack).
+  The engineering chain stops, the business chain does not: the pending ``escalation`` timer
+  is cancelled and a new one due now is written, so the escalation worker recomputes what is
+  left for an acknowledged incident.
+- resolve (a triggered or acknowledged incident): state ``resolved``, a timeline event
+  ``resolved``, a ``resolve`` row to every channel paged (minus ``skip_types``), all timers
+  cancelled.
+- declare: a new incident (group key ``manual:<id>``), ``trigger`` rows for the priority's
+  route and an ``escalation`` timer due now, exactly like an incident opened by an alert.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Iterable, Mapping
+
+from policy import Policy
+from receiver import messages
+from receiver.context import MANUAL_PREFIX, leading_alert
+from receiver.incidents_api import iso
+from receiver.schedule import next_send_time
+from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutbox, Timer
+
+ESCALATION_TIMER = "escalation"
+NO_ACK_CHANNEL_TYPES = ("phone",)
+
+
+@dataclass(frozen=True)
+class ActionContext:
+    """Everything a decision needs besides the snapshot; ``batch`` groups the rows it writes."""
+
+    policy: Policy
+    now: float
+    new_id: Callable[[], str]
+    actor: str
+    public_url: str = ""
+    skip_types: tuple[str, ...] = ()   # channel types not to tell (the ack came from there)
+
+
+@dataclass
+class Outcome:
+    """``changes`` to write, or ``conflict`` = (state the incident is already in, incident)."""
+
+    changes: Changes
+    conflict: str | None = None
+    incident: Incident | None = None
+
+
+def conflict_message(incident: Incident, attempted: str, actor: str | None) -> str:
+    """"incident X was already acknowledged by Y at T" (the 409 detail)."""
+    if incident.state == "acknowledged":
+        who, when = incident.acked_by or actor, incident.acked_at
+    else:
+        who, when = actor, incident.resolved_at
+    by = f" by {who}" if who else ""
+    text = f"incident {incident.id} was already {incident.state}{by} at {iso(when)}"
+    if attempted == "acknowledge" and incident.state == "resolved":
+        text += "; a resolved incident cannot be acknowledged"
+    return text
+
+
+def decide_acknowledge(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:
+    """Acknowledge a triggered incident (see the module docstring); else a conflict."""
+    current = snapshot.incident
+    assert current is not None
+    if current.state != "triggered":
+        return Outcome(Changes(), conflict=current.state, incident=current)
+    incident = replace(current, state="acknowledged", acked_at=ctx.now, acked_by=ctx.actor,
+                       updated_at=ctx.now)
+    event = Event(incident.id, ctx.now, "acknowledged", ctx.actor,
+                  {"after_seconds": round(ctx.now - current.opened_at, 3)})
+    channels = _told(snapshot.notified, ctx, extra_skip=NO_ACK_CHANNEL_TYPES)
+    rows = _rows(incident, channels, "acknowledge", ctx, note=f"Acknowledged by {ctx.actor}")
+    timer = Timer(ctx.new_id(), incident.id, ESCALATION_TIMER, ctx.now, {})
+    return Outcome(Changes(incident=incident, events=[event], outbox=rows, timers=[timer],
+                           cancel_timers=(ESCALATION_TIMER,)), incident=incident)
+
+
+def decide_resolve(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:
+    """Resolve an open incident by hand (see the module docstring); else a conflict."""
+    current = snapshot.incident
+    assert current is not None
+    if current.state == "resolved":
+        return Outcome(Changes(), conflict=current.state, incident=current)
+    incident = replace(current, state="resolved", resolved_at=ctx.now, updated_at=ctx.now)
+    event = Event(incident.id, ctx.now, "resolved", ctx.actor,
+                  {"after_seconds": round(ctx.now - current.opened_at, 3), "by_hand": True})
+    rows = _rows(incident, _told(snapshot.notified, ctx), "resolve", ctx,
+                 note=f"Resolved by {ctx.actor}")
+    return Outcome(Changes(incident=incident, events=[event], outbox=rows, cancel_timers=("*",),
+                           resolved_incident=incident), incident=incident)
+
+
+def decide_declare(snapshot: GroupSnapshot, ctx: ActionContext, *, incident_id: str,
+                   summary: str, priority: str, description: str,
+                   provider: str | None) -> Outcome:
+    """Open an incident declared by hand; the store's group is ``manual:<incident_id>``."""
+    if snapshot.incident is not None:  # the group key is fresh: this cannot happen twice
+        return Outcome(Changes(), conflict=snapshot.incident.state, incident=snapshot.incident)
+    incident = Incident(id=incident_id, group_key=MANUAL_PREFIX + incident_id,
+                        priority=priority, state="triggered", summary=summary,
+                        provider=provider, opened_at=ctx.now, labels={"source": "manual"},
+                        updated_at=ctx.now)
+    event = Event(incident.id, ctx.now, "opened", ctx.actor,
+                  {"priority": priority, "declared": True, "description": description})
+    channels = ctx.policy.routing[priority].channels
+    rows = _rows(incident, channels, "trigger", ctx,
+                 note=f"Declared by {ctx.actor}: {description}")
+    timer = Timer(ctx.new_id(), incident.id, ESCALATION_TIMER, ctx.now, {})
+    return Outcome(Changes(incident=incident, new_incident=True, events=[event], outbox=rows,
+                           timers=[timer]), incident=incident)
+
+
+def _told(notified: Iterable[str], ctx: ActionContext,
+          extra_skip: tuple[str, ...] = ()) -> list[str]:
+    """The paged channels still in the policy, minus the channel types not to tell."""
+    skip = set(ctx.skip_types) | set(extra_skip)
+    return [name for name in sorted(notified)
+            if (spec := ctx.policy.channels.get(name)) is not None and spec.type not in skip]
+
+
+def _rows(incident: Incident, channels: Iterable[str], kind: str, ctx: ActionContext,
+          note: str) -> list[NewOutbox]:
+    """One outbox row per channel, one batch per decision; digest rows wait for send time."""
+    batch = f"{kind}:{ctx.new_id()}"
+    lead: Mapping[str, Any] | None = leading_alert(incident, ctx.policy)
+    alert = ({"labels": dict(lead.get("labels", {})),
+              "annotations": dict(lead.get("annotations", {}))} if lead else None)
+    rows = []
+    for channel in channels:
+        spec = ctx.policy.channels[channel]
+        due = next_send_time(spec.settings, ctx.now) if spec.type == "digest" else ctx.now
+        payload = messages.compose(
+            incident_id=incident.id, kind=kind, channel=channel, priority=incident.priority,
+            summary=incident.summary, provider=incident.provider, alert=alert,
+            policy=ctx.policy, public_url=ctx.public_url, note=note)
+        rows.append(NewOutbox(id=ctx.new_id(), incident_id=incident.id, channel=channel,
+                              kind=kind, payload=payload, next_attempt_at=due, batch=batch))
+    return rows

@@ -1,0 +1,137 @@
+"""``callwatch incidents list|show|ack|resolve|declare``: the incident API from a terminal.
+
+Talks HTTP to a running callwatch: ``--url`` (default ``$CALLWATCH_URL``, else
+http://127.0.0.1:9120), bearer token from ``CALLWATCH_RECEIVER_TOKEN`` (or ``..._FILE``).
+``list`` prints a table (``--json`` for the JSON), ``show`` / ``ack`` / ``resolve`` /
+``declare`` print the incident's JSON. A 4xx/5xx answer prints one line with the server's JSON
+error (``HTTP 409 conflict: incident ... was already acknowledged by ...``) and exits 1; an
+unreachable server also exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any, Mapping
+
+from callwatch.secrets import SecretError, read_secret
+
+DEFAULT_URL = "http://127.0.0.1:9120"
+PRIORITIES = ("P0", "P1", "P2", "P3")
+
+
+class CliError(Exception):
+    """One line for stderr; the command exits 1."""
+
+
+def configure(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", help=f"callwatch base URL (default $CALLWATCH_URL, "
+                                      f"else {DEFAULT_URL})")
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds (10)")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = sub.add_parser("list", help="incidents, newest first")
+    listing.add_argument("--state", choices=("triggered", "acknowledged", "resolved"))
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--json", action="store_true", help="print the JSON, not a table")
+    show = sub.add_parser("show", help="one incident with its timeline and notifications")
+    show.add_argument("id")
+    for name, verb in (("ack", "acknowledge"), ("resolve", "resolve")):
+        action = sub.add_parser(name, help=f"{verb} an incident")
+        action.add_argument("id")
+        action.add_argument("--by", required=True, help="who (recorded on the timeline)")
+    declare = sub.add_parser("declare", help="declare an incident by hand (security: P0)")
+    declare.add_argument("--summary", required=True)
+    declare.add_argument("--priority", required=True, choices=PRIORITIES)
+    declare.add_argument("--description", required=True)
+    declare.add_argument("--provider")
+    declare.add_argument("--by")
+
+
+def main(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
+    environ = os.environ if environ is None else environ
+    try:
+        client = Client(args.url or environ.get("CALLWATCH_URL") or DEFAULT_URL,
+                        read_secret(environ, "CALLWATCH_RECEIVER_TOKEN"), args.timeout)
+        print(run(client, args))
+    except (CliError, SecretError) as exc:
+        print(f"callwatch incidents {args.action}: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def run(client: "Client", args: argparse.Namespace) -> str:
+    """The text to print for one action."""
+    quoted = urllib.parse.quote(getattr(args, "id", "") or "", safe="")
+    if args.action == "list":
+        query = {"limit": str(args.limit), **({"state": args.state} if args.state else {})}
+        body = client.request("GET", "/incidents?" + urllib.parse.urlencode(query))
+        return json.dumps(body, indent=2) if args.json else table(body.get("incidents", []))
+    if args.action == "show":
+        return json.dumps(client.request("GET", f"/incidents/{quoted}"), indent=2)
+    if args.action in ("ack", "resolve"):
+        return json.dumps(client.request("POST", f"/incidents/{quoted}/{args.action}",
+                                         {"by": args.by}), indent=2)
+    fields = {"summary": args.summary, "priority": args.priority,
+              "description": args.description, "provider": args.provider, "by": args.by}
+    return json.dumps(client.request("POST", "/incidents",
+                                     {k: v for k, v in fields.items() if v is not None}), indent=2)
+
+
+def table(incidents: list[Mapping[str, Any]]) -> str:
+    if not incidents:
+        return "no incidents"
+    header = ("ID", "PRI", "STATE", "OPENED", "ACKED BY", "SUMMARY")
+    rows = [(str(i.get("id", "")), str(i.get("priority", "")), str(i.get("state", "")),
+             str(i.get("opened_at") or ""), str(i.get("acked_by") or "-"),
+             str(i.get("summary", ""))[:60]) for i in incidents]
+    widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header) - 1)]
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
+             for row in [header, *rows]]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+class Client:
+    """A tiny JSON-over-HTTP client (stdlib only: the CLI starts fast)."""
+
+    def __init__(self, base_url: str, token: str | None, timeout: float) -> None:
+        if not base_url.startswith(("http://", "https://")):
+            raise CliError(f"--url must start with http:// or https://, got {base_url!r}")
+        self.base_url = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+
+    def request(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        headers = {"Accept": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        request = urllib.request.Request(self.base_url + path, data=data, headers=headers,
+                                         method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                return json.loads(response.read() or b"{}")
+        except urllib.error.HTTPError as exc:
+            raise CliError(http_error(exc.code, exc.read())) from None
+        except (urllib.error.URLError, TimeoutError, OSError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise CliError(f"cannot reach {self.base_url}: {reason}") from None
+        except ValueError:
+            raise CliError(f"{self.base_url}{path} did not answer JSON") from None
+
+
+def http_error(status: int, raw: bytes) -> str:
+    """``HTTP 409 conflict: <detail>`` from the server's JSON error (or its raw text)."""
+    try:
+        body = json.loads(raw)
+        return f"HTTP {status} {body.get('error', 'error')}: {body.get('detail', '')}".rstrip(": ")
+    except (ValueError, AttributeError):
+        text = raw.decode("utf-8", "replace").strip().splitlines()
+        return f"HTTP {status}: {text[0][:200] if text else 'no body'}"
