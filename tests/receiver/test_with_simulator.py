@@ -51,7 +51,7 @@ async def test_a_p0_pages_through_an_outage_once_and_resolves_in_thread(aiohttp_
                                           headers=auth())).json()
         assert answer["priority"] == "P0"
         await until(lambda: sim.pagerduty.opened == 1 and sim.slack.messages
-                    and sim.state.placed_calls("telnyx"))
+                    and len(sim.state.placed_calls("telnyx")) == 2)
         await client.post("/alerts", data=json.dumps(resolved(firing)), headers=auth())
         await until(lambda: len(sim.slack.messages) == 2 and all(
             alert.status == "resolved" for alert in sim.pagerduty.alerts.values()))
@@ -59,8 +59,10 @@ async def test_a_p0_pages_through_an_outage_once_and_resolves_in_thread(aiohttp_
         assert sim.pagerduty.opened == 1 and len(sim.pagerduty.alerts) == 1
         first, reply = sim.slack.messages
         assert reply.get("thread_ts") == first["ts"]
-        # the incident is about Twilio, so the call rang through Telnyx, once
-        assert len(sim.state.placed_calls("telnyx")) == 1 and sim.requests("twilio") == []
+        # the incident is about Twilio, so the calls rang through Telnyx, once per person:
+        # the on-call (the P0 route) and the VP Engineering (P0 escalates to L4 at once)
+        called = sorted(c["request"]["to"] for c in sim.state.placed_calls("telnyx"))
+        assert called == ["+15005550001", "+15005550004"] and sim.requests("twilio") == []
         detail = await (await client.get(f"/incidents/{answer['incident']}")).json()
         assert detail["state"] == "resolved"
         by_channel = {(n["channel"], n["kind"]): n for n in detail["notifications"]}
