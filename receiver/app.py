@@ -23,11 +23,12 @@ from callwatch.secrets import SecretError
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
 from receiver import alerts_api, incidents_api
 from receiver.actions_api import setup_incident_actions
+from receiver.actions_state import ACTIONS
 from receiver.auth import load_credentials
 from receiver.config import load_config
 from receiver.alerting_api import HEALTH_SOURCES, setup_alerting_api
 from receiver.dispatcher import Dispatcher, default_jitter
-from receiver.escalation_worker import EscalationWorker, vendor_fallback_rows
+from receiver.escalation_worker import EscalationWorker, vendor_drafter
 from receiver.pipeline_health import pipeline_health
 from receiver.metrics import ReceiverMetrics
 from receiver.notify.base import Notifier
@@ -63,12 +64,13 @@ def setup_receiver(app: web.Application, environ: Mapping[str, str],
     setup_alerting_api(app, environ.get("CALLWATCH_PROMETHEUS_URL", DEFAULT_PROMETHEUS_URL),
                        environ.get("CALLWATCH_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER_URL))
     app[HEALTH_SOURCES].append(lambda: pipeline_health(state))
-    app.cleanup_ctx.append(lambda _app: _lifecycle(state, environ, notifiers, jitter))
+    app.cleanup_ctx.append(
+        lambda _app: _lifecycle(state, environ, notifiers, jitter, _app[ACTIONS]))
 
 
 @contextlib.asynccontextmanager
 async def _lifecycle(state: ReceiverState, environ: Mapping[str, str],
-                     notifiers: Mapping[str, Notifier] | None, jitter):
+                     notifiers: Mapping[str, Notifier] | None, jitter, app_actions):
     store = make_store(state.config.store_url)
     await store.open()
     log.info("store open", extra={"store": describe_url(state.config.store_url)})
@@ -86,7 +88,7 @@ async def _lifecycle(state: ReceiverState, environ: Mapping[str, str],
         store, state.policy, state.metrics, worker=state.config.worker_id,
         public_url=state.config.public_url, clock=state.clock, on_commit=state.committed,
         poll_seconds=min(1.0, state.config.dispatch.poll_seconds),
-        vendor_rows=vendor_fallback_rows(state.policy, state.config.public_url))
+        vendor_rows=vendor_drafter(state.policy, environ, app_actions, state.config.public_url))
     escalation_task = asyncio.create_task(escalation.run(), name="callwatch-escalation")
     try:
         yield

@@ -15,7 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import TYPE_CHECKING, Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING, Awaitable, Callable
 
 from policy import Policy
 from receiver import messages
@@ -95,7 +96,8 @@ def _is_route(policy: Policy, action: Action, incident: Incident, channel: str) 
     return action.level == first and channel in policy.routing[incident.priority].channels
 
 
-VendorRows = Callable[[Incident, Action, float, str], list[NewOutbox]]
+# (incident, timeline, action, now, batch) -> the outbox rows of a vendor escalation
+VendorRows = Callable[[Incident, list[Event], Action, float, str], Awaitable[list[NewOutbox]]]
 
 
 class EscalationWorker:
@@ -148,7 +150,12 @@ class EscalationWorker:
         timeline = await self.store.timeline(incident.id)
         done = {str(e.detail.get("key")) for e in timeline if e.kind in DONE_EVENTS}
         due = due_actions(incident_state(incident, done), self.policy, now)
-        changes = self._changes(incident, due, now, timer.id)
+        vendor_rows = {}  # drafted before the transaction: it may ask the exporter over HTTP
+        for action in due:
+            if action.kind == VENDOR and self.vendor_rows is not None:
+                vendor_rows[action.key] = await self.vendor_rows(
+                    incident, timeline, action, now, f"{timer.id}:{action.key}")
+        changes = self._changes(incident, due, now, timer.id, vendor_rows)
         later = next_due(incident_state(incident, done | {a.key for a in due}), self.policy)
         if later is not None:
             changes.timers.append(escalation_timer(incident.id, max(later, now)))
@@ -161,8 +168,8 @@ class EscalationWorker:
             self.on_commit()
         return 1
 
-    def _changes(self, incident: Incident, due: list[Action], now: float,
-                 timer_id: str) -> Changes:
+    def _changes(self, incident: Incident, due: list[Action], now: float, timer_id: str,
+                 vendor_rows: dict[str, list[NewOutbox]]) -> Changes:
         changes = Changes()
         for action in due:
             batch = f"{timer_id}:{action.key}"
@@ -172,7 +179,7 @@ class EscalationWorker:
                                              "contacts": list(action.contacts),
                                              "channels": [r.channel for r in rows]}
             elif action.kind == VENDOR:
-                rows = self.vendor_rows(incident, action, now, batch) if self.vendor_rows else []
+                rows = vendor_rows.get(action.key, [])
                 kind, detail = "vendor_escalation", {"provider": action.provider,
                                                      "channels": [r.channel for r in rows]}
             else:
@@ -185,20 +192,19 @@ class EscalationWorker:
         return changes
 
 
-def vendor_fallback_rows(policy: Policy, public_url: str) -> VendorRows:
-    """Until a vendor draft is built: tell the on-call by email that the criteria are met."""
-    email = next((name for name, spec in policy.channels.items() if spec.type == "email"), None)
+def vendor_drafter(policy: Policy, environ, actions, public_url: str) -> VendorRows:
+    """Vendor escalation rows: the vendor email drafted from the incident and the exporter's
+    provider health (example failed calls, errors), sent to the on-call, and to the vendor
+    only where the policy opts in (``receiver.vendor``)."""
+    from receiver.vendor import vendor_context, vendor_payloads
 
-    def build(incident: Incident, action: Action, now: float, batch: str) -> list[NewOutbox]:
-        if email is None:
+    async def draft(incident: Incident, timeline: list[Event], action: Action, now: float,
+                    batch: str) -> list[NewOutbox]:
+        about = replace(incident, provider=action.provider)  # "all" -> each vendor in turn
+        vendor = await vendor_context(about, timeline, policy, environ, actions.session, now=now)
+        if vendor is None:
             return []
-        payload = messages.compose(
-            incident_id=incident.id, kind="escalate", channel=email, priority=incident.priority,
-            summary=incident.summary, provider=incident.provider,
-            alert=incident.alerts[0] if incident.alerts else None, policy=policy,
-            public_url=public_url,
-            note=f"Vendor escalation criteria met for {action.provider}: review the draft at "
-                 f"GET /incidents/{incident.id}/communications")
-        return [NewOutbox(new_id(), incident.id, email, "escalate", payload, now, batch)]
+        return vendor_payloads(about, timeline, policy, vendor, now=now, new_id=new_id,
+                               batch=batch, comms=actions.comms, public_url=public_url)
 
-    return build
+    return draft

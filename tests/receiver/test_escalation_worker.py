@@ -120,3 +120,23 @@ async def test_two_workers_on_one_store_fire_a_step_once(make_client, recorders,
     timeline = await state.store.timeline((await state.store.list_incidents())[0].id)
     assert sum(1 for e in timeline if e.detail.get("key") == "engineering:L2") == 1
     assert sum(fired[:2]) <= 1
+
+
+async def test_a_twilio_outage_lasting_30_minutes_drafts_the_vendor_email(
+        make_client, recorders, clock):
+    client = await make_client()
+    incident_id = await _open(client)           # TelephonyProviderHealthLow on twilio
+    await _sent(recorders, "pagerduty", "escalate")
+    clock.advance(29 * MINUTE)
+    await asyncio.sleep(0.3)
+    drafts = [n for n in recorders["email"].sent if "URGENT" in n.text]
+    assert drafts == []                          # not yet: Twilio's criterion is 30 minutes
+    clock.advance(2 * MINUTE)
+    for _ in range(100):
+        drafts = [n for n in recorders["email"].sent if "URGENT" in n.text]
+        if drafts:
+            break
+        await asyncio.sleep(0.05)
+    (draft,) = drafts
+    assert "Twilio" in draft.text and draft.recipients == ("oncall@example.com",)
+    assert "vendor_escalation" in await _timeline_kinds(client, incident_id)
