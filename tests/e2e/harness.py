@@ -41,10 +41,17 @@ class StackClient:
                                      headers=self.auth) as r:
             return r.status, await r.json()
 
-    async def incident(self, alertname: str, provider: str) -> dict | None:
-        for incident in (await self.get("/incidents"))["incidents"]:
-            labels = incident.get("labels", {})
-            if labels.get("alertname") == alertname and labels.get("provider") == provider:
+    async def incidents(self, alertname: str, provider: str) -> list[dict]:
+        """The incidents about one alert and provider, newest first. At 60x speed a noisy
+        metric may flap, so a scenario can open, resolve and reopen more than one."""
+        return [i for i in (await self.get("/incidents"))["incidents"]
+                if i.get("labels", {}).get("alertname") == alertname
+                and i.get("labels", {}).get("provider") == provider]
+
+    async def open_incident(self, alertname: str, provider: str,
+                            priority: str | None = None) -> dict | None:
+        for incident in await self.incidents(alertname, provider):
+            if incident["state"] != "resolved" and priority in (None, incident["priority"]):
                 return incident
         return None
 
