@@ -40,10 +40,13 @@ sys.path.insert(0, str(REPO / "bench"))
 import aiohttp  # noqa: E402
 
 from callwatch.demo.stack import DemoStack  # noqa: E402
-from detection_trace import Floor, Tracer, key_of, rendered_floor, rfc3339  # noqa: E402
+from detection_trace import (  # noqa: E402
+    Floor, Tracer, expanded_expr, first_true, key_of, rendered_floor, rfc3339,
+)
 
 DEFAULT_SCENARIOS = ("total-outage", "twilio-outage")
-STAGES = ("switch>pending", "pending>firing", "firing>AM", "AM>opened", "opened>escal",
+BLOCKERS: list[str] = []  # what kept the last clean() from being clean
+STAGES = ("switch>crossed", "crossed>pending", "pending>firing", "firing>AM", "AM>opened", "opened>escal",
           "last>PD")
 
 
@@ -82,13 +85,31 @@ async def clean(stack: DemoStack, session: aiohttp.ClientSession) -> bool:
     """No open incident, nothing pending or firing in Prometheus, nothing active in AM."""
     auth = {"Authorization": f"Bearer {stack.token}"}
     incidents = (await get_json(session, f"{stack.urls.callwatch}/incidents", headers=auth))
-    if any(i["state"] != "resolved" for i in incidents["incidents"]):
-        return False
-    prom = await get_json(session, f"{stack.urls.prometheus}/api/v1/alerts")
-    if prom["data"]["alerts"]:
-        return False
-    return not await get_json(session, f"{stack.urls.alertmanager}/api/v2/alerts",
-                              params={"active": "true"})
+    open_ = [i["summary"] for i in incidents["incidents"] if i["state"] != "resolved"]
+    prom = (await get_json(session, f"{stack.urls.prometheus}/api/v1/alerts"))["data"]["alerts"]
+    held = await get_json(session, f"{stack.urls.alertmanager}/api/v2/alerts",
+                          params={"active": "true"})
+    BLOCKERS.clear()
+    BLOCKERS.extend([f"incident {s}" for s in open_]
+                    + [f"prometheus {a['labels'].get('alertname')}/{a['labels'].get('provider')}"
+                       f" {a['state']}" for a in prom]
+                    + [f"alertmanager {a['labels'].get('alertname')}" for a in held])
+    return not BLOCKERS
+
+
+async def settle(stack: DemoStack, session: aiohttp.ClientSession, rate_window: float) -> None:
+    """Sleep until the rate window holds only normal traffic and the last incident is past its
+    reopen window: an alert firing again within it REOPENS the incident, and a reopened P1 does
+    not page PagerDuty again (its first escalation level counts as done), so each run must
+    open a fresh incident."""
+    reopen = stack.policy.notifications.reopen_window_seconds / stack.time_scale
+    auth = {"Authorization": f"Bearer {stack.token}"}
+    incidents = (await get_json(session, f"{stack.urls.callwatch}/incidents",
+                                headers=auth))["incidents"]
+    resolved = [rfc3339(i["resolved_at"]) for i in incidents if i.get("resolved_at")]
+    normal_since = stack.simulator.control.since
+    until = max([normal_since + rate_window] + [r + reopen + 0.5 for r in resolved])
+    await asyncio.sleep(max(0.0, until - time.time()))
 
 
 def first_trigger(stack: DemoStack, already: int) -> dict | None:
@@ -119,6 +140,14 @@ async def one_run(stack: DemoStack, session: aiohttp.ClientSession, scenario: st
     floor = rendered_floor(stack.workdir, alert, priority, rate_window)
     stages = breakdown(since, event["received_at"], incident, tracer.seen.get(key_of(labels)),
                        floor)
+    seen = tracer.seen.get(key_of(labels))
+    crossed = None
+    if seen and seen.active_at:
+        crossed = await first_true(session, stack.urls.prometheus,
+                                   expanded_expr(stack.workdir, alert, priority),
+                                   since, seen.active_at)
+    stages["switch>crossed"] = None if crossed is None else crossed - since
+    stages["crossed>pending"] = None if crossed is None else seen.active_at - crossed
     return Run(scenario, event["received_at"] - since, floor, alert, priority, stages)
 
 
@@ -140,7 +169,8 @@ def breakdown(since: float, paged_at: float, incident: dict, seen, floor: Floor)
     def span(a, b):
         return None if a is None or b is None else b - a
 
-    return {"switch>pending": span(since, pending), "pending>firing": span(pending, firing),
+    return {"switch>crossed": None, "crossed>pending": None,
+            "switch>pending": span(since, pending), "pending>firing": span(pending, firing),
             "firing>AM": span(firing, am), "AM>opened": span(am, opened),
             "opened>escal": span(opened, escalated),
             "last>PD": span(escalated or opened, paged_at)}
@@ -153,12 +183,14 @@ async def bench_scenario(scenario: str, runs: int, time_scale: float, rate: floa
                              rate) as stack, aiohttp.ClientSession() as session:
             rate_window = _rate_window(stack, time_scale)
             for number in range(1, runs + 1):
+                waited = time.monotonic()
                 await wait_until(lambda: clean(stack, session), 90, "a clean stack", 0.25)
-                await asyncio.sleep(rate_window)  # the rate window holds only normal traffic
+                await settle(stack, session, rate_window)
+                waited = time.monotonic() - waited
                 run = await one_run(stack, session, scenario, rate_window)
                 results.append(run)
                 print(f"  {scenario} run {number}: {run.latency:5.2f} s to PagerDuty "
-                      f"({run.alert} {run.priority}), overhead {run.overhead:+5.2f} s  "
+                      f"({run.alert} {run.priority}), overhead {run.overhead:+5.2f} s (clean after {waited:.0f} s)\n     "
                       + "  ".join(f"{k} {_fmt(v)}" for k, v in run.stages.items()), flush=True)
     return results
 
@@ -224,7 +256,7 @@ async def main() -> int:
             results[scenario] = await bench_scenario(scenario, args.runs, args.time_scale,
                                                      args.rate)
         except TimeoutError as exc:
-            print(f"  {scenario}: {exc}", flush=True)
+            print(f"  {scenario}: {exc}; still there: {', '.join(BLOCKERS)}", flush=True)
     report(results)
     print(f"(benchmark took {time.monotonic() - started:.0f} s)")
     return 0

@@ -139,3 +139,38 @@ class Tracer:
             seen = self.seen.setdefault(key_of(alert["labels"]), Seen())
             if seen.am_seen is None:
                 seen.am_seen = now
+
+
+def expanded_expr(workdir: Path, alertname: str, priority: str) -> str:
+    """The alert's expression with every recording rule inlined, so Prometheus can evaluate it
+    at any instant from the scraped samples alone (recorded series only exist at evaluations)."""
+    records: dict[str, str] = {}
+    expr = None
+    for path in sorted((workdir / "prometheus/rules").glob("*.yml")):
+        for group in yaml.safe_load(path.read_text())["groups"]:
+            for rule in group["rules"]:
+                if "record" in rule:
+                    records[rule["record"]] = rule["expr"]
+                elif (rule.get("alert") == alertname
+                      and rule.get("labels", {}).get("priority") == priority):
+                    expr = rule["expr"]
+    if expr is None:
+        raise LookupError(f"no rule {alertname} with priority {priority}")
+    for _ in range(3):  # records may refer to records
+        for name, body in records.items():
+            expr = expr.replace(name, f"({body})")
+    return expr
+
+
+async def first_true(session: aiohttp.ClientSession, prometheus: str, expr: str, start: float,
+                     end: float, step: float = 0.05) -> float | None:
+    """First instant in [start, end] at which ``expr`` has a result, from scraped samples only:
+    when the data Prometheus had scraped first crossed the threshold."""
+    params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step}"}
+    async with session.get(f"{prometheus}/api/v1/query_range", params=params,
+                           timeout=aiohttp.ClientTimeout(total=10)) as response:
+        body = await response.json()
+    if body.get("status") != "success":
+        return None
+    stamps = [float(t) for series in body["data"]["result"] for t, _ in series["values"]]
+    return min(stamps) if stamps else None
