@@ -44,7 +44,8 @@ from detection_trace import (  # noqa: E402
     Floor, Tracer, expanded_expr, first_true, key_of, rendered_floor, rfc3339,
 )
 
-DEFAULT_SCENARIOS = ("total-outage", "twilio-outage")
+PAGE_DEADLINE = 40.0  # seconds from the switch to the first page before a run is given up
+DEFAULT_SCENARIOS = ("total-outage", "twilio-outage", "high-drop-rate")
 BLOCKERS: list[str] = []  # what kept the last clean() from being clean
 STAGES = ("switch>crossed", "crossed>pending", "pending>firing", "firing>AM", "AM>opened", "opened>escal",
           "last>PD")
@@ -129,7 +130,8 @@ async def one_run(stack: DemoStack, session: aiohttp.ClientSession, scenario: st
     try:
         async def paged():
             return first_trigger(stack, already)
-        event = await wait_until(paged, 60, f"a PagerDuty trigger for {scenario}", 0.02)
+        event = await wait_until(paged, PAGE_DEADLINE, f"a PagerDuty trigger for {scenario}",
+                                 0.02)
     finally:
         await tracer.stop()
         stack.simulator.set_scenario("normal")
@@ -187,7 +189,13 @@ async def bench_scenario(scenario: str, runs: int, time_scale: float, rate: floa
                 await wait_until(lambda: clean(stack, session), 90, "a clean stack", 0.25)
                 await settle(stack, session, rate_window)
                 waited = time.monotonic() - waited
-                run = await one_run(stack, session, scenario, rate_window)
+                try:
+                    run = await one_run(stack, session, scenario, rate_window)
+                except TimeoutError as exc:
+                    await clean(stack, session)  # fills BLOCKERS: what fired instead
+                    print(f"  {scenario}: {exc}; firing or open instead: "
+                          f"{', '.join(BLOCKERS) or 'nothing'}", flush=True)
+                    break
                 results.append(run)
                 print(f"  {scenario} run {number}: {run.latency:5.2f} s to PagerDuty "
                       f"({run.alert} {run.priority}), overhead {run.overhead:+5.2f} s (clean after {waited:.0f} s)\n     "
@@ -210,7 +218,7 @@ def quantile(values: list[float], q: float) -> float:
 
 def report(results: dict[str, list[Run]]) -> None:
     print("\nDetection latency: scenario switched on -> first PagerDuty trigger (seconds)")
-    print(f"{'scenario':16} {'alert (priority)':34} {'n':>2} {'floor':>6} {'+window':>7} "
+    print(f"{'scenario':16} {'n':>2} {'floor':>6} {'+window':>7} "
           f"{'median':>6} {'ovh med':>7} {'ovh p90':>7} {'ovh min':>7} {'ovh max':>7}")
     for scenario, runs in results.items():
         if not runs:
@@ -218,14 +226,17 @@ def report(results: dict[str, list[Run]]) -> None:
         over = [r.overhead for r in runs]
         alerts = sorted({f"{r.alert} ({r.priority})" for r in runs})
         floor = runs[0].floor
-        print(f"{scenario:16} {', '.join(alerts):34} {len(runs):>2} {floor.total:6.2f} "
+        print(f"{scenario:16} {len(runs):>2} {floor.total:6.2f} "
               f"{floor.with_window:7.2f} {statistics.median(r.latency for r in runs):6.2f} "
               f"{statistics.median(over):7.2f} {quantile(over, 0.9):7.2f} {min(over):7.2f} "
               f"{max(over):7.2f}")
+        print(f"{'':16} paged by {', '.join(alerts)}")
         print(f"{'':16} floor = for {floor.rule_for:g} + scrape {floor.scrape:g} + eval "
               f"{floor.evaluation:g} + group_wait {floor.group_wait:g}; rate window "
               f"{floor.rate_window:g}; overhead above floor incl. window: median "
-              f"{statistics.median(r.latency - floor.with_window for r in runs):+.2f}")
+              f"{statistics.median(r.latency - floor.with_window for r in runs):+.2f}; "
+              f"target median overhead < 2 s "
+              f"{'met' if statistics.median(over) < 2 else 'MISSED'}")
     print("\nBreakdown, median per stage (seconds)")
     print(f"{'scenario':16} " + " ".join(f"{s:>14}" for s in STAGES))
     for scenario, runs in results.items():
