@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import random
 import statistics
 import sys
 import tempfile
@@ -45,8 +46,10 @@ from detection_trace import (  # noqa: E402
 )
 
 PAGE_DEADLINE = 40.0  # seconds from the switch to the first page before a run is given up
-DEFAULT_SCENARIOS = ("total-outage", "twilio-outage", "high-drop-rate")
+DEFAULT_SCENARIOS = ("total-outage", "twilio-outage")
 BLOCKERS: list[str] = []  # what kept the last clean() from being clean
+NOISE: list[str] = []     # non-paging alerts and incidents clean() let through
+PAGING = ("P0", "P1")     # priorities whose incidents page PagerDuty (route or first level)
 STAGES = ("switch>crossed", "crossed>pending", "pending>firing", "firing>AM", "AM>opened", "opened>escal",
           "last>PD")
 
@@ -82,20 +85,31 @@ async def get_json(session: aiohttp.ClientSession, url: str, **kwargs):
         return await response.json()
 
 
-async def clean(stack: DemoStack, session: aiohttp.ClientSession) -> bool:
-    """No open incident, nothing pending or firing in Prometheus, nothing active in AM."""
+async def clean(stack: DemoStack, session: aiohttp.ClientSession, strict: bool) -> bool:
+    """No open incident, nothing pending or firing in Prometheus, nothing active in AM.
+
+    With ``strict`` False only paging alerts and incidents (P0, P1: the ones reaching PagerDuty)
+    count: at time scale 60 the rate window is 5 s, and a P3 warning near the normal level (the
+    3% drop-rate warning against ~1% normal drops over ~100 calls) flaps under normal traffic.
+    What is left over is recorded in NOISE."""
     auth = {"Authorization": f"Bearer {stack.token}"}
     incidents = (await get_json(session, f"{stack.urls.callwatch}/incidents", headers=auth))
-    open_ = [i["summary"] for i in incidents["incidents"] if i["state"] != "resolved"]
     prom = (await get_json(session, f"{stack.urls.prometheus}/api/v1/alerts"))["data"]["alerts"]
     held = await get_json(session, f"{stack.urls.alertmanager}/api/v2/alerts",
                           params={"active": "true"})
-    BLOCKERS.clear()
-    BLOCKERS.extend([f"incident {s}" for s in open_]
-                    + [f"prometheus {a['labels'].get('alertname')}/{a['labels'].get('provider')}"
-                       f" {a['state']}" for a in prom]
-                    + [f"alertmanager {a['labels'].get('alertname')}" for a in held])
+    found = ([(i["priority"], f"incident {i['summary']} ({i['priority']})")
+              for i in incidents["incidents"] if i["state"] != "resolved"]
+             + [(a["labels"].get("priority"), f"prometheus {_name(a['labels'])} {a['state']}")
+                for a in prom]
+             + [(a["labels"].get("priority"), f"alertmanager {_name(a['labels'])}") for a in held])
+    BLOCKERS[:] = [text for priority, text in found if strict or priority in PAGING]
+    NOISE[:] = [text for priority, text in found if text not in BLOCKERS]
     return not BLOCKERS
+
+
+def _name(labels: dict) -> str:
+    return (f"{labels.get('alertname')}/{labels.get('provider')}/{labels.get('severity')}"
+            f"/{labels.get('priority')}")
 
 
 async def settle(stack: DemoStack, session: aiohttp.ClientSession, rate_window: float) -> None:
@@ -178,7 +192,9 @@ def breakdown(since: float, paged_at: float, incident: dict, seen, floor: Floor)
             "last>PD": span(escalated or opened, paged_at)}
 
 
-async def bench_scenario(scenario: str, runs: int, time_scale: float, rate: float) -> list[Run]:
+async def bench_scenario(scenario: str, runs: int, time_scale: float, rate: float,
+                         strict: bool) -> list[Run]:
+    jitter = random.Random(7)
     results: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="callwatch-bench-") as tmp:
         async with DemoStack(Path(tmp), str(REPO / "deploy/policy.yaml"), time_scale,
@@ -186,20 +202,27 @@ async def bench_scenario(scenario: str, runs: int, time_scale: float, rate: floa
             rate_window = _rate_window(stack, time_scale)
             for number in range(1, runs + 1):
                 waited = time.monotonic()
-                await wait_until(lambda: clean(stack, session), 90, "a clean stack", 0.25)
+                await wait_until(lambda: clean(stack, session, strict), 90, "a clean stack",
+                                 0.25)
                 await settle(stack, session, rate_window)
+                noise = list(NOISE)
+                # a random phase against the 1 s scrape/evaluation ticks: the settle times are
+                # aligned to them (resolutions arrive on evaluation ticks)
+                await asyncio.sleep(jitter.uniform(0.0, 1.0))
                 waited = time.monotonic() - waited
                 try:
                     run = await one_run(stack, session, scenario, rate_window)
                 except TimeoutError as exc:
-                    await clean(stack, session)  # fills BLOCKERS: what fired instead
+                    await clean(stack, session, True)  # fills BLOCKERS: what fired instead
                     print(f"  {scenario}: {exc}; firing or open instead: "
                           f"{', '.join(BLOCKERS) or 'nothing'}", flush=True)
                     break
                 results.append(run)
                 print(f"  {scenario} run {number}: {run.latency:5.2f} s to PagerDuty "
                       f"({run.alert} {run.priority}), overhead {run.overhead:+5.2f} s (clean after {waited:.0f} s)\n     "
-                      + "  ".join(f"{k} {_fmt(v)}" for k, v in run.stages.items()), flush=True)
+                      + "  ".join(f"{k} {_fmt(v)}" for k, v in run.stages.items())
+                      + (f"\n     not clean but not paging at the switch: {', '.join(noise)}"
+                         if noise else ""), flush=True)
     return results
 
 
@@ -258,6 +281,8 @@ async def main() -> int:
     parser.add_argument("--scenarios", default=",".join(DEFAULT_SCENARIOS))
     parser.add_argument("--time-scale", type=float, default=60.0)
     parser.add_argument("--rate", type=float, default=40.0, help="simulated calls per second")
+    parser.add_argument("--strict", action="store_true",
+                        help="between runs wait for no alert at all (default: no P0/P1 alert)")
     args = parser.parse_args()
     results: dict[str, list[Run]] = {}
     started = time.monotonic()
@@ -265,7 +290,7 @@ async def main() -> int:
         print(f"{scenario}: starting the stack", flush=True)
         try:
             results[scenario] = await bench_scenario(scenario, args.runs, args.time_scale,
-                                                     args.rate)
+                                                     args.rate, args.strict)
         except TimeoutError as exc:
             print(f"  {scenario}: {exc}; still there: {', '.join(BLOCKERS)}", flush=True)
     report(results)
