@@ -166,7 +166,9 @@ async def first_true(session: aiohttp.ClientSession, prometheus: str, expr: str,
                      end: float, step: float = 0.05) -> float | None:
     """First instant in [start, end] at which ``expr`` has a result, from scraped samples only:
     when the data Prometheus had scraped first crossed the threshold."""
-    params = {"query": expr, "start": f"{start:.3f}", "end": f"{end:.3f}", "step": f"{step}"}
+    # end + step: the evaluation instants are start + k*step and must reach past end
+    params = {"query": expr, "start": f"{start:.3f}", "end": f"{end + step:.3f}",
+              "step": f"{step}"}
     async with session.get(f"{prometheus}/api/v1/query_range", params=params,
                            timeout=aiohttp.ClientTimeout(total=10)) as response:
         body = await response.json()
