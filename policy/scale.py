@@ -27,7 +27,9 @@ def _scale(value: Any, factor: float, name: str = "") -> Any:
         changes = {f.name: _scale(getattr(value, f.name), factor, f.name) for f in fields(value)}
         return replace(value, **changes)
     if isinstance(value, dict):
-        return {key: _scale(item, factor, name if name.endswith("_seconds") else str(key))
+        # a mapping of durations (``poll_intervals``) scales its values like *_seconds fields
+        inherit = name.endswith(("_seconds", "_intervals"))
+        return {key: _scale(item, factor, "x_seconds" if inherit else str(key))
                 for key, item in value.items()}
     if isinstance(value, tuple):
         return tuple(_scale(item, factor, name) for item in value)

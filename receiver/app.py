@@ -89,6 +89,7 @@ async def _lifecycle(state: ReceiverState, environ: Mapping[str, str],
         public_url=state.config.public_url, clock=state.clock, on_commit=state.committed,
         poll_seconds=min(1.0, state.config.dispatch.poll_seconds),
         vendor_rows=vendor_drafter(state.policy, environ, app_actions, state.config.public_url))
+    state.on_commit.append(escalation.wake)
     escalation_task = asyncio.create_task(escalation.run(), name="callwatch-escalation")
     try:
         yield

@@ -42,6 +42,13 @@ def escalation_timer(incident_id: str, due_at: float) -> Timer:
     return Timer(new_id(), incident_id, TIMER_KIND, due_at, {})
 
 
+def done_keys(timeline: list[Event]) -> set[str]:
+    """The escalation actions already carried out since the incident last (re)opened: an
+    incident that fires again after resolving pages its people again."""
+    start = max((i for i, e in enumerate(timeline) if e.kind == "reopened"), default=-1)
+    return {str(e.detail.get("key")) for e in timeline[start + 1:] if e.kind in DONE_EVENTS}
+
+
 def incident_state(incident: Incident, done: set[str]) -> IncidentState:
     """What escalation needs. An alert counts as firing since the incident opened: the moment
     callwatch knew, whatever ``startsAt`` a late or replayed delivery carries."""
@@ -114,9 +121,16 @@ class EscalationWorker:
         self.on_commit = on_commit
         self.vendor_rows = vendor_rows
         self._stopping = asyncio.Event()
+        self._wake = asyncio.Event()
 
     def stop(self) -> None:
         self._stopping.set()
+        self._wake.set()
+
+    def wake(self) -> None:
+        """Look at the timers now (an incident was just opened or changed: a first step due at
+        once, such as a P1's PagerDuty page, should not wait for the next poll)."""
+        self._wake.set()
 
     async def run(self) -> None:
         while not self._stopping.is_set():
@@ -128,9 +142,10 @@ class EscalationWorker:
                 log.exception("escalation pass crashed")
             try:
                 async with asyncio.timeout(self.poll_seconds):
-                    await self._stopping.wait()
+                    await self._wake.wait()
             except TimeoutError:
                 pass
+            self._wake.clear()
 
     async def run_once(self) -> int:
         """Fire every due timer once; returns how many fired."""
@@ -148,7 +163,7 @@ class EscalationWorker:
             await self.store.finish_timer(timer.id, self.worker, now, "cancelled")
             return 0
         timeline = await self.store.timeline(incident.id)
-        done = {str(e.detail.get("key")) for e in timeline if e.kind in DONE_EVENTS}
+        done = done_keys(timeline)
         due = due_actions(incident_state(incident, done), self.policy, now)
         vendor_rows = {}  # drafted before the transaction: it may ask the exporter over HTTP
         for action in due:

@@ -39,3 +39,9 @@ def test_timeouts_are_not_scaled(policy) -> None:
     assert fast.exporter.api_timeout_seconds == policy.exporter.api_timeout_seconds
     assert fast.exporter.probe_timeout_seconds == policy.exporter.probe_timeout_seconds
     assert fast.exporter.probe_interval_seconds == policy.exporter.probe_interval_seconds / 60
+
+
+def test_the_exporter_poll_intervals_are_scaled(policy) -> None:
+    fast = scale_policy(policy, 60)
+    assert fast.exporter.poll_intervals == {
+        name: seconds / 60 for name, seconds in policy.exporter.poll_intervals.items()}

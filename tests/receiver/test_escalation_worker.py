@@ -150,3 +150,15 @@ async def test_a_twilio_outage_lasting_30_minutes_drafts_the_vendor_email(
     (draft,) = drafts
     assert "Twilio" in draft.text and draft.recipients == ("oncall@example.com",)
     assert "vendor_escalation" in await _timeline_kinds(client, incident_id)
+
+
+def test_an_incident_that_fires_again_pages_its_people_again() -> None:
+    from receiver.escalation_worker import done_keys
+    from receiver.store.base import Event
+
+    timeline = [Event("i", 1.0, "opened", "alertmanager"),
+                Event("i", 2.0, "escalated", "escalation", {"key": "engineering:L1"}),
+                Event("i", 3.0, "resolved", "alertmanager"),
+                Event("i", 4.0, "reopened", "alertmanager")]
+    assert done_keys(timeline[:2]) == {"engineering:L1"}
+    assert done_keys(timeline) == set()
