@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 .PHONY: demo test deps tools render golden bench clean
 
 demo: deps tools
-	$(BIN)/callwatch run
+	$(BIN)/callwatch demo
 
 test: deps tools
 	. scripts/tool-env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
