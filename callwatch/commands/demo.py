@@ -26,8 +26,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="run one scenario (default: walk through the four runbooks)")
     parser.add_argument("--time-scale", type=float, default=60.0, metavar="F",
                         help="policy minutes per real second x60 (default 60)")
-    parser.add_argument("--rate", type=float, default=40.0,
-                        help="simulated calls per second (default 40)")
+    parser.add_argument("--rate", type=float, default=100.0,
+                        help="simulated calls per second (default 100)")
     parser.add_argument("--hold", type=float, default=20.0, metavar="SECONDS",
                         help="how long each fault stays on once paged (default 20)")
 

@@ -70,7 +70,9 @@ async def _check_pages(stack, api: StackClient, incident: dict, policy) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.scenario for c in CASES])
 async def test_a_scenario_pages_escalates_and_resolves(tmp_path, case: Case) -> None:
-    async with DemoStack(tmp_path, time_scale=60, call_rate=60) as stack, \
+    # 120 calls a second: at 60x a 5 s rate window must still hold enough calls that normal
+    # traffic (1% drops) never looks like a 3% warning by chance.
+    async with DemoStack(tmp_path, time_scale=60, call_rate=120) as stack, \
             aiohttp.ClientSession() as session:
         api = StackClient(stack, session)
         stack.simulator.set_scenario(case.scenario)
