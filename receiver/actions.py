@@ -27,10 +27,10 @@ from policy import Policy
 from receiver import messages
 from receiver.context import MANUAL_PREFIX, leading_alert
 from receiver.incidents_api import iso
+from receiver.escalation_worker import TIMER_KIND
 from receiver.schedule import next_send_time
 from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutbox, Timer
 
-ESCALATION_TIMER = "escalation"
 NO_ACK_CHANNEL_TYPES = ("phone",)
 
 
@@ -80,9 +80,9 @@ def decide_acknowledge(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:
                   {"after_seconds": round(ctx.now - current.opened_at, 3)})
     channels = _told(snapshot.notified, ctx, extra_skip=NO_ACK_CHANNEL_TYPES)
     rows = _rows(incident, channels, "acknowledge", ctx, note=f"Acknowledged by {ctx.actor}")
-    timer = Timer(ctx.new_id(), incident.id, ESCALATION_TIMER, ctx.now, {})
+    timer = Timer(ctx.new_id(), incident.id, TIMER_KIND, ctx.now, {})
     return Outcome(Changes(incident=incident, events=[event], outbox=rows, timers=[timer],
-                           cancel_timers=(ESCALATION_TIMER,)), incident=incident)
+                           cancel_timers=(TIMER_KIND,)), incident=incident)
 
 
 def decide_resolve(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:
@@ -115,7 +115,7 @@ def decide_declare(snapshot: GroupSnapshot, ctx: ActionContext, *, incident_id: 
     channels = ctx.policy.routing[priority].channels
     rows = _rows(incident, channels, "trigger", ctx,
                  note=f"Declared by {ctx.actor}: {description}")
-    timer = Timer(ctx.new_id(), incident.id, ESCALATION_TIMER, ctx.now, {})
+    timer = Timer(ctx.new_id(), incident.id, TIMER_KIND, ctx.now, {})
     return Outcome(Changes(incident=incident, new_incident=True, events=[event], outbox=rows,
                            timers=[timer]), incident=incident)
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from callwatch import stack
+
 REPO = Path(__file__).resolve().parent.parent
 POLICY_PATH = REPO / "deploy" / "policy.yaml"
 
@@ -25,36 +27,32 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
 
 
-def find_binary(env_var: str, *names: str) -> str:
-    """The binary named by ``env_var`` or found on PATH; fails (never skips) when missing."""
-    path = os.environ.get(env_var)
-    if path and os.access(path, os.X_OK):
-        return path
-    for name in names:
-        found = shutil.which(name)
-        if found:
-            return found
-    pytest.fail(f"{names[0]} not found: run scripts/ensure-tools or set {env_var}")
+def find_binary(name: str) -> str:
+    """The binary (see ``callwatch.stack.BINARIES``); fails (never skips) when missing."""
+    try:
+        return stack.find_binary(name)
+    except stack.MissingBinary as exc:
+        pytest.fail(str(exc))
 
 
 @pytest.fixture(scope="session")
 def promtool() -> str:
-    return find_binary("PROMTOOL_BIN", "promtool")
+    return find_binary("promtool")
 
 
 @pytest.fixture(scope="session")
 def amtool() -> str:
-    return find_binary("AMTOOL_BIN", "amtool")
+    return find_binary("amtool")
 
 
 @pytest.fixture(scope="session")
 def prometheus_bin() -> str:
-    return find_binary("PROMETHEUS_BIN", "prometheus")
+    return find_binary("prometheus")
 
 
 @pytest.fixture(scope="session")
 def alertmanager_bin() -> str:
-    return find_binary("ALERTMANAGER_BIN", "prometheus-alertmanager", "alertmanager")
+    return find_binary("alertmanager")
 
 
 @pytest.fixture(scope="session")
