@@ -165,11 +165,13 @@ def query(store_url: str, sql: str, *params) -> list[tuple]:
 
 
 async def metric(session: aiohttp.ClientSession, url: str, name: str) -> float:
-    """The sum of every sample of ``name`` on ``url``/metrics (0 when absent)."""
+    """The sum of every sample of ``name`` on ``url``/metrics (0 when absent); ``name`` may
+    end in a label prefix, e.g. ``x_total{result="accepted"``."""
     async with session.get(f"{url}/metrics") as response:
         text = await response.text()
     total = 0.0
     for line in text.splitlines():
-        if line.startswith(name + "{") or line.startswith(name + " "):
+        if line.startswith(name + ("," if "{" in name else "{")) or line.startswith(
+                name + ("}" if "{" in name else " ")):
             total += float(line.rsplit(" ", 1)[1])
     return total
