@@ -164,14 +164,14 @@ def query(store_url: str, sql: str, *params) -> list[tuple]:
         return conn.execute(sql, params).fetchall()
 
 
-async def metric(session: aiohttp.ClientSession, url: str, name: str) -> float:
-    """The sum of every sample of ``name`` on ``url``/metrics (0 when absent); ``name`` may
-    end in a label prefix, e.g. ``x_total{result="accepted"``."""
+async def metric(session: aiohttp.ClientSession, url: str, name: str, **labels: str) -> float:
+    """The sum of the samples of ``name`` on ``url``/metrics whose labels include ``labels``
+    (0 when there are none)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
     async with session.get(f"{url}/metrics") as response:
         text = await response.text()
-    total = 0.0
-    for line in text.splitlines():
-        if line.startswith(name + ("," if "{" in name else "{")) or line.startswith(
-                name + ("}" if "{" in name else " ")):
-            total += float(line.rsplit(" ", 1)[1])
-    return total
+    return sum(sample.value for family in text_string_to_metric_families(text)
+               for sample in family.samples
+               if sample.name == name and all(sample.labels.get(k) == v
+                                               for k, v in labels.items()))

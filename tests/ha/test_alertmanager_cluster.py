@@ -99,8 +99,8 @@ async def test_both_alertmanagers_deliver_one_group_to_two_receivers_one_inciden
         await until(both_delivered, 30, "a delivery from each Alertmanager to its receiver")
         await until(lambda: recorder.count("slack") >= 1 and recorder.count("email") >= 1, 30,
                     "the pages")
-        accepted = [await metric(session, r.url, 'callwatch_alertmanager_deliveries_total'
-                                 '{result="accepted"') for r in receivers]
+        accepted = [await metric(session, r.url, "callwatch_alertmanager_deliveries_total",
+                                 result="accepted") for r in receivers]
     incidents = query(store, "SELECT id FROM incidents")
     assert len(incidents) == 1
     assert {ch: recorder.count(ch) for ch in recorder.delivered} == {"slack": 1, "email": 1}
