@@ -69,3 +69,32 @@ async def test_a_leader_whose_connection_dies_stops_leading(postgres_url):
     finally:
         await election.stop()
         await asyncio.wait({task}, timeout=5)
+
+
+async def test_a_following_poller_runs_only_local_sources_until_it_leads():
+    from prometheus_client import CollectorRegistry
+
+    from exporter.metrics import create_metrics
+    from exporter.poller import Poller
+
+    class Counting:
+        def __init__(self, name: str) -> None:
+            self.name, self.provider, self.interval, self.polls = name, "none", 0.01, 0
+
+        async def poll(self) -> None:
+            self.polls += 1
+
+    leading = False
+    poller = Poller(create_metrics(CollectorRegistry()), {}, clock=lambda: 0.0)
+    api, local = Counting("api"), Counting("local")
+    poller.add(api, api=False)
+    poller.add(local, api=False, leader_only=False)
+    poller.follow(lambda: leading, 0.01)
+    poller.start()
+    try:
+        await until(lambda: local.polls >= 5, 5, "the local source polling")
+        assert api.polls == 0
+        leading = True
+        await until(lambda: api.polls >= 1, 5, "the leader-only source polling once leading")
+    finally:
+        await poller.stop()
