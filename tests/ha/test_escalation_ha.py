@@ -2,9 +2,11 @@
 team-lead step L2 is due 7.5 s after opening, the engineering-manager step L3 22.5 s after).
 
 L2 falls due while both run: it fires once. For L3 the test holds an exclusive lock on the
-``events`` table after the SLA step (15 s) and before L3 is due, so whichever replica claims the timer stalls inside
-``fire`` holding the claim; that replica is killed (SIGKILL), the lock released, and the other
-replica fires L3 once its claim expires (``CALLWATCH_TIMER_LEASE_SECONDS=3``).
+``events`` table after the SLA step (15 s) and before L3 is due, so whichever replica claims
+the timer stalls inside ``fire`` holding the claim; that replica is killed (SIGKILL), the lock
+released, and the other replica fires L3 once its claim expires
+(``CALLWATCH_TIMER_LEASE_SECONDS=3``). Claims are taken only once a step is due, so "holding
+it just before it is due" is, in this design, holding the claim at the moment it falls due.
 """
 
 from __future__ import annotations

@@ -31,7 +31,8 @@ async def start_simulator(workdir: Path) -> tuple[asyncio.subprocess.Process, di
         sys.executable, "-m", "simulator", "--rate", "8", "--hold-seconds", "0.3",
         "--report-every", "600",
         # calls are generated only with a target; nothing listens there (webhooks are not used)
-        "--target-base-url", f"http://127.0.0.1:{free_port()}", cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO)},
+        "--target-base-url", f"http://127.0.0.1:{free_port()}", cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO)},
         stdout=asyncio.subprocess.PIPE, stderr=open(workdir / "simulator.err", "wb"))
     async with asyncio.timeout(30):
         line = await process.stdout.readline()
@@ -73,8 +74,8 @@ async def test_the_polling_leader_dies_and_another_replica_takes_over_without_do
     policy_file = tmp_path / "policy.yaml"
     text = (REPO / "deploy" / "policy.yaml").read_text()
     assert "poll_intervals: {calls: 30s, insights: 5m," in text
-    policy_file.write_text(text.replace("poll_intervals: {calls: 30s,",
-                                        "poll_intervals: {calls: 1s,").replace("insights: 5m,", "insights: 1s,"))
+    policy_file.write_text(text.replace("poll_intervals: {calls: 30s, insights: 5m,",
+                                        "poll_intervals: {calls: 1s, insights: 1s,"))
     simulator, ready = await start_simulator(tmp_path)
     replicas: dict[str, tuple] = {}
     try:
