@@ -80,11 +80,14 @@ def _spawn(name: str, argv: list[str], workdir: Path, url: str) -> ManagedProces
     return ManagedProcess(name, process, log_path, url)
 
 
-def start_prometheus(binary: str, config_file: Path, workdir: Path, port: int) -> ManagedProcess:
+def start_prometheus(binary: str, config_file: Path, workdir: Path, port: int,
+                     extra_args: tuple[str, ...] = ()) -> ManagedProcess:
+    """Prometheus on 127.0.0.1:``port``; ``extra_args`` go last (e.g. a short
+    ``--rules.alert.resend-delay`` in tests)."""
     data = workdir / "prometheus-data"
     data.mkdir(parents=True, exist_ok=True)
     argv = [binary, f"--config.file={config_file}", f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"]
+            f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle", *extra_args]
     return _spawn("prometheus", argv, workdir, f"http://127.0.0.1:{port}")
 
 

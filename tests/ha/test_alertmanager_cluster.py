@@ -125,3 +125,48 @@ async def test_with_one_alertmanager_killed_alerts_still_reach_the_receivers(clu
     rows = query(store, "SELECT group_key FROM incidents")
     assert len(rows) == 1 and "TelephonyServiceDegraded" in rows[0][0]
     assert {ch: recorder.count(ch) for ch in recorder.delivered} == {"slack": 1, "email": 1}
+
+
+RULE = """groups:
+  - name: ha-probe
+    rules:
+      - alert: TelephonyHaProbe
+        expr: vector(1)
+        labels: {severity: critical, provider: twilio, priority: P2}
+        annotations: {summary: "HA probe on twilio"}
+"""
+
+
+async def test_prometheus_rendered_with_both_alertmanagers_pages_through_the_survivor(
+        cluster, prometheus_bin, policy, tmp_path):
+    """The rendered prometheus.yml (both Alertmanagers, as `callwatch render --ha` writes it)
+    with one Alertmanager killed: a firing rule still becomes one incident, paged once."""
+    from callwatch.stack import start_prometheus
+    from policy.render import PROMETHEUS_PATH
+
+    recorder, receivers, managers, store = cluster
+    managers[0].process.kill()
+    managers[0].process.wait(10)
+    workdir = tmp_path / "prometheus"
+    (workdir / "rules").mkdir(parents=True)
+    (workdir / "rules" / "probe.yml").write_text(RULE)
+    config = workdir / "prometheus.yml"
+    config.write_text(render_all(policy, RenderOptions(
+        time_scale=60, alertmanagers=tuple(m.url.removeprefix("http://") for m in managers),
+        callwatch_targets=(receivers[1].url.removeprefix("http://"),)))[PROMETHEUS_PATH])
+    # an alert first evaluated before the Alertmanagers are discovered is dropped and re-sent
+    # only after the resend delay (1m by default)
+    prometheus = start_prometheus(prometheus_bin, config, workdir, free_port(),
+                                  extra_args=("--rules.alert.resend-delay=1s",))
+    try:
+        await until(lambda: recorder.count("slack") >= 1 and recorder.count("email") >= 1, 60,
+                    "a page from Prometheus' alert through the surviving Alertmanager")
+        async with aiohttp.ClientSession() as session:
+            async with session.get(f"{prometheus.url}/api/v1/alertmanagers") as response:
+                active = (await response.json())["data"]["activeAlertmanagers"]
+    finally:
+        prometheus.stop()
+    assert len(active) == 2  # Prometheus knows both; only the live one delivered
+    rows = query(store, "SELECT group_key FROM incidents")
+    assert len(rows) == 1 and "TelephonyHaProbe" in rows[0][0]
+    assert {ch: recorder.count(ch) for ch in recorder.delivered} == {"slack": 1, "email": 1}
