@@ -39,7 +39,7 @@ async def post_alerts(request: web.Request) -> web.Response:
     if state.store is None:
         raise ApiError(503, "unavailable", "the store is not open yet; retry")
     try:
-        changes = await state.store.apply_group(key, group.group_key, ctx.now,
+        changes = await state.store.apply_group(key, group.incident_key, ctx.now,
                                                 lambda snapshot: decide(group, snapshot, ctx))
     except StoreError as exc:
         state.metrics.deliveries.labels("unavailable").inc()

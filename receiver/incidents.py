@@ -3,7 +3,9 @@
 ``decide(group, snapshot, ctx)`` never does I/O and never reads the clock (``ctx.now``); the
 store calls it inside the delivery's transaction. Rules:
 
-- one incident per Alertmanager group (``groupKey``); its priority is the highest among its
+- one incident per Alertmanager group (``groupKey`` without its route: see
+  ``AlertGroup.incident_key``; an alert's warning and critical arrive through two priority
+  routes but are one incident, open while any of their alerts fires); its priority is the highest among its
   firing alerts, each alert's being its ``priority`` label (P0..P3), else the first matching
   ``policy.priority_overrides`` entry, else ``policy.severity_default[severity]``, else
   ``UNKNOWN_SEVERITY_PRIORITY`` (P2: an alert nobody classified is seen, not buried in a digest);
@@ -30,7 +32,7 @@ from policy import Policy
 from policy.matchers import Matcher, parse_matcher
 from receiver import messages
 from receiver.escalation_worker import TIMER_KIND, escalation_timer
-from receiver.payload import Alert, AlertGroup
+from receiver.payload import Alert, AlertGroup, stored_alert
 from receiver.schedule import next_send_time
 from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutbox
 
@@ -76,6 +78,7 @@ def highest(priorities: list[str]) -> str:
 def decide(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
     """The changes one delivery makes to its group's incident (see the module docstring)."""
     current = snapshot.incident
+    group = _with_other_routes(group, current)
     if group.status == "resolved" or not group.firing_alerts:
         return _resolve(group, snapshot, ctx) if current and current.state != "resolved" \
             else Changes()
@@ -84,6 +87,21 @@ def decide(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
     if current.state == "resolved":
         return _reopen(group, current, ctx)
     return _update(group, snapshot, ctx)
+
+
+def _with_other_routes(group: AlertGroup, current: Incident | None) -> AlertGroup:
+    """``group`` plus the still-firing alerts the open incident holds from its other route
+    groups; each group's latest delivery replaces that group's earlier alerts."""
+    if current is None or current.state == "resolved":
+        return group
+    others = tuple(stored_alert(a) for a in current.alerts
+                   if a.get("status") == "firing" and a.get("group")
+                   and a.get("group") != group.group_key)
+    if not others:
+        return group
+    alerts = group.alerts + others
+    status = "firing" if any(a.firing for a in alerts) else "resolved"
+    return replace(group, alerts=alerts, status=status)
 
 
 def _within_reopen(incident: Incident, ctx: Context) -> bool:
@@ -117,7 +135,7 @@ def _refresh(incident: Incident, group: AlertGroup, ctx: Context) -> Incident:
 def _open(group: AlertGroup, ctx: Context) -> Changes:
     priority, alert = _leading(group, ctx)
     incident = _refresh(Incident(
-        id=ctx.new_id(), group_key=group.group_key, priority=priority, state="triggered",
+        id=ctx.new_id(), group_key=group.incident_key, priority=priority, state="triggered",
         summary=_summary(group, alert), provider=alert.labels.get("provider") or
         group.common_labels.get("provider"), opened_at=ctx.now), group, ctx)
     detail = {"priority": priority, "alerts": len(group.firing_alerts),

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -37,6 +37,7 @@ class Alert:
     ends_at: str
     fingerprint: str
     generator_url: str = ""
+    group: str = ""          # the Alertmanager groupKey it arrived in (see AlertGroup)
 
     @property
     def firing(self) -> bool:
@@ -46,7 +47,7 @@ class Alert:
         return {"status": self.status, "labels": dict(self.labels),
                 "annotations": dict(self.annotations), "startsAt": self.starts_at,
                 "endsAt": self.ends_at, "fingerprint": self.fingerprint,
-                "generatorURL": self.generator_url}
+                "generatorURL": self.generator_url, "group": self.group}
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,15 @@ class AlertGroup:
     def firing_alerts(self) -> tuple[Alert, ...]:
         return tuple(a for a in self.alerts if a.firing)
 
+    @property
+    def incident_key(self) -> str:
+        """The group key without its route: ``{}/{priority="P1"}:{alertname="X"}`` ->
+        ``{alertname="X"}``. Alertmanager groups per route, and callwatch routes by priority,
+        so an alert's warning (P3) and critical (P1) arrive in two groups: both are one incident.
+        """
+        route_end = self.group_key.find("}:{")
+        return self.group_key[route_end + 2:] if route_end >= 0 else self.group_key
+
 
 def parse_payload(data: Any) -> AlertGroup:
     """The group in ``data`` (decoded JSON); PayloadError naming the first bad field."""
@@ -82,12 +92,14 @@ def parse_payload(data: Any) -> AlertGroup:
     truncated = data.get("truncatedAlerts", 0)
     if not isinstance(truncated, int) or isinstance(truncated, bool) or truncated < 0:
         raise PayloadError("truncatedAlerts", "must be a non-negative integer")
+    group_key = _nonempty(data, "groupKey")
     return AlertGroup(
         version=version,
-        group_key=_nonempty(data, "groupKey"),
+        group_key=group_key,
         status=status,
         receiver=_required(data, "receiver", str),
-        alerts=tuple(_alert(item, f"alerts[{i}]") for i, item in enumerate(alerts_raw)),
+        alerts=tuple(replace(_alert(item, f"alerts[{i}]"), group=group_key)
+                     for i, item in enumerate(alerts_raw)),
         group_labels=_labels(data.get("groupLabels", {}), "groupLabels"),
         common_labels=_labels(data.get("commonLabels", {}), "commonLabels"),
         common_annotations=_labels(data.get("commonAnnotations", {}), "commonAnnotations"),
@@ -108,6 +120,11 @@ def _alert(item: Any, path: str) -> Alert:
         fingerprint=_nonempty(item, "fingerprint", path),
         generator_url=_optional_str(item, "generatorURL", f"{path}.generatorURL"),
     )
+
+
+def stored_alert(item: dict[str, Any]) -> Alert:
+    """An alert as ``Alert.as_dict`` stored it (with the group it arrived in)."""
+    return replace(_alert(item, "stored alert"), group=str(item.get("group", "")))
 
 
 def _required(data: dict, key: str, kind: type, parent: str = "") -> Any:

@@ -39,7 +39,7 @@ async def deliver(store, policy, clock, *alerts, group="G"):
     group_ = parse_payload(payload(*alerts, group=group))
     ctx = Context(policy=policy, now=clock(), new_id=lambda: f"x{next(_ids)}",
                   batch=delivery_key(group_))
-    return await store.apply_group(ctx.batch, group_.group_key, ctx.now,
+    return await store.apply_group(ctx.batch, group_.incident_key, ctx.now,
                                    lambda snap: decide(group_, snap, ctx))
 
 
@@ -205,3 +205,32 @@ async def test_two_receivers_getting_the_same_group_at_once_open_one_incident(st
     rows = await store.outbox_for(incidents[0].id)
     assert sorted((r.channel, r.kind) for r in rows) == [("email", "trigger"),
                                                          ("slack", "trigger")]
+
+
+async def test_a_warning_and_its_critical_through_two_priority_routes_are_one_incident(
+        store, policy):
+    clock = FakeClock()
+    warning = alert("TelephonyCallDropRateHigh", fingerprint="w", severity="warning",
+                    priority="P3")
+    critical = alert("TelephonyCallDropRateHigh", fingerprint="c", priority="P1")
+
+    async def via(route: str, *alerts):
+        body = payload(*alerts, groupKey=f'{{}}/{{priority="{route}"}}:{{alertname="G"}}')
+        group_ = parse_payload(body)
+        ctx = Context(policy=policy, now=clock(), new_id=lambda: f"y{next(_ids)}",
+                      batch=delivery_key(group_))
+        return await store.apply_group(ctx.batch, group_.incident_key, ctx.now,
+                                       lambda snap: decide(group_, snap, ctx))
+
+    await via("P3", warning)
+    await via("P1", critical)
+    (incident,) = await store.list_incidents()
+    assert (incident.priority, incident.state) == ("P1", "triggered")
+    await via("P1", alert("TelephonyCallDropRateHigh", fingerprint="c", priority="P1",
+                          status="resolved"))
+    (incident,) = await store.list_incidents()
+    assert incident.state == "triggered"        # the warning still fires through P3
+    await via("P3", alert("TelephonyCallDropRateHigh", fingerprint="w", severity="warning",
+                          priority="P3", status="resolved"))
+    (incident,) = await store.list_incidents()
+    assert incident.state == "resolved"
