@@ -70,8 +70,11 @@ async def cluster(alertmanager_bin, policy, postgres_url, tmp_path: Path):
         async with aiohttp.ClientSession() as session:
             for manager in managers:
                 async def clustered(url=manager.url) -> bool:
-                    async with session.get(f"{url}/api/v2/status") as response:
-                        body = await response.json()
+                    try:
+                        async with session.get(f"{url}/api/v2/status") as response:
+                            body = await response.json()
+                    except aiohttp.ClientError:
+                        return False  # still starting
                     return len(body["cluster"]["peers"]) == 2
                 await wait_for(clustered, 30, f"{manager.name} sees both peers", process=manager)
         yield recorder, receivers, managers, postgres_url
