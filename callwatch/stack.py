@@ -80,17 +80,23 @@ def _spawn(name: str, argv: list[str], workdir: Path, url: str) -> ManagedProces
     return ManagedProcess(name, process, log_path, url)
 
 
-def start_prometheus(binary: str, config_file: Path, workdir: Path, port: int) -> ManagedProcess:
+def start_prometheus(binary: str, config_file: Path, workdir: Path, port: int,
+                     extra_args: tuple[str, ...] = ()) -> ManagedProcess:
+    """Prometheus on 127.0.0.1:``port``; ``extra_args`` go last (e.g. a short
+    ``--rules.alert.resend-delay`` in tests)."""
     data = workdir / "prometheus-data"
     data.mkdir(parents=True, exist_ok=True)
     argv = [binary, f"--config.file={config_file}", f"--storage.tsdb.path={data}",
-            f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle"]
+            f"--web.listen-address=127.0.0.1:{port}", "--web.enable-lifecycle", *extra_args]
     return _spawn("prometheus", argv, workdir, f"http://127.0.0.1:{port}")
 
 
 def start_alertmanager(binary: str, config_file: Path, workdir: Path, port: int,
                        name: str = "alertmanager", cluster_port: int | None = None,
-                       peers: tuple[str, ...] = ()) -> ManagedProcess:
+                       peers: tuple[str, ...] = (),
+                       extra_args: tuple[str, ...] = ()) -> ManagedProcess:
+    """Alertmanager on 127.0.0.1:``port``; a cluster peer when ``cluster_port`` is set.
+    ``extra_args`` go last (e.g. ``--cluster.peer-timeout=...`` in tests)."""
     data = workdir / f"{name}-data"
     data.mkdir(parents=True, exist_ok=True)
     argv = [binary, f"--config.file={config_file}", f"--storage.path={data}",
@@ -101,6 +107,7 @@ def start_alertmanager(binary: str, config_file: Path, workdir: Path, port: int,
     else:
         argv.append(f"--cluster.listen-address=127.0.0.1:{cluster_port}")
         argv += [f"--cluster.peer={peer}" for peer in peers]
+    argv += list(extra_args)
     return _spawn(name, argv, workdir, f"http://127.0.0.1:{port}")
 
 

@@ -39,7 +39,7 @@ def setup_exporter(app: web.Application, environ: Mapping[str, str],
     app[INGEST] = ingest
     ingest.add_routes(app)
     add_ops_routes(app)
-    setup_background(app, config, clock)      # pollers, probes: tasks in cleanup_ctx
+    setup_background(app, config, clock, environ)  # pollers, probes: tasks in cleanup_ctx
     app[READINESS].append(_webhook_check(ingest))
 
 

@@ -10,16 +10,20 @@ Pollers for a provider run only with its credentials (``TWILIO_ACCOUNT_SID`` +
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from typing import Callable
+from typing import Callable, Mapping
 
 import aiohttp
 from aiohttp import web
 
-from callwatch.web import POLICY, READINESS, Check
+from prometheus_client import Gauge
+
+from callwatch.web import POLICY, READINESS, REGISTRY, Check
 from exporter.collectors.base import ApiCaller
 from exporter.config import ExporterConfig
 from exporter.keys import METRICS, STATES, TRACKER
+from exporter.leader import LeaderElection, LeaderSettings, load_leader_settings
 from exporter.poller import Poller
 from exporter.probes.runner import setup_probes
 
@@ -28,7 +32,7 @@ POLLER = web.AppKey("exporter_poller", Poller)
 
 
 def setup_background(app: web.Application, config: ExporterConfig,
-                     clock: Callable[[], float]) -> None:
+                     clock: Callable[[], float], environ: Mapping[str, str] | None = None) -> None:
     states = app[STATES]
     states["twilio"].polling = config.twilio_polling
     states["twilio"].polling_detail = ("polling the Twilio API" if config.twilio_polling else
@@ -39,22 +43,56 @@ def setup_background(app: web.Application, config: ExporterConfig,
     if config.telnyx_polling and not config.telnyx_connection_id:
         states["telnyx"].polling_detail += " (active calls not polled: TELNYX_CONNECTION_ID not set)"
     app[POLLER] = Poller(app[METRICS], states, clock)
-    app.cleanup_ctx.append(_pollers(config, clock))
+    try:
+        leader = load_leader_settings(environ or {})
+    except ValueError as exc:
+        raise SystemExit(f"callwatch exporter: {exc}") from None
+    app.cleanup_ctx.append(_pollers(config, clock, leader))
     app[READINESS].append(_pollers_check(app, config))
     setup_probes(app, config, clock)
 
 
-def _pollers(config: ExporterConfig, clock: Callable[[], float]):
+def _follow_leader(app: web.Application, poller: Poller,
+                   leader: LeaderSettings | None) -> LeaderElection | None:
+    """Replicas (``CALLWATCH_LEADER_STORE_URL``): API and status-page polling on the leader
+    only; ``callwatch_exporter_polling_leader`` is 1 on it. None: poll here, as always."""
+    if leader is None:
+        return None
+    gauge = Gauge("callwatch_exporter_polling_leader", "1 on the exporter replica that polls "
+                  "the provider APIs and status pages (leader election), else 0",
+                  registry=app[REGISTRY])
+    gauge.set(0)
+    states = app[STATES]
+
+    def changed(leading: bool) -> None:
+        gauge.set(1 if leading else 0)
+        for state in states.values():
+            role = "leader" if leading else "standby: another replica polls"
+            state.polling_detail = f"{state.polling_detail.split(' [')[0]} [{role}]"
+
+    election = LeaderElection(leader, changed)
+    changed(False)
+    poller.follow(lambda: election.leading, leader.check_seconds)
+    return election
+
+
+def _pollers(config: ExporterConfig, clock: Callable[[], float], leader: LeaderSettings | None):
     async def context(app: web.Application):
         poller: Poller = app[POLLER]
-        poller.add(SweepSource(app[TRACKER]), api=False)
+        poller.add(SweepSource(app[TRACKER]), api=False, leader_only=False)  # local state
         closers = _add_sources(app, poller, config, clock)
         session = aiohttp.ClientSession() if config.statuspage_urls else None
         if session is not None:
             _add_statuspage(app, poller, config, session)
+        election = _follow_leader(app, poller, leader)
+        electing = (asyncio.create_task(election.run(), name="poll-leader-election")
+                    if election is not None else None)
         poller.start()
         yield
         await poller.stop()
+        if election is not None and electing is not None:
+            await election.stop()  # closing its session releases the lock for another replica
+            await asyncio.wait({electing}, timeout=5)
         for close in closers:
             await close()
         if session is not None:

@@ -5,6 +5,8 @@ for the running poll instead of starting a second). ``Poller.start()`` creates o
 source (from a ``cleanup_ctx``); each loop sleeps the source's interval after a success and a
 growing backoff after a 429, 5xx, timeout or transport error (``collectors.base.Backoff``).
 ``telephony_provider_up{provider}`` is set after every API poll: 1 when it worked, else 0.
+With ``follow(leading, wait)`` (exporter replicas, see exporter/leader.py) the ``leader_only``
+sources poll only while ``leading()``; a follower checks again every ``wait`` seconds.
 """
 
 from __future__ import annotations
@@ -29,9 +31,19 @@ class Poller:
         self._locks: dict[str, asyncio.Lock] = {}
         self._backoff: dict[str, Backoff] = {}
         self._tasks: list[asyncio.Task] = []
+        self.leader_only: set[str] = set()
+        self._leading: Callable[[], bool] | None = None
+        self._follower_wait = 1.0
 
-    def add(self, source: Source, api: bool = True) -> None:
-        """Register ``source``; ``api`` sources drive ``telephony_provider_up``."""
+    def follow(self, leading: Callable[[], bool], wait: float) -> None:
+        """Poll the ``leader_only`` sources only while ``leading()`` is true."""
+        self._leading, self._follower_wait = leading, wait
+
+    def add(self, source: Source, api: bool = True, leader_only: bool = True) -> None:
+        """Register ``source``; ``api`` sources drive ``telephony_provider_up``;
+        ``leader_only`` ones run on one replica at a time when following a leader."""
+        if leader_only:
+            self.leader_only.add(source.name)
         self.sources.append(source)
         self._locks[source.name] = asyncio.Lock()
         self._backoff[source.name] = Backoff(source.interval)
@@ -65,6 +77,10 @@ class Poller:
 
     async def _loop(self, source: Source) -> None:
         while True:
+            if (self._leading is not None and source.name in self.leader_only
+                    and not self._leading()):
+                await asyncio.sleep(self._follower_wait)  # a follower: another replica polls
+                continue
             delay = await self.run_once(source)
             await asyncio.sleep(delay)
 

@@ -88,6 +88,7 @@ async def _lifecycle(state: ReceiverState, environ: Mapping[str, str],
         store, state.policy, state.metrics, worker=state.config.worker_id,
         public_url=state.config.public_url, clock=state.clock, on_commit=state.committed,
         poll_seconds=min(1.0, state.config.dispatch.poll_seconds),
+        lease_seconds=state.config.timer_lease_seconds,
         vendor_rows=vendor_drafter(state.policy, environ, app_actions, state.config.public_url))
     state.on_commit.append(escalation.wake)
     escalation_task = asyncio.create_task(escalation.run(), name="callwatch-escalation")

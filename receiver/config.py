@@ -9,6 +9,7 @@
 | ``CALLWATCH_PUBLIC_URL`` | base of the incident links in messages ("") |
 | ``CALLWATCH_NOTIFIER_FACTORY`` | ``module:function(policy, environ) -> {channel: Notifier}`` (receiver.notify.registry:build_notifiers) |
 | ``CALLWATCH_OUTBOX_LEASE_SECONDS`` | claim lifetime; a dead worker's rows are retaken after it (60) |
+| ``CALLWATCH_TIMER_LEASE_SECONDS`` | escalation timer claim lifetime; a dead replica's due step is fired by another after it (30) |
 | ``CALLWATCH_OUTBOX_POLL_SECONDS`` | dispatcher poll interval when idle (1) |
 | ``CALLWATCH_RETRY_BASE_SECONDS`` / ``..._MAX_SECONDS`` | retry backoff: base * 2^(n-1), capped (5 / 300) |
 | ``CALLWATCH_OUTBOX_MAX_AGE_SECONDS`` | a row still failing this long after creation is abandoned (86400) |
@@ -48,6 +49,7 @@ class ReceiverConfig:
     worker_id: str
     dispatch: DispatchSettings
     alerts_max_body: int = 8 * 1024 * 1024
+    timer_lease_seconds: float = 30.0
 
 
 def _number(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -81,4 +83,5 @@ def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
         worker_id=worker,
         dispatch=dispatch,
         alerts_max_body=int(_number(environ, "CALLWATCH_ALERTS_MAX_BODY", 8 * 1024 * 1024)),
+        timer_lease_seconds=_number(environ, "CALLWATCH_TIMER_LEASE_SECONDS", 30.0),
     )

@@ -68,3 +68,56 @@ def test_a_broken_compose_file_is_rejected_with_a_message(compose_bin: str, tmp_
     result = _config(compose_bin, broken)
     assert result.returncode != 0
     assert "healthchek" in result.stderr
+
+
+def _config_ha(compose_bin: str) -> dict:
+    result = subprocess.run([compose_bin, "-f", str(COMPOSE_FILE), "--profile", "ha", "config",
+                             "--format", "json"],
+                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def test_the_ha_profile_adds_postgres_a_second_receiver_and_a_clustered_alertmanager(
+        compose_bin: str) -> None:
+    config = _config_ha(compose_bin)
+    services = config["services"]
+    assert set(services) == {"callwatch", "prometheus", "alertmanager", "grafana", "postgres",
+                             "receiver-2", "alertmanager-2"}
+    for name, service in services.items():
+        assert "healthcheck" in service, f"{name} has no health check"
+    # the two Alertmanagers form one cluster: the second joins the first's gossip port
+    assert "--cluster.listen-address=0.0.0.0:9094" in services["alertmanager"]["command"]
+    assert "--cluster.peer=alertmanager:9094" in services["alertmanager-2"]["command"]
+    # one webhook URL (http://callwatch:9120) reaches either receiver
+    assert "callwatch" in services["receiver-2"]["networks"]["default"]["aliases"]
+    assert services["receiver-2"]["command"][:2] == ["callwatch", "receiver"]
+    store = services["receiver-2"]["environment"]["CALLWATCH_STORE_URL"]
+    assert store.startswith("postgresql://") and "@postgres:" in store
+    assert ":" not in store.split("//", 1)[1].split("@", 1)[0], "a password in the store URL"
+    assert services["receiver-2"]["depends_on"]["postgres"]["condition"] == "service_healthy"
+    assert "POSTGRES_PASSWORD_FILE" in services["postgres"]["environment"]
+    assert "POSTGRES_PASSWORD" not in services["postgres"]["environment"]
+
+
+def test_without_the_ha_profile_nothing_of_it_starts(compose_bin: str) -> None:
+    config = json.loads(_config(compose_bin, COMPOSE_FILE).stdout)
+    assert not {"postgres", "receiver-2", "alertmanager-2"} & set(config["services"])
+
+
+def test_render_ha_points_prometheus_at_both_alertmanagers_and_receivers(tmp_path) -> None:
+    import sys
+
+    import yaml
+
+    result = subprocess.run([sys.executable, "-m", "callwatch", "render", "--ha", "--out",
+                             str(tmp_path), "--policy", str(REPO / "deploy" / "policy.yaml")],
+                            capture_output=True, text=True, timeout=60, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    config = yaml.safe_load((tmp_path / "deploy/prometheus/prometheus.yml").read_text())
+    targets = config["alerting"]["alertmanagers"][0]["static_configs"][0]["targets"]
+    assert targets == ["alertmanager:9093", "alertmanager-2:9093"]
+    scraped = config["scrape_configs"][0]["static_configs"][0]["targets"]
+    assert scraped == ["callwatch:9120", "receiver-2:9120"]
+    plain = (REPO / "deploy/alertmanager/alertmanager.yml").read_text()
+    assert (tmp_path / "deploy/alertmanager/alertmanager.yml").read_text() == plain

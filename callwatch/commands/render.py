@@ -1,4 +1,9 @@
-"""``callwatch render [--check] [--time-scale F] [--out DIR]``: policy -> generated files."""
+"""``callwatch render [--check] [--time-scale F] [--out DIR] [--ha]``: policy -> generated files.
+
+``--ha`` renders for docker-compose.yml's ``ha`` profile (docs/deploy.md): Prometheus sends
+to both clustered Alertmanagers (the policy's plus ``alertmanager-2``) and scrapes the second
+receiver too. Alertmanager's own file is the same for both peers.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +14,10 @@ from pathlib import Path
 from callwatch.commands.common import add_policy_option, load_policy_from_args
 from policy.render import RenderOptions, render_all
 
+# the second peer and the second receiver of docker-compose.yml's `ha` profile
+HA_ALERTMANAGERS = ("alertmanager-2:9093",)
+HA_TARGETS = ("receiver-2:9120",)
+
 
 def configure(parser: argparse.ArgumentParser) -> None:
     add_policy_option(parser)
@@ -18,6 +27,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="divide every `for`, rate window and group timing by F (demo, tests)")
     parser.add_argument("--out", default=".", metavar="DIR",
                         help="root the generated deploy/ tree is written under (default: .)")
+    parser.add_argument("--ha", action="store_true",
+                        help="for the compose `ha` profile: both Alertmanagers, both receivers")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -25,7 +36,13 @@ def main(args: argparse.Namespace) -> int:
         print("callwatch render: --time-scale must be above 0", file=sys.stderr)
         return 2
     policy = load_policy_from_args(args)
-    files = render_all(policy, RenderOptions(time_scale=args.time_scale))
+    options = RenderOptions(time_scale=args.time_scale)
+    if args.ha:
+        options = RenderOptions(
+            time_scale=args.time_scale,
+            alertmanagers=_union(policy.prometheus.alertmanagers, HA_ALERTMANAGERS),
+            callwatch_targets=_union(policy.prometheus.callwatch_targets, HA_TARGETS))
+    files = render_all(policy, options)
     root = Path(args.out)
     if args.check:
         return _check(root, files)
@@ -46,3 +63,7 @@ def _check(root: Path, files: dict[str, str]) -> int:
         print(f"stale: {relative} differs from what the policy produces; run `callwatch render`",
               file=sys.stderr)
     return 1 if stale else 0
+
+
+def _union(first: tuple[str, ...], more: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*first, *more)))
