@@ -18,11 +18,12 @@ from psycopg.rows import dict_row
 from receiver.store import ops
 from receiver.store.base import Changes, Decide, Finish, StoreError
 from receiver.store.migrate import CREATE_TABLE, pending
+from receiver.store.reads import StoreReads
 
 _MIGRATION_LOCK = 0x63616C6C  # "call": any constant shared by every replica
 
 
-class PostgresStore:
+class PostgresStore(StoreReads):
     """``Store`` on PostgreSQL (see receiver.store.base.Store for the contract)."""
 
     dialect = "postgresql"
@@ -128,14 +129,8 @@ class PostgresStore:
     async def finish_timer(self, timer_id, worker, now, state, changes=None):
         return await self._run(ops.finish_timer(timer_id, worker, now, state, changes))
 
-    async def get_incident(self, incident_id):
-        return await self._run(ops.get_incident(incident_id))
 
-    async def list_incidents(self, state=None, limit=100):
-        return await self._run(ops.list_incidents(state, limit))
 
-    async def timeline(self, incident_id):
-        return await self._run(ops.timeline(incident_id))
 
     async def claim_outbox(self, worker, now, lease_seconds, limit):
         return await self._run(ops.claim_outbox(True, worker, now, lease_seconds, limit))
@@ -143,26 +138,14 @@ class PostgresStore:
     async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
         return await self._run(ops.finish_outbox(row_id, worker, now, finish))
 
-    async def first_ref(self, incident_id, channel):
-        return await self._run(ops.first_ref(incident_id, channel))
 
-    async def outbox_for(self, incident_id):
-        return await self._run(ops.outbox_for(incident_id))
 
-    async def attempts_for(self, outbox_id):
-        return await self._run(ops.attempts_for(outbox_id))
 
-    async def pending_count(self):
-        return await self._run(ops.pending_count())
 
-    async def open_counts(self):
-        return await self._run(ops.open_counts())
 
     async def prune_deliveries(self, before):
         return await self._run(ops.prune_deliveries(before))
 
-    async def timers_for(self, incident_id):
-        return await self._run(ops.timers_for(incident_id))
 
 
 async def _drive(conn: psycopg.AsyncConnection, op: ops.Op) -> Any:

@@ -21,6 +21,7 @@ from typing import Any, Callable
 from receiver.store import ops
 from receiver.store.base import Changes, Decide, Finish, StoreError
 from receiver.store.migrate import CREATE_TABLE, pending
+from receiver.store.reads import StoreReads
 
 GROUP_MAX = 64
 
@@ -50,7 +51,7 @@ def _settle(future: asyncio.Future, result: Any) -> None:
         future.set_result(result)
 
 
-class SQLiteStore:
+class SQLiteStore(StoreReads):
     """``Store`` on a SQLite file (see receiver.store.base.Store for the contract)."""
 
     dialect = "sqlite"
@@ -202,14 +203,8 @@ class SQLiteStore:
     async def finish_timer(self, timer_id, worker, now, state, changes=None):
         return await self._run(ops.finish_timer(timer_id, worker, now, state, changes), True)
 
-    async def get_incident(self, incident_id):
-        return await self._run(ops.get_incident(incident_id))
 
-    async def list_incidents(self, state=None, limit=100):
-        return await self._run(ops.list_incidents(state, limit))
 
-    async def timeline(self, incident_id):
-        return await self._run(ops.timeline(incident_id))
 
     async def claim_outbox(self, worker, now, lease_seconds, limit):
         return await self._run(ops.claim_outbox(False, worker, now, lease_seconds, limit), True)
@@ -217,26 +212,14 @@ class SQLiteStore:
     async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
         return await self._run(ops.finish_outbox(row_id, worker, now, finish), True)
 
-    async def first_ref(self, incident_id, channel):
-        return await self._run(ops.first_ref(incident_id, channel))
 
-    async def outbox_for(self, incident_id):
-        return await self._run(ops.outbox_for(incident_id))
 
-    async def attempts_for(self, outbox_id):
-        return await self._run(ops.attempts_for(outbox_id))
 
-    async def pending_count(self):
-        return await self._run(ops.pending_count())
 
-    async def open_counts(self):
-        return await self._run(ops.open_counts())
 
     async def prune_deliveries(self, before):
         return await self._run(ops.prune_deliveries(before), True)
 
-    async def timers_for(self, incident_id):
-        return await self._run(ops.timers_for(incident_id))
 
 
 def _drive(conn: sqlite3.Connection, op: ops.Op) -> Any:
