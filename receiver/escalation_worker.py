@@ -33,8 +33,6 @@ log = logging.getLogger("callwatch.receiver.escalation")
 TIMER_KIND = "escalation"
 ACTOR = "escalation"
 DONE_EVENTS = {"escalated", "sla_breached", "vendor_escalation"}
-# which contact field holds the address on a channel of this type
-CONTACT_FIELDS = {"slack": "slack", "phone": "phone", "email": "email"}
 
 
 def escalation_timer(incident_id: str, due_at: float) -> Timer:
@@ -66,7 +64,7 @@ def recipients(policy: Policy, contacts: tuple[str, ...], channel: str) -> tuple
     people = [policy.contacts[key] for key in contacts]
     if spec.type == "pagerduty":
         return () if any(p.pagerduty for p in people) else None
-    field = CONTACT_FIELDS.get(spec.type)
+    field = messages.CONTACT_FIELDS.get(spec.type)
     found = tuple(getattr(p, field) for p in people if field and getattr(p, field))
     return found or None
 

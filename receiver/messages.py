@@ -23,7 +23,7 @@ _HEADLINES = {
 }
 HTML_CHANNEL_TYPES = ("email", "digest")  # the others take text (Slack builds its own blocks)
 # which contact field holds the address for a channel type (route recipients are the L1 contacts)
-_CONTACT_FIELD = {"slack": "slack", "phone": "phone", "email": "email"}
+CONTACT_FIELDS = {"slack": "slack", "phone": "phone", "email": "email"}
 
 
 def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary: str,
@@ -93,7 +93,7 @@ def recipients_for(policy: Policy, channel: str) -> tuple[str, ...]:
     configured = spec.settings.get("to")
     if isinstance(configured, (list, tuple)) and configured:
         return tuple(str(item) for item in configured)
-    field = _CONTACT_FIELD.get(spec.type)
+    field = CONTACT_FIELDS.get(spec.type)
     if field is None or not policy.escalation.engineering:
         return ()
     first = policy.escalation.engineering[0]
