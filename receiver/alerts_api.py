@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 
+import orjson
 from aiohttp import web
 
 from callwatch.web import ApiError
@@ -86,8 +87,8 @@ async def read_body(request: web.Request, limit: int) -> bytes:
 
 def _parse(body: bytes, state: ReceiverState):
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
+        data = orjson.loads(body)  # strict (no NaN), and about 3x json's speed
+    except ValueError as exc:  # orjson.JSONDecodeError, invalid UTF-8 included
         state.metrics.deliveries.labels("rejected").inc()
         raise ApiError(400, "invalid_json", f"body is not valid JSON: {_short(exc)}") from None
     try:

@@ -9,9 +9,10 @@ rows with ``FOR UPDATE SKIP LOCKED``; SQLite's ``BEGIN IMMEDIATE`` already seria
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any, Generator
+from typing import Any, Generator, Mapping
+
+import orjson
 
 from receiver.store.base import (
     Attempt, Changes, Decide, Event, Finish, GroupSnapshot, Incident, NewOutbox, OutboxRow, Timer,
@@ -29,6 +30,24 @@ class Q:
 
 Op = Generator[Q, Any, Any]
 
+
+def dumps(value: Any) -> str:
+    """A JSON column's text. orjson: the JSON columns are most of a delivery's encoding cost
+    and orjson encodes them about ten times faster than ``json``; mappings that are not dicts
+    (read-only label views) are stored as objects."""
+    return orjson.dumps(value, default=_plain).decode()
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return dict(value)
+    if isinstance(value, (set, frozenset)):
+        return sorted(value)
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+loads = orjson.loads
+
 _INCIDENT_COLUMNS = ("id, group_key, priority, state, summary, provider, opened_at, acked_at, "
                      "resolved_at, acked_by, truncated_alerts, labels, alerts, updated_at")
 _OUTBOX_COLUMNS = ("id, incident_id, channel, kind, payload, state, attempts, next_attempt_at, "
@@ -37,22 +56,22 @@ _OUTBOX_COLUMNS = ("id, incident_id, channel, kind, payload, state, attempts, ne
 
 def incident_from_row(row: dict[str, Any]) -> Incident:
     data = dict(row)
-    data["labels"] = json.loads(data["labels"])
-    data["alerts"] = json.loads(data["alerts"])
+    data["labels"] = loads(data["labels"])
+    data["alerts"] = loads(data["alerts"])
     return Incident(**data)
 
 
 def outbox_from_row(row: dict[str, Any]) -> OutboxRow:
     data = dict(row)
-    data["payload"] = json.loads(data["payload"])
+    data["payload"] = loads(data["payload"])
     return OutboxRow(**data)
 
 
 def _incident_params(incident: Incident) -> tuple[Any, ...]:
     return (incident.id, incident.group_key, incident.priority, incident.state, incident.summary,
             incident.provider, incident.opened_at, incident.acked_at, incident.resolved_at,
-            incident.acked_by, incident.truncated_alerts, json.dumps(incident.labels),
-            json.dumps(incident.alerts), incident.updated_at)
+            incident.acked_by, incident.truncated_alerts, dumps(incident.labels),
+            dumps(incident.alerts), incident.updated_at)
 
 
 def ping() -> Op:
@@ -122,13 +141,13 @@ def write_changes(changes: Changes, now: float) -> Op:
     for timer in changes.timers:
         yield Q("INSERT INTO timers (id, incident_id, kind, due_at, payload, state, created_at) "
                 "VALUES (?, ?, ?, ?, ?, 'pending', ?)",
-                (timer.id, timer.incident_id, timer.kind, timer.due_at, json.dumps(timer.payload),
+                (timer.id, timer.incident_id, timer.kind, timer.due_at, dumps(timer.payload),
                  now), "none")
 
 
 def insert_event(event: Event) -> Op:
     yield Q("INSERT INTO events (incident_id, at, kind, actor, detail) VALUES (?, ?, ?, ?, ?)",
-            (event.incident_id, event.at, event.kind, event.actor, json.dumps(event.detail)),
+            (event.incident_id, event.at, event.kind, event.actor, dumps(event.detail)),
             "none")
 
 
@@ -137,7 +156,7 @@ def insert_outbox(row: NewOutbox, now: float) -> Op:
     count = yield Q(f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES "
                     "(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) "
                     "ON CONFLICT (batch, channel, kind) DO NOTHING",
-                    (row.id, row.incident_id, row.channel, row.kind, json.dumps(row.payload),
+                    (row.id, row.incident_id, row.channel, row.kind, dumps(row.payload),
                      row.next_attempt_at, now, row.batch, row.fallback_of), "rowcount")
     return count == 1
 
@@ -157,7 +176,7 @@ def list_incidents(state: str | None, limit: int) -> Op:
 def timeline(incident_id: str) -> Op:
     rows = yield Q("SELECT incident_id, at, kind, actor, detail FROM events "
                    "WHERE incident_id = ? ORDER BY seq", (incident_id,))
-    return [Event(r["incident_id"], r["at"], r["kind"], r["actor"], json.loads(r["detail"]))
+    return [Event(r["incident_id"], r["at"], r["kind"], r["actor"], loads(r["detail"]))
             for r in rows]
 
 
@@ -233,7 +252,7 @@ def open_counts() -> Op:
 def timers_for(incident_id: str) -> Op:
     rows = yield Q("SELECT id, incident_id, kind, due_at, payload FROM timers "
                    "WHERE incident_id = ? ORDER BY due_at, id", (incident_id,))
-    return [Timer(r["id"], r["incident_id"], r["kind"], r["due_at"], json.loads(r["payload"]))
+    return [Timer(r["id"], r["incident_id"], r["kind"], r["due_at"], loads(r["payload"]))
             for r in rows]
 
 
@@ -247,7 +266,7 @@ def claim_timers(pg: bool, worker: str, now: float, lease_seconds: float, limit:
         f" ORDER BY t.due_at, t.id LIMIT ?{skip_locked})"
         " RETURNING id, incident_id, kind, due_at, payload",
         (worker, now + lease_seconds, now, now, limit))
-    timers = [Timer(r["id"], r["incident_id"], r["kind"], r["due_at"], json.loads(r["payload"]))
+    timers = [Timer(r["id"], r["incident_id"], r["kind"], r["due_at"], loads(r["payload"]))
               for r in rows]
     return sorted(timers, key=lambda t: (t.due_at, t.id))
 
