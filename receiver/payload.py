@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
+from functools import lru_cache
 from datetime import datetime
 from typing import Any, Mapping
 
@@ -98,8 +99,7 @@ def parse_payload(data: Any) -> AlertGroup:
         group_key=group_key,
         status=status,
         receiver=_required(data, "receiver", str),
-        alerts=tuple(replace(_alert(item, f"alerts[{i}]"), group=group_key)
-                     for i, item in enumerate(alerts_raw)),
+        alerts=tuple(_alert(item, f"alerts[{i}]", group_key) for i, item in enumerate(alerts_raw)),
         group_labels=_labels(data.get("groupLabels", {}), "groupLabels"),
         common_labels=_labels(data.get("commonLabels", {}), "commonLabels"),
         common_annotations=_labels(data.get("commonAnnotations", {}), "commonAnnotations"),
@@ -108,7 +108,7 @@ def parse_payload(data: Any) -> AlertGroup:
     )
 
 
-def _alert(item: Any, path: str) -> Alert:
+def _alert(item: Any, path: str, group: str = "") -> Alert:
     if not isinstance(item, dict):
         raise PayloadError(path, "each alert must be a JSON object")
     return Alert(
@@ -119,12 +119,13 @@ def _alert(item: Any, path: str) -> Alert:
         ends_at=_timestamp(item, "endsAt", path),
         fingerprint=_nonempty(item, "fingerprint", path),
         generator_url=_optional_str(item, "generatorURL", f"{path}.generatorURL"),
+        group=group,
     )
 
 
 def stored_alert(item: dict[str, Any]) -> Alert:
     """An alert as ``Alert.as_dict`` stored it (with the group it arrived in)."""
-    return replace(_alert(item, "stored alert"), group=str(item.get("group", "")))
+    return _alert(item, "stored alert", str(item.get("group", "")))
 
 
 def _required(data: dict, key: str, kind: type, parent: str = "") -> Any:
@@ -181,6 +182,7 @@ def _timestamp(data: dict, key: str, parent: str) -> str:
     return value
 
 
+@lru_cache(maxsize=4096)  # a group's alerts share times, and every re-delivery repeats them
 def parse_time(text: str) -> float:
     """RFC 3339 (Go's nanoseconds allowed) as Unix seconds; ValueError when not a timestamp."""
     normalized = _FRACTION.sub(r"\1", text.strip()).replace("Z", "+00:00").replace("z", "+00:00")

@@ -104,6 +104,7 @@ class SQLiteStore(StoreReads):
             conn.execute(f"PRAGMA synchronous={self.synchronous}")
             conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout_ms)}")
             conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-65536")
             self._conn = conn
             self._migrate_sync(conn)
         except sqlite3.Error as exc:
