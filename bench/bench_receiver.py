@@ -8,7 +8,10 @@ Prints figures; asserts nothing about speed. Run: ``.venv/bin/python bench/bench
    (WAL, synchronous=NORMAL), each in its own process, each driven for ``--seconds`` by the
    same Python load generator (``--concurrency`` connections, a distinct group per request).
    Reports requests/s, p50/p99 latency and the ratio.
-2. Storm: 10,000 alerts in 100 groups (100 payloads of 100 alerts) posted at once; time until
+2. Where one delivery's time goes, in this process, with no HTTP and no threads: decoding,
+   validation, ``decide`` (classification and message composition) and the store transaction
+   (the same SQL on SQLite), each as microseconds per delivery, beside the baseline's one insert.
+3. Storm: 10,000 alerts in 100 groups (100 payloads of 100 alerts) posted at once; time until
    every post is answered 2xx (= committed), then checks the SQLite file: exactly 100
    incidents, at most one page per incident per channel; and the time until all pages are sent.
 """
@@ -153,6 +156,70 @@ async def storm(url: str, groups: int, per_group: int) -> dict:
             "alerts": groups * per_group, "payload_kb": len(bodies[0]) / 1024}
 
 
+# --- cost breakdown (in this process) ----------------------------------------------------------
+
+def breakdown(tmp: str, count: int = 2000) -> dict[str, float]:
+    """Microseconds per delivery of each stage of POST /alerts, run serially in this process."""
+    import orjson
+
+    from policy import load_policy
+    from receiver.ids import new_id
+    from receiver.incidents import Context, decide
+    from receiver.payload import delivery_key, parse_payload
+    from receiver.store import ops
+    from receiver.store.base import GroupSnapshot
+    from receiver.store.migrate import pending
+    from receiver.store.sqlite import _in_savepoint
+
+    policy = load_policy(REPO / "deploy" / "policy.yaml")
+    bodies = [json.dumps(payload(f"Cost{n}")).encode() for n in range(count)]
+    conn = sqlite3.connect(f"{tmp}/cost.db", isolation_level=None)
+    conn.row_factory = sqlite3.Row
+    for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "foreign_keys=ON"):
+        conn.execute(f"PRAGMA {pragma}")
+    for migration in pending("sqlite", set()):
+        conn.executescript(migration.sql)
+    conn.execute("CREATE TABLE d (k TEXT, body TEXT)")
+    figures: dict[str, float] = {}
+
+    def timed(name, fn, items):
+        began = time.perf_counter()
+        out = [fn(item) for item in items]
+        figures[name] = 1e6 * (time.perf_counter() - began) / len(items)
+        return out
+
+    datas = timed("decode JSON (orjson)", orjson.loads, bodies)
+    groups = timed("validate payload", parse_payload, datas)
+    now = time.time()
+
+    def changes(group):
+        ctx = Context(policy=policy, now=now, new_id=new_id, batch=delivery_key(group))
+        return decide(group, GroupSnapshot(group.incident_key, None, frozenset()), ctx)
+
+    timed("decide (classify, compose 2 messages)", changes, groups)
+
+    def transaction(batch):
+        conn.execute("BEGIN IMMEDIATE")
+        for group in batch:  # decide runs again inside: subtract its figure
+            _in_savepoint(conn, ops.apply_group(False, delivery_key(group), group.incident_key,
+                                                now, lambda _snapshot, g=group: changes(g)))
+        conn.execute("COMMIT")
+
+    batches = [groups[n:n + 32] for n in range(0, count, 32)]
+    timed("store transaction (6 rows, groups of 32)", transaction, batches)
+    figures["store transaction (6 rows, groups of 32)"] = (
+        figures["store transaction (6 rows, groups of 32)"] / 32
+        - figures["decide (classify, compose 2 messages)"])
+
+    def baseline_insert(batch):
+        for data in batch:
+            conn.execute("INSERT INTO d VALUES (?, ?)", (data["groupKey"], data["status"]))
+
+    timed("baseline: one insert (autocommit)", baseline_insert, [[d] for d in datas])
+    conn.close()
+    return figures
+
+
 # --- orchestration -----------------------------------------------------------------------------
 
 def free_port() -> int:
@@ -253,6 +320,9 @@ def main() -> int:
             print(f"  {name:9s} {r['rps']:8.0f} req/s  p50 {r['p50_ms']:6.1f} ms  "
                   f"p99 {r['p99_ms']:6.1f} ms  ({r['requests']} requests, {r['errors']} errors)")
         print(f"  ratio callwatch/baseline: {ours['rps'] / base['rps']:.2f} (target >= 0.5)")
+        print("One delivery's stages, serially in this process (no HTTP, no threads), µs:")
+        for name, micros in breakdown(tmp).items():
+            print(f"  {name:42s} {micros:7.1f}")
         db = f"{tmp}/storm.db"
         process, url = start_server("callwatch", db)
         try:
