@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Mapping
 
 SUPPORTED_VERSION = "4"

@@ -33,9 +33,9 @@ Op = Generator[Q, Any, Any]
 
 def dumps(value: Any) -> str:
     """A JSON column's text. orjson: the JSON columns are most of a delivery's encoding cost
-    and orjson encodes them about ten times faster than ``json``; mappings that are not dicts
-    (read-only label views) are stored as objects."""
-    return orjson.dumps(value, default=_plain).decode()
+    and orjson encodes them several times faster than ``json``. Like ``json.dumps``: keys that
+    are not strings become strings, and mappings that are not dicts are stored as objects."""
+    return orjson.dumps(value, default=_plain, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 def _plain(value: Any) -> Any:
