@@ -127,7 +127,7 @@ async def test_a_wrong_payload_is_400_naming_the_field(make_client, body, field)
     assert (status, answer["error"], answer["field"]) == (400, "invalid_payload", field)
 
 
-@pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe", b""])
+@pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe", b"", b"{\"version\": NaN}"])
 async def test_malformed_json_is_400(make_client, raw):
     client = await make_client()
     status, body = await post(client, None, raw=raw)
