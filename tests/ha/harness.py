@@ -130,22 +130,31 @@ async def start_receiver(workdir: Path, store_url: str, notify_url: str, worker:
             cwd=REPO, env=env, stdout=log, stderr=log)
     receiver = Receiver(process, port, log_path, worker)
 
-    async def ready() -> bool:
-        if process.returncode is not None:
-            raise AssertionError(f"receiver {worker} exited:\n{log_path.read_text()[-3000:]}")
-        try:
-            async with aiohttp.ClientSession() as session:
-                async with session.get(f"{receiver.url}/readyz") as response:
-                    return response.status == 200
-        except aiohttp.ClientError:
-            return False
-
     try:
-        await until(ready, 30, f"receiver {worker} ready", interval=0.1)
+        await until_answering(process, f"{receiver.url}/readyz", log_path,
+                              f"receiver {worker} ready")
     except AssertionError:
         await receiver.kill()
         raise
     return receiver
+
+
+async def until_answering(process: asyncio.subprocess.Process, url: str, log_path: Path,
+                          what: str, timeout: float = 30) -> None:
+    """Wait until GET ``url`` answers 200; fail at once, with the log's tail, if ``process``
+    exits first."""
+
+    async def answering() -> bool:
+        if process.returncode is not None:
+            raise AssertionError(f"{what}: the process exited:\n{log_path.read_text()[-3000:]}")
+        try:
+            async with aiohttp.ClientSession() as session:
+                async with session.get(url) as response:
+                    return response.status == 200
+        except aiohttp.ClientError:
+            return False
+
+    await until(answering, timeout, what, interval=0.1)
 
 
 async def post_alerts(session: aiohttp.ClientSession, receiver_url: str, body: dict) -> int:

@@ -18,7 +18,7 @@ import aiohttp
 import pytest
 
 from callwatch.stack import free_port
-from tests.ha.harness import REPO, metric, until
+from tests.ha.harness import REPO, metric, until, until_answering
 
 pytestmark = pytest.mark.binaries
 CHECK = 0.5
@@ -49,23 +49,13 @@ async def start_exporter(workdir: Path, name: str, policy_file: Path, sim_env: d
            **{k: sim_env[k] for k in ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
                                       "TWILIO_BASE_URL", "STATUSPAGE_TWILIO_URL",
                                       "STATUSPAGE_TELNYX_URL")}}
-    with open(workdir / f"exporter-{name}.log", "wb") as log:
+    log_path = workdir / f"exporter-{name}.log"
+    with open(log_path, "wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "callwatch", "exporter", "--listen", f"127.0.0.1:{port}",
             "--policy", str(policy_file), cwd=REPO, env=env, stdout=log, stderr=log)
     url = f"http://127.0.0.1:{port}"
-
-    async def up() -> bool:
-        if process.returncode is not None:
-            raise AssertionError((workdir / f"exporter-{name}.log").read_text()[-2000:])
-        try:
-            async with aiohttp.ClientSession() as session:
-                async with session.get(f"{url}/healthz") as response:
-                    return response.status == 200
-        except aiohttp.ClientError:
-            return False
-
-    await until(up, 30, f"exporter {name} up", interval=0.1)
+    await until_answering(process, f"{url}/healthz", log_path, f"exporter {name} up")
     return process, url
 
 
