@@ -163,9 +163,9 @@ def breakdown(tmp: str, count: int = 2000) -> dict[str, float]:
     import orjson
 
     from policy import load_policy
-    from receiver.ids import new_id
-    from receiver.incidents import Context, decide
-    from receiver.payload import delivery_key, parse_payload
+    from receiver.domain.ids import new_id
+    from receiver.domain.incidents import Context, decide
+    from receiver.domain.alertmanager import delivery_key, parse_payload
     from receiver.store import ops
     from receiver.store.base import GroupSnapshot
     from receiver.store.migrate import pending

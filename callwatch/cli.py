@@ -18,13 +18,13 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "generate Prometheus rules, Alertmanager config and Grafana dashboards from the policy"),
     "run": ("callwatch.commands.serve", "run the exporter and the receiver on one port"),
     "exporter": ("callwatch.commands.serve", "run the exporter alone"),
-    "probe": ("exporter.probe_cli", "send signed test webhooks and API probes once (runbook 3)"),
+    "probe": ("callwatch.commands.probe", "send signed test webhooks and API probes once (runbook 3)"),
     "demo": ("callwatch.commands.demo",
              "the whole stack on this machine: a provider fault becomes pages, live"),
     "simulate": ("callwatch.commands.simulate", "run the provider and notifier simulator"),
     "receiver": ("callwatch.commands.serve",
                  "run the receiver alone: Alertmanager webhook, incidents, notifications"),
-    "incidents": ("receiver.incidents_cli",
+    "incidents": ("callwatch.commands.incidents",
                   "list, show, acknowledge, resolve or declare incidents on a running callwatch"),
 }
 

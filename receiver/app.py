@@ -21,18 +21,18 @@ from aiohttp import web
 
 from callwatch.secrets import SecretError
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
-from receiver import alerts_api, incidents_api
-from receiver.actions_api import setup_incident_actions
-from receiver.actions_state import ACTIONS
-from receiver.auth import load_credentials
+from receiver.http import alerts, incidents
+from receiver.http.actions import setup_incident_actions
+from receiver.http.actions_state import ACTIONS
+from receiver.http.auth import load_credentials
 from receiver.config import load_config
-from receiver.alerting_api import HEALTH_SOURCES, setup_alerting_api
-from receiver.dispatcher import Dispatcher, default_jitter
-from receiver.escalation_worker import EscalationWorker, vendor_drafter
-from receiver.pipeline_health import pipeline_health
-from receiver.metrics import ReceiverMetrics
+from receiver.http.alerting import HEALTH_SOURCES, setup_alerting_api
+from receiver.services.dispatcher import Dispatcher, default_jitter
+from receiver.services.escalation import EscalationWorker, vendor_drafter
+from receiver.services.pipeline_health import pipeline_health
+from receiver.services.metrics import ReceiverMetrics
 from receiver.notify.base import Notifier
-from receiver.state import RECEIVER, ReceiverState
+from receiver.services.state import RECEIVER, ReceiverState
 from receiver.store import describe_url, make_store
 
 log = logging.getLogger("callwatch.receiver")
@@ -55,9 +55,9 @@ def setup_receiver(app: web.Application, environ: Mapping[str, str],
     state = ReceiverState(config=config, credentials=credentials, policy=app[POLICY],
                           metrics=ReceiverMetrics(app[REGISTRY]), clock=clock)
     app[RECEIVER] = state
-    app.router.add_post("/alerts", alerts_api.post_alerts)
-    app.router.add_get("/incidents", incidents_api.list_incidents)
-    app.router.add_get("/incidents/{incident_id}", incidents_api.get_incident)
+    app.router.add_post("/alerts", alerts.post_alerts)
+    app.router.add_get("/incidents", incidents.list_incidents)
+    app.router.add_get("/incidents/{incident_id}", incidents.get_incident)
     setup_incident_actions(app, environ)
     app[READINESS].append(lambda: _store_check(state))
     app[READINESS].append(lambda: _policy_check(app))

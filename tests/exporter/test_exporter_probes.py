@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
 from exporter.metrics import create_metrics
-from exporter.probe_cli import render_table
+from callwatch.commands.probe import render_table
 from exporter.probes import ProbeContext
 from exporter.probes.runner import ProbeRunner
 from exporter_testkit import NOW, TWILIO_TOKEN, make_app

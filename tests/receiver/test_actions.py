@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from receiver.state import RECEIVER
+from receiver.services.state import RECEIVER
 from receiver.store.base import Changes, Timer
 from tests.receiver.conftest import TOKEN, auth
 

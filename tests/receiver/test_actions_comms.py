@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 from exporter.calls import CallEvent, CallTracker
 from exporter.health import ProviderState, provider_health
 from exporter.metrics import create_metrics
-from receiver.communications import Communications
-from receiver.context import incident_context
+from receiver.domain.communications import Communications
+from receiver.domain.context import incident_context
 from receiver.store.base import Event, Incident
-from receiver.vendor import vendor_context, vendor_payloads
+from receiver.services.vendor import vendor_context, vendor_payloads
 from tests.receiver.test_actions import DECLARED, call, open_incident
 
 RUNBOOK = "https://runbooks.example/high-call-drop-rate.md"

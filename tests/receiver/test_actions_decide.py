@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from receiver.actions import (ActionContext, conflict_message, decide_acknowledge,
+from receiver.domain.actions import (ActionContext, conflict_message, decide_acknowledge,
                               decide_declare, decide_resolve)
 from receiver.store.base import GroupSnapshot, Incident
 

@@ -14,7 +14,7 @@ from callwatch.stack import free_port, start_prometheus, wait_for
 from callwatch.web import create_app
 from policy import catalog
 from policy.render import PROMETHEUS_PATH, RULES_PATH, RenderOptions, render_all
-from receiver.alerting_api import HEALTH_SOURCES, setup_alerting_api
+from receiver.http.alerting import HEALTH_SOURCES, setup_alerting_api
 
 
 async def _feed(counter: Counter) -> None:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.communications import TEMPLATES, Communications, TemplateError
+from receiver.domain.communications import TEMPLATES, Communications, TemplateError
 
 
 def _context(**incident_changes) -> dict:
@@ -131,7 +131,7 @@ def test_a_missing_field_is_an_error_not_a_blank(comms: Communications) -> None:
 
 
 def test_the_template_table_names_files_that_exist() -> None:
-    from receiver.communications import BUILTIN_DIR
+    from receiver.domain.communications import BUILTIN_DIR
 
     for file_name in TEMPLATES.values():
         assert (BUILTIN_DIR / file_name).is_file()

@@ -10,10 +10,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from receiver.config import DispatchSettings
-from receiver.dispatcher import Dispatcher, next_fallback
-from receiver.incidents import Context, decide
-from receiver.metrics import ReceiverMetrics
-from receiver.payload import delivery_key, parse_payload
+from receiver.services.dispatcher import Dispatcher, next_fallback
+from receiver.domain.incidents import Context, decide
+from receiver.services.metrics import ReceiverMetrics
+from receiver.domain.alertmanager import delivery_key, parse_payload
 from receiver.store import make_store
 from tests.receiver.conftest import FakeClock, with_notifications
 from tests.receiver.standins import (

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from receiver.escalation import (
+from receiver.domain.escalation import (
     FiringAlert, IncidentState, due_actions, next_due, pending_actions,
 )
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from receiver.payload import delivery_key, parse_payload
+from receiver.domain.alertmanager import delivery_key, parse_payload
 from tests.receiver.conftest import auth
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

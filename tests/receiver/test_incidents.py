@@ -9,8 +9,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from receiver.incidents import Context, alert_priority, decide
-from receiver.payload import parse_payload
+from receiver.domain.incidents import Context, alert_priority, decide
+from receiver.domain.alertmanager import parse_payload
 from receiver.store.base import GroupSnapshot
 from tests.receiver.conftest import auth, with_notifications
 from tests.receiver.standins import alert, payload

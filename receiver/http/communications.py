@@ -3,7 +3,7 @@
 ``/communications`` answers JSON ``{"internal_notice": text, "internal_notice_html": html,
 "customer_notice": text or null (P0/P1 only), "vendor_email": text or null (only when the
 incident is about a provider with a vendor entry in the policy), "voice_script": text}``,
-rendered from the stored incident and its timeline (receiver/context.py) with the policy's
+rendered from the stored incident and its timeline (receiver/domain/context.py) with the policy's
 template overrides. ``/report`` answers the post-incident report as ``text/markdown``.
 Unknown id: 404 JSON; store failure: 503; a template failing to render: 500 JSON naming it
 (an operator's override is broken, never the caller's input).
@@ -14,13 +14,13 @@ from __future__ import annotations
 from aiohttp import web
 
 from callwatch.web import ApiError
-from receiver.actions_run import store_of
-from receiver.actions_state import ACTIONS
-from receiver.communications import TemplateError
-from receiver.context import incident_context
-from receiver.state import RECEIVER
+from receiver.services.apply import store_of
+from receiver.http.actions_state import ACTIONS
+from receiver.domain.communications import TemplateError
+from receiver.domain.context import incident_context
+from receiver.services.state import RECEIVER
 from receiver.store.base import StoreError
-from receiver.vendor import vendor_context
+from receiver.services.vendor import vendor_context
 
 CUSTOMER_PRIORITIES = ("P0", "P1")
 

@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from policy import Policy
-from receiver import messages
-from receiver.context import MANUAL_PREFIX, leading_alert
-from receiver.incidents_api import iso
-from receiver.escalation_worker import TIMER_KIND
-from receiver.schedule import next_send_time
+from receiver.domain import messages
+from receiver.domain.context import MANUAL_PREFIX, leading_alert
+from receiver.http.incidents import iso
+from receiver.services.escalation import TIMER_KIND
+from receiver.domain.times import next_send_time
 from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutbox, Timer
 
 NO_ACK_CHANNEL_TYPES = ("phone",)

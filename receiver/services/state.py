@@ -9,9 +9,9 @@ from typing import Callable
 from aiohttp import web
 
 from policy import Policy
-from receiver.auth import Credentials
+from receiver.http.auth import Credentials
 from receiver.config import ReceiverConfig
-from receiver.metrics import ReceiverMetrics
+from receiver.services.metrics import ReceiverMetrics
 from receiver.store.base import Store
 
 
@@ -23,7 +23,7 @@ class ReceiverState:
     metrics: ReceiverMetrics
     clock: Callable[[], float] = time.time
     store: Store | None = None
-    dispatcher: object | None = None          # receiver.dispatcher.Dispatcher once started
+    dispatcher: object | None = None          # receiver.services.dispatcher.Dispatcher once started
     on_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def committed(self) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Callable
 
 from callwatch.web import ApiError
-from receiver.actions import ActionContext, Outcome
-from receiver.state import ReceiverState
+from receiver.domain.actions import ActionContext, Outcome
+from receiver.services.state import ReceiverState
 from receiver.store.base import StoreError
 
 

@@ -22,12 +22,12 @@ from aiohttp import web
 from callwatch.logs import register_secret
 from callwatch.secrets import read_secret
 from callwatch.web import MAX_BODY, ApiError
-from receiver.actions import ActionContext, decide_acknowledge, decide_resolve
-from receiver.actions_run import apply_action
-from receiver.actions_state import ACTIONS
-from receiver.ids import new_id
-from receiver.pagerduty_webhook import WebhookError, parse_event, signature_valid
-from receiver.state import RECEIVER
+from receiver.domain.actions import ActionContext, decide_acknowledge, decide_resolve
+from receiver.services.apply import apply_action
+from receiver.http.actions_state import ACTIONS
+from receiver.domain.ids import new_id
+from receiver.http.pagerduty_signature import WebhookError, parse_event, signature_valid
+from receiver.services.state import RECEIVER
 
 log = logging.getLogger("callwatch.receiver.pagerduty")
 SIGNATURE_HEADER = "X-PagerDuty-Signature"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from receiver.state import ReceiverState
+from receiver.services.state import ReceiverState
 
 
 async def pipeline_health(state: ReceiverState) -> list[dict]:

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 from aiohttp import web
 
 from callwatch.web import ApiError
-from receiver.state import RECEIVER
+from receiver.services.state import RECEIVER
 from receiver.store.base import INCIDENT_STATES, Incident, StoreError
 
 

@@ -15,7 +15,7 @@ from aiohttp import web
 
 from callwatch.web import POLICY, ApiError
 from policy import catalog
-from receiver.prometheus_api import PrometheusClient, UpstreamError, ready
+from receiver.services.prometheus import PrometheusClient, UpstreamError, ready
 
 MAX_MINUTES = 7 * 24 * 60
 PROMETHEUS_URL = web.AppKey("prometheus_url", str)

@@ -31,9 +31,9 @@ import aiohttp
 
 from callwatch.secrets import SecretError, read_secret_file
 from policy import Policy
-from receiver import messages
-from receiver.communications import Communications
-from receiver.context import incident_context
+from receiver.domain import messages
+from receiver.domain.communications import Communications
+from receiver.domain.context import incident_context
 from receiver.store.base import Event, Incident, NewOutbox
 
 log = logging.getLogger("callwatch.receiver.vendor")

@@ -17,7 +17,7 @@ store calls it inside the delivery's transaction. Rules:
 - a group firing again after resolving reopens the incident within
   ``policy.notifications.reopen_window_seconds``, else opens a new one;
 - every transition is a timeline event;
-- escalation runs from one durable timer per open incident (``receiver.escalation_worker``):
+- escalation runs from one durable timer per open incident (``receiver.services.escalation``):
   opening and reopening start it, a priority change restarts it (the new priority's steps are
   measured from the opening), resolution cancels every timer.
 """
@@ -30,10 +30,10 @@ from typing import Callable
 
 from policy import Policy
 from policy.matchers import Matcher, parse_matcher
-from receiver import messages
-from receiver.escalation_worker import TIMER_KIND, escalation_timer
-from receiver.payload import Alert, AlertGroup, stored_alert
-from receiver.schedule import next_send_time
+from receiver.domain import messages
+from receiver.services.escalation import TIMER_KIND, escalation_timer
+from receiver.domain.alertmanager import Alert, AlertGroup, stored_alert
+from receiver.domain.times import next_send_time
 from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutbox
 
 PRIORITY_ORDER = ("P0", "P1", "P2", "P3")

@@ -1,4 +1,4 @@
-"""The template context of one incident: exactly the variables receiver/templates/*.j2 use.
+"""The template context of one incident: exactly the variables receiver/domain/templates/*.j2 use.
 
 ``incident_context(incident, timeline, policy, public_url, vendor=..., contact=..., now=...)``
 turns a stored ``Incident`` and its timeline into ``service``, ``incident``, ``links``,
@@ -20,8 +20,8 @@ from typing import Any, Mapping, Sequence
 
 from policy import Policy
 from policy.durations import format_duration
-from receiver.incidents import PRIORITY_ORDER, alert_priority
-from receiver.incidents_api import iso
+from receiver.domain.incidents import PRIORITY_ORDER, alert_priority
+from receiver.http.incidents import iso
 from receiver.store.base import Event, Incident
 
 SERVICE = "Telephony Platform"   # the service every notice is about (the seed's wording)

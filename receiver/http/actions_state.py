@@ -9,7 +9,7 @@ from typing import Mapping
 import aiohttp
 from aiohttp import web
 
-from receiver.communications import Communications
+from receiver.domain.communications import Communications
 
 
 @dataclass

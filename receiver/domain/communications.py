@@ -1,6 +1,6 @@
 """Messages people read, from Jinja2 templates: notices, vendor email, voice script, report.
 
-Templates live in ``receiver/templates/`` and each can be replaced by a file named in the
+Templates live in ``receiver/domain/templates/`` and each can be replaced by a file named in the
 policy (``templates: {vendor_email: /etc/callwatch/vendor_email.txt.j2}``). They render in a
 sandbox (a template cannot reach Python internals) with undefined names as errors, and HTML
 templates autoescape everything they insert.

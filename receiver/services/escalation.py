@@ -2,7 +2,7 @@
 
 Every open incident has one pending timer of kind ``escalation``. When it falls due, this
 worker claims it (so with several receivers one fires it), asks the pure
-``receiver.escalation.due_actions`` what is due given what already happened (the keys of the
+``receiver.domain.escalation.due_actions`` what is due given what already happened (the keys of the
 incident's ``escalated`` / ``sla_breached`` / ``vendor_escalation`` timeline events), and in ONE
 transaction marks the timer fired, writes the outbox rows and events, and schedules the next
 timer at ``next_due``. A receiver that dies holding the claim leaves it to expire; another
@@ -19,15 +19,15 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Awaitable, Callable
 
 from policy import Policy
-from receiver import messages
-from receiver.escalation import (
+from receiver.domain import messages
+from receiver.domain.escalation import (
     BUSINESS, ENGINEERING, SLA, VENDOR, Action, FiringAlert, IncidentState, due_actions, next_due,
 )
-from receiver.ids import new_id
+from receiver.domain.ids import new_id
 from receiver.store.base import Changes, Event, Incident, NewOutbox, Store, StoreError, Timer
 
-if TYPE_CHECKING:  # receiver.metrics imports receiver.incidents, which imports this module
-    from receiver.metrics import ReceiverMetrics
+if TYPE_CHECKING:  # receiver.services.metrics imports receiver.domain.incidents, which imports this module
+    from receiver.services.metrics import ReceiverMetrics
 
 log = logging.getLogger("callwatch.receiver.escalation")
 TIMER_KIND = "escalation"
@@ -208,8 +208,8 @@ class EscalationWorker:
 def vendor_drafter(policy: Policy, environ, actions, public_url: str) -> VendorRows:
     """Vendor escalation rows: the vendor email drafted from the incident and the exporter's
     provider health (example failed calls, errors), sent to the on-call, and to the vendor
-    only where the policy opts in (``receiver.vendor``)."""
-    from receiver.vendor import vendor_context, vendor_payloads
+    only where the policy opts in (``receiver.services.vendor``)."""
+    from receiver.services.vendor import vendor_context, vendor_payloads
 
     async def draft(incident: Incident, timeline: list[Event], action: Action, now: float,
                     batch: str) -> list[NewOutbox]:

@@ -7,8 +7,8 @@
 | ``POST /incidents/{id}/ack`` | ``{"by": "name"}`` | 200 incident JSON; 409 already acknowledged / resolved |
 | ``POST /incidents/{id}/resolve`` | ``{"by": "name"}`` | 200 incident JSON; 409 already resolved |
 | ``POST /incidents`` | ``{"summary", "priority": "P0".."P3", "description", "provider"?, "by"?}`` | 201 incident JSON |
-| ``POST /webhooks/pagerduty`` | PagerDuty v3 webhook | see receiver/pagerduty_api.py |
-| ``GET /incidents/{id}/communications``, ``GET /incidents/{id}/report`` | | see receiver/communications_api.py |
+| ``POST /webhooks/pagerduty`` | PagerDuty v3 webhook | see receiver/http/pagerduty.py |
+| ``GET /incidents/{id}/communications``, ``GET /incidents/{id}/report`` | | see receiver/http/communications.py |
 
 Authentication is exactly POST /alerts' (bearer token or basic auth): 401 JSON otherwise.
 Bad input is 400 with ``{"error": "invalid_request", "detail", "field"}`` (``invalid_json``
@@ -27,17 +27,17 @@ from typing import Any, Mapping
 from aiohttp import web
 
 from callwatch.web import MAX_BODY, ApiError
-from receiver import communications_api, pagerduty_api
-from receiver.actions import (ActionContext, Outcome, conflict_message, decide_acknowledge,
+from receiver.http import communications, pagerduty
+from receiver.domain.actions import (ActionContext, Outcome, conflict_message, decide_acknowledge,
                               decide_declare, decide_resolve)
-from receiver.actions_run import apply_action, resolver_of, store_of
-from receiver.actions_state import ACTIONS, ActionsState
-from receiver.auth import authorized
-from receiver.communications import Communications, TemplateError
-from receiver.ids import new_id
-from receiver.incidents import PRIORITY_ORDER
-from receiver.incidents_api import incident_json
-from receiver.state import RECEIVER, ReceiverState
+from receiver.services.apply import apply_action, resolver_of, store_of
+from receiver.http.actions_state import ACTIONS, ActionsState
+from receiver.http.auth import authorized
+from receiver.domain.communications import Communications, TemplateError
+from receiver.domain.ids import new_id
+from receiver.domain.incidents import PRIORITY_ORDER
+from receiver.http.incidents import incident_json
+from receiver.services.state import RECEIVER, ReceiverState
 from receiver.store.base import StoreError
 
 log = logging.getLogger("callwatch.receiver.actions")
@@ -55,13 +55,13 @@ def setup_incident_actions(app: web.Application, environ: Mapping[str, str]) -> 
     except TemplateError as exc:  # a broken override stops start-up with one clear line
         raise SystemExit(f"callwatch receiver: {exc}") from None
     app[ACTIONS] = ActionsState(comms=comms, environ=dict(environ),
-                                pagerduty_secrets=pagerduty_api.load_secrets(environ))
+                                pagerduty_secrets=pagerduty.load_secrets(environ))
     app.router.add_post("/incidents", declare)
     app.router.add_post("/incidents/{incident_id}/ack", acknowledge)
     app.router.add_post("/incidents/{incident_id}/resolve", resolve)
-    app.router.add_post("/webhooks/pagerduty", pagerduty_api.webhook)
-    app.router.add_get("/incidents/{incident_id}/communications", communications_api.rendered)
-    app.router.add_get("/incidents/{incident_id}/report", communications_api.report)
+    app.router.add_post("/webhooks/pagerduty", pagerduty.webhook)
+    app.router.add_get("/incidents/{incident_id}/communications", communications.rendered)
+    app.router.add_get("/incidents/{incident_id}/report", communications.report)
     app.cleanup_ctx.append(app[ACTIONS].session_context)
 
 

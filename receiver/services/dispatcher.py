@@ -29,12 +29,12 @@ from dataclasses import replace
 from typing import Callable, Mapping
 
 from policy import Policy
-from receiver import messages
+from receiver.domain import messages
 from receiver.config import DispatchSettings
-from receiver.ids import new_id
-from receiver.metrics import ReceiverMetrics
+from receiver.domain.ids import new_id
+from receiver.services.metrics import ReceiverMetrics
 from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
-from receiver.schedule import next_send_time
+from receiver.domain.times import next_send_time
 from receiver.store.base import Attempt, Event, Finish, NewOutbox, OutboxRow, Store, StoreError
 
 log = logging.getLogger("callwatch.receiver.dispatcher")

@@ -15,11 +15,11 @@ import orjson
 from aiohttp import web
 
 from callwatch.web import ApiError
-from receiver.auth import authorized
-from receiver.ids import new_id
-from receiver.incidents import Context, decide
-from receiver.payload import PayloadError, delivery_key, parse_payload
-from receiver.state import RECEIVER, ReceiverState
+from receiver.http.auth import authorized
+from receiver.domain.ids import new_id
+from receiver.domain.incidents import Context, decide
+from receiver.domain.alertmanager import PayloadError, delivery_key, parse_payload
+from receiver.services.state import RECEIVER, ReceiverState
 from receiver.store.base import StoreError
 
 log = logging.getLogger("callwatch.receiver.alerts")
