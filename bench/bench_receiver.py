@@ -167,7 +167,7 @@ def breakdown(tmp: str, count: int = 2000) -> dict[str, float]:
     from receiver.domain.incidents import Context, decide
     from receiver.domain.alertmanager import delivery_key, parse_payload
     from receiver.store import ops
-    from receiver.store.base import GroupSnapshot
+    from receiver.domain.model import GroupSnapshot
     from receiver.store.migrate import pending
     from receiver.store.sqlite import _in_savepoint
 

@@ -21,18 +21,19 @@ from aiohttp import web
 
 from callwatch.secrets import SecretError
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
-from receiver.http import alerts, incidents
-from receiver.http.actions import setup_incident_actions
-from receiver.http.actions_state import ACTIONS
-from receiver.http.auth import load_credentials
-from receiver.config import load_config
+from receiver.config import load_config, load_credentials
+from receiver.domain.communications import Communications, TemplateError
+from receiver.http import pagerduty
 from receiver.http.alerting import HEALTH_SOURCES, setup_alerting_api
-from receiver.services.dispatcher import Dispatcher, default_jitter
-from receiver.services.escalation import EscalationWorker, vendor_drafter
-from receiver.services.pipeline_health import pipeline_health
-from receiver.services.metrics import ReceiverMetrics
+from receiver.http.common import ACTIONS, RECEIVER, ActionsState
+from receiver.http.routes import add_routes
 from receiver.notify.base import Notifier
-from receiver.services.state import RECEIVER, ReceiverState
+from receiver.services.dispatcher import Dispatcher, default_jitter
+from receiver.services.escalation import EscalationWorker
+from receiver.services.metrics import ReceiverMetrics
+from receiver.services.pipeline_health import pipeline_health
+from receiver.services.state import ReceiverState
+from receiver.services.vendor import vendor_drafter
 from receiver.store import describe_url, make_store
 
 log = logging.getLogger("callwatch.receiver")
@@ -55,10 +56,15 @@ def setup_receiver(app: web.Application, environ: Mapping[str, str],
     state = ReceiverState(config=config, credentials=credentials, policy=app[POLICY],
                           metrics=ReceiverMetrics(app[REGISTRY]), clock=clock)
     app[RECEIVER] = state
-    app.router.add_post("/alerts", alerts.post_alerts)
-    app.router.add_get("/incidents", incidents.list_incidents)
-    app.router.add_get("/incidents/{incident_id}", incidents.get_incident)
-    setup_incident_actions(app, environ)
+    try:
+        comms = Communications(state.policy.templates)
+        comms.check()
+    except TemplateError as exc:  # a broken override stops start-up with one clear line
+        raise SystemExit(f"callwatch receiver: {exc}") from None
+    app[ACTIONS] = ActionsState(comms=comms, environ=dict(environ),
+                                pagerduty_secrets=pagerduty.load_secrets(environ))
+    add_routes(app)
+    app.cleanup_ctx.append(app[ACTIONS].session_context)
     app[READINESS].append(lambda: _store_check(state))
     app[READINESS].append(lambda: _policy_check(app))
     setup_alerting_api(app, environ.get("CALLWATCH_PROMETHEUS_URL", DEFAULT_PROMETHEUS_URL),

@@ -25,6 +25,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Mapping
 
+from callwatch.logs import register_secret
+from callwatch.secrets import read_secret
 from receiver.store import DEFAULT_STORE_URL
 
 DEFAULT_NOTIFIER_FACTORY = "receiver.notify.registry:build_notifiers"
@@ -85,3 +87,30 @@ def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
         alerts_max_body=int(_number(environ, "CALLWATCH_ALERTS_MAX_BODY", 8 * 1024 * 1024)),
         timer_lease_seconds=_number(environ, "CALLWATCH_TIMER_LEASE_SECONDS", 30.0),
     )
+
+
+@dataclass(frozen=True)
+class Credentials:
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    disabled: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return self.disabled or bool(self.token) or bool(self.username and self.password)
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return (f"Credentials(token={'set' if self.token else 'unset'}, "
+                f"basic={'set' if self.username else 'unset'}, disabled={self.disabled})")
+
+
+def load_credentials(environ: Mapping[str, str]) -> Credentials:
+    """Read the receiver's credentials; raises callwatch.secrets.SecretError for a bad file."""
+    token = read_secret(environ, "CALLWATCH_RECEIVER_TOKEN")
+    username = read_secret(environ, "CALLWATCH_RECEIVER_USERNAME")
+    password = read_secret(environ, "CALLWATCH_RECEIVER_PASSWORD")
+    for secret in (token, password):
+        register_secret(secret)
+    disabled = environ.get("CALLWATCH_RECEIVER_AUTH", "").lower() == "none"
+    return Credentials(token, username, password, disabled)

@@ -25,11 +25,11 @@ from typing import Any, Callable, Iterable, Mapping
 
 from policy import Policy
 from receiver.domain import messages
-from receiver.domain.context import MANUAL_PREFIX, leading_alert
-from receiver.http.incidents import iso
-from receiver.services.escalation import TIMER_KIND
-from receiver.domain.times import next_send_time
-from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutbox, Timer
+from receiver.domain.context import MANUAL_PREFIX
+from receiver.domain.escalation import TIMER_KIND
+from receiver.domain.priority import leading_alert
+from receiver.domain.times import iso, next_send_time
+from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox, Timer
 
 NO_ACK_CHANNEL_TYPES = ("phone",)
 

@@ -20,9 +20,9 @@ from typing import Any, Mapping, Sequence
 
 from policy import Policy
 from policy.durations import format_duration
-from receiver.domain.incidents import PRIORITY_ORDER, alert_priority
-from receiver.http.incidents import iso
-from receiver.store.base import Event, Incident
+from receiver.domain.priority import leading_alert
+from receiver.domain.times import iso
+from receiver.domain.model import Event, Incident
 
 SERVICE = "Telephony Platform"   # the service every notice is about (the seed's wording)
 MANUAL_PREFIX = "manual:"        # group_key of an incident declared by hand
@@ -33,17 +33,6 @@ def human(seconds: float | None) -> str | None:
     if seconds is None:
         return None
     return format_duration(max(0, round(seconds)))
-
-
-def leading_alert(incident: Incident, policy: Policy) -> Mapping[str, Any] | None:
-    """The first firing alert of the highest priority (else the first alert), or None."""
-    alerts = [a for a in incident.alerts if isinstance(a, Mapping)]
-    firing = [a for a in alerts if a.get("status") == "firing"] or alerts
-    if not firing:
-        return None
-    ranked = [(PRIORITY_ORDER.index(alert_priority(a.get("labels", {}), policy)), i)
-              for i, a in enumerate(firing)]
-    return firing[min(ranked)[1]]
 
 
 def declared_description(timeline: Sequence[Event]) -> str:

@@ -28,6 +28,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from policy.model import EscalationStep, Policy
+from receiver.domain import messages
+from receiver.domain.ids import new_id
+from receiver.domain.model import Changes, Event, Incident, NewOutbox, Timer
 
 ENGINEERING = "engineering"
 BUSINESS = "business"
@@ -130,3 +133,103 @@ def next_due(incident: IncidentState, policy: Policy) -> float | None:
     """When the next action falls due, or None when nothing more will happen."""
     pending = pending_actions(incident, policy)
     return pending[0].due_at if pending else None
+
+
+# --- timers and what firing one writes -------------------------------------------------
+
+TIMER_KIND = "escalation"
+ACTOR = "escalation"
+DONE_EVENTS = {"escalated", "sla_breached", "vendor_escalation"}
+
+
+def escalation_timer(incident_id: str, due_at: float) -> Timer:
+    """The timer that (re)starts escalation for an incident at ``due_at``."""
+    return Timer(new_id(), incident_id, TIMER_KIND, due_at, {})
+
+
+def done_keys(timeline: list[Event]) -> set[str]:
+    """The escalation actions already carried out since the incident last (re)opened: an
+    incident that fires again after resolving pages its people again."""
+    start = max((i for i, e in enumerate(timeline) if e.kind == "reopened"), default=-1)
+    return {str(e.detail.get("key")) for e in timeline[start + 1:] if e.kind in DONE_EVENTS}
+
+
+def incident_state(incident: Incident, done: set[str]) -> IncidentState:
+    """What escalation needs. An alert counts as firing since the incident opened: the moment
+    callwatch knew, whatever ``startsAt`` a late or replayed delivery carries."""
+    alerts = tuple(FiringAlert(a.get("labels", {}).get("alertname", ""),
+                               a.get("labels", {}).get("provider") or incident.provider,
+                               incident.opened_at)
+                   for a in incident.alerts if a.get("status", "firing") == "firing")
+    return IncidentState(incident.priority, incident.state, incident.opened_at, incident.provider,
+                         alerts, frozenset(done))
+
+
+def recipients(policy: Policy, contacts: tuple[str, ...], channel: str) -> tuple[str, ...] | None:
+    """Addresses of ``contacts`` on ``channel``; None when none of them is reachable there."""
+    spec = policy.channels[channel]
+    people = [policy.contacts[key] for key in contacts]
+    if spec.type == "pagerduty":
+        return () if any(p.pagerduty for p in people) else None
+    field = messages.CONTACT_FIELDS.get(spec.type)
+    found = tuple(getattr(p, field) for p in people if field and getattr(p, field))
+    return found or None
+
+
+def action_rows(incident: Incident, action: Action, policy: Policy, now: float, batch: str,
+                public_url: str) -> list[NewOutbox]:
+    """The outbox rows paging one escalation level (one per reachable channel)."""
+    names = ", ".join(policy.contacts[key].name for key in action.contacts)
+    minutes = max(0, round((now - incident.opened_at) / 60))
+    note = (f"Escalated to {action.level} ({names}): not acknowledged after {minutes} min"
+            if action.kind == ENGINEERING else
+            f"Business escalation {action.level} ({names}) after {minutes} min")
+    leading = incident.alerts[0] if incident.alerts else None
+    rows = []
+    for channel in action.channels:
+        to = recipients(policy, action.contacts, channel)
+        if to is None or (action.kind == ENGINEERING and _is_route(policy, action, incident,
+                                                                     channel)):
+            continue
+        payload = messages.compose(
+            incident_id=incident.id, kind="escalate", channel=channel, priority=incident.priority,
+            summary=incident.summary, provider=incident.provider, alert=leading, policy=policy,
+            public_url=public_url, note=note)
+        if to:
+            payload["recipients"] = list(to)
+        rows.append(NewOutbox(new_id(), incident.id, channel, "escalate", payload, now, batch))
+    return rows
+
+
+def _is_route(policy: Policy, action: Action, incident: Incident, channel: str) -> bool:
+    """The route already paged the first engineering level (its recipients are that level's
+    contacts): the first step adds only the channels the route lacks (P1: PagerDuty)."""
+    first = policy.escalation.engineering[0].level
+    return action.level == first and channel in policy.routing[incident.priority].channels
+
+
+def escalation_changes(incident: Incident, due: list[Action], policy: Policy, now: float,
+                       timer_id: str, vendor_rows: dict[str, list[NewOutbox]],
+                       public_url: str = "") -> Changes:
+    """What firing ``due`` writes: each level's outbox rows (vendor rows drafted by the caller)
+    and one timeline event per action, whose ``key`` marks it done."""
+    changes = Changes()
+    for action in due:
+        batch = f"{timer_id}:{action.key}"
+        if action.kind in (ENGINEERING, BUSINESS):
+            rows = action_rows(incident, action, policy, now, batch, public_url)
+            kind, detail = "escalated", {"level": action.level, "chain": action.kind,
+                                         "contacts": list(action.contacts),
+                                         "channels": [r.channel for r in rows]}
+        elif action.kind == VENDOR:
+            rows = vendor_rows.get(action.key, [])
+            kind, detail = "vendor_escalation", {"provider": action.provider,
+                                                 "channels": [r.channel for r in rows]}
+        else:
+            rows = []
+            kind, detail = "sla_breached", {
+                "response_seconds": policy.priorities[incident.priority].response_seconds}
+        changes.outbox.extend(rows)
+        changes.events.append(Event(incident.id, now, kind, ACTOR,
+                                    {"key": action.key, **detail}))
+    return changes

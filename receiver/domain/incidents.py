@@ -5,10 +5,8 @@ store calls it inside the delivery's transaction. Rules:
 
 - one incident per Alertmanager group (``groupKey`` without its route: see
   ``AlertGroup.incident_key``; an alert's warning and critical arrive through two priority
-  routes but are one incident, open while any of their alerts fires); its priority is the highest among its
-  firing alerts, each alert's being its ``priority`` label (P0..P3), else the first matching
-  ``policy.priority_overrides`` entry, else ``policy.severity_default[severity]``, else
-  ``UNKNOWN_SEVERITY_PRIORITY`` (P2: an alert nobody classified is seen, not buried in a digest);
+  routes but are one incident, open while any of their alerts fires); its priority is the
+  highest among its firing alerts (each alert's from ``receiver.domain.priority``);
 - a new incident notifies every channel of its priority's route ("trigger");
 - a priority upgrade re-routes at once: "trigger" to the new route's channels not yet paged,
   "update" to those already paged; a downgrade is recorded, nobody is paged;
@@ -25,19 +23,16 @@ store calls it inside the delivery's transaction. Rules:
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Callable
 
 from policy import Policy
-from policy.matchers import Matcher, parse_matcher
 from receiver.domain import messages
-from receiver.services.escalation import TIMER_KIND, escalation_timer
+from receiver.domain.escalation import TIMER_KIND, escalation_timer
 from receiver.domain.alertmanager import Alert, AlertGroup, stored_alert
 from receiver.domain.times import next_send_time
-from receiver.store.base import Changes, Event, GroupSnapshot, Incident, NewOutbox
+from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox
+from receiver.domain.priority import PRIORITY_ORDER, alert_priority, highest
 
-PRIORITY_ORDER = ("P0", "P1", "P2", "P3")
-UNKNOWN_SEVERITY_PRIORITY = "P2"
 NO_RESOLVE_TYPES = ("phone",)  # nobody is woken by a call to hear that it is over
 ACTOR = "alertmanager"
 
@@ -51,28 +46,6 @@ class Context:
     new_id: Callable[[], str]
     batch: str
     public_url: str = ""
-
-
-def alert_priority(labels: dict[str, str] | object, policy: Policy) -> str:
-    """The priority of one alert from its labels (see the module docstring for the order)."""
-    labels = dict(labels)  # type: ignore[arg-type]
-    label = labels.get("priority", "")
-    if label in PRIORITY_ORDER:
-        return label
-    for override in policy.priority_overrides:
-        if all(_matcher(text).matches(labels) for text in override.matchers):
-            return override.priority
-    return policy.severity_default.get(labels.get("severity", ""), UNKNOWN_SEVERITY_PRIORITY)
-
-
-@lru_cache(maxsize=1024)
-def _matcher(text: str) -> Matcher:
-    """Parsed once per matcher text (the policy was validated at load)."""
-    return parse_matcher(text)
-
-
-def highest(priorities: list[str]) -> str:
-    return min(priorities, key=PRIORITY_ORDER.index)
 
 
 def decide(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:

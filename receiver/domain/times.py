@@ -1,8 +1,8 @@
-"""When a digest channel sends: the next ``send_at`` (HH:MM) in its ``timezone``."""
+"""Time helpers: RFC 3339 text of a Unix time, and a digest channel's next ``send_at``."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Mapping
 from zoneinfo import ZoneInfo
 
@@ -19,3 +19,11 @@ def next_send_time(settings: Mapping[str, object], now: float) -> float:
     if candidate.timestamp() <= now:
         candidate = (candidate + timedelta(days=1)).replace(hour=int(hour), minute=int(minute or 0))
     return candidate.timestamp()
+
+
+def iso(ts: float | None) -> str | None:
+    """Unix seconds as RFC 3339 UTC with milliseconds ("2026-11-27T03:00:00.123Z"); None stays."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds") \
+        .replace("+00:00", "Z")

@@ -15,11 +15,11 @@ import orjson
 from aiohttp import web
 
 from callwatch.web import ApiError
-from receiver.http.auth import authorized
+from receiver.domain.alertmanager import PayloadError, delivery_key, parse_payload
 from receiver.domain.ids import new_id
 from receiver.domain.incidents import Context, decide
-from receiver.domain.alertmanager import PayloadError, delivery_key, parse_payload
-from receiver.services.state import RECEIVER, ReceiverState
+from receiver.http.common import RECEIVER, authorized, read_body
+from receiver.services.state import ReceiverState
 from receiver.store.base import StoreError
 
 log = logging.getLogger("callwatch.receiver.alerts")
@@ -61,28 +61,6 @@ async def post_alerts(request: web.Request) -> web.Response:
         "state": incident.state if incident else None,
         "priority": incident.priority if incident else None,
         "notifications": len(changes.outbox)})
-
-
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The body, up to ``limit`` bytes (413 beyond, declared or streamed).
-
-    Its own limit rather than the app's ``client_max_size``: a big group must not be refused
-    (Alertmanager does not retry a 4xx, so a 413 loses those alerts).
-    """
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
-    if request.content.at_eof():  # a middleware read it already: read() returns that copy
-        body = await request.read()
-        if len(body) > limit:
-            raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
-        return body
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
 
 
 def _parse(body: bytes, state: ReceiverState):

@@ -14,12 +14,9 @@ from __future__ import annotations
 from aiohttp import web
 
 from callwatch.web import ApiError
-from receiver.services.apply import store_of
-from receiver.http.actions_state import ACTIONS
 from receiver.domain.communications import TemplateError
 from receiver.domain.context import incident_context
-from receiver.services.state import RECEIVER
-from receiver.store.base import StoreError
+from receiver.http.common import ACTIONS, RECEIVER, store_errors
 from receiver.services.vendor import vendor_context
 
 CUSTOMER_PRIORITIES = ("P0", "P1")
@@ -28,13 +25,11 @@ CUSTOMER_PRIORITIES = ("P0", "P1")
 async def _load(request: web.Request):
     state = request.app[RECEIVER]
     incident_id = request.match_info["incident_id"]
-    try:
-        incident = await store_of(state).get_incident(incident_id)
+    with store_errors():
+        incident = await state.opened_store().get_incident(incident_id)
         if incident is None:
             raise ApiError(404, "not_found", f"no incident with id {incident_id[:80]!r}")
-        timeline = await store_of(state).timeline(incident_id)
-    except StoreError:
-        raise ApiError(503, "store_unavailable", "the incident store is unavailable") from None
+        timeline = await state.opened_store().timeline(incident_id)
     return state, incident, timeline
 
 

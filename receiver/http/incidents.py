@@ -7,20 +7,13 @@ Each incident has at least ``id``, ``priority``, ``state``, ``summary``, ``group
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-
 from aiohttp import web
 
 from callwatch.web import ApiError
-from receiver.services.state import RECEIVER
-from receiver.store.base import INCIDENT_STATES, Incident, StoreError
-
-
-def iso(ts: float | None) -> str | None:
-    if ts is None:
-        return None
-    return datetime.fromtimestamp(ts, timezone.utc).isoformat(timespec="milliseconds") \
-        .replace("+00:00", "Z")
+from receiver.domain.model import INCIDENT_STATES, Incident
+from receiver.domain.times import iso
+from receiver.http.common import RECEIVER
+from receiver.store.base import StoreError
 
 
 def incident_json(incident: Incident) -> dict:

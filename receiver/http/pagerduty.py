@@ -10,11 +10,19 @@ but sends no ``acknowledge`` back to PagerDuty channels (it came from there);
 ``incident.resolved`` resolves it likewise. Everything else is 200 ``ignored``: other event
 types, an unknown or missing ``incident_key`` (PagerDuty must not retry forever), an incident
 already in that state (200 ``no-op``).
+
+PagerDuty signs each delivery: ``X-PagerDuty-Signature`` holds one or more ``v1=<hex>`` values
+(several during a secret rotation), each the HMAC-SHA256 of the raw body under a subscription
+secret. A delivery is authentic when any of them matches any of our secrets.
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import logging
+from dataclasses import dataclass
 from typing import Mapping
 
 from aiohttp import web
@@ -23,15 +31,67 @@ from callwatch.logs import register_secret
 from callwatch.secrets import read_secret
 from callwatch.web import MAX_BODY, ApiError
 from receiver.domain.actions import ActionContext, decide_acknowledge, decide_resolve
-from receiver.services.apply import apply_action
-from receiver.http.actions_state import ACTIONS
 from receiver.domain.ids import new_id
-from receiver.http.pagerduty_signature import WebhookError, parse_event, signature_valid
-from receiver.services.state import RECEIVER
+from receiver.http.common import ACTIONS, RECEIVER, store_errors
+from receiver.services.apply import apply_action
 
 log = logging.getLogger("callwatch.receiver.pagerduty")
 SIGNATURE_HEADER = "X-PagerDuty-Signature"
 DECISIONS = {"acknowledge": decide_acknowledge, "resolve": decide_resolve}
+
+
+# PagerDuty event type -> what it means for our incident.
+EVENT_ACTIONS = {"incident.acknowledged": "acknowledge", "incident.resolved": "resolve"}
+
+
+class WebhookError(ValueError):
+    """A delivery we cannot use; ``code`` is the JSON error code, ``str()`` the detail."""
+
+    def __init__(self, code: str, detail: str) -> None:
+        super().__init__(detail)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class PagerDutyEvent:
+    event_id: str
+    event_type: str
+    incident_key: str | None   # our dedup_key, set when we triggered the PagerDuty incident
+    actor: str                 # who acted in PagerDuty, e.g. "Tenex Engineer (PagerDuty)"
+    occurred_at: str
+
+    @property
+    def action(self) -> str | None:
+        return EVENT_ACTIONS.get(self.event_type)
+
+
+def signature_valid(body: bytes, header: str | None, secrets: list[str]) -> bool:
+    """Whether any ``v1=`` signature in ``header`` is the HMAC-SHA256 of ``body`` under a secret."""
+    if not header or not secrets:
+        return False
+    offered = [part.strip()[3:] for part in header.split(",") if part.strip().startswith("v1=")]
+    expected = [hmac.new(secret.encode(), body, hashlib.sha256).hexdigest() for secret in secrets]
+    return any(hmac.compare_digest(given, wanted) for given in offered for wanted in expected)
+
+
+def parse_event(body: bytes) -> PagerDutyEvent:
+    """The event in a v3 webhook body; WebhookError naming what is missing otherwise."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise WebhookError("malformed_json", "body is not JSON") from None
+    event = document.get("event") if isinstance(document, dict) else None
+    if not isinstance(event, dict):
+        raise WebhookError("missing_field", "event: required object missing")
+    for field in ("id", "event_type", "occurred_at"):
+        if not isinstance(event.get(field), str):
+            raise WebhookError("missing_field", f"event.{field}: required string missing")
+    data = event.get("data") if isinstance(event.get("data"), dict) else {}
+    agent = event.get("agent") if isinstance(event.get("agent"), dict) else {}
+    actor = f"{agent.get('summary') or 'someone'} (PagerDuty)"
+    key = data.get("incident_key")
+    return PagerDutyEvent(event["id"], event["event_type"], key if isinstance(key, str) else None,
+                          actor, event["occurred_at"])
 
 
 def load_secrets(environ: Mapping[str, str]) -> list[str]:
@@ -66,7 +126,8 @@ async def webhook(request: web.Request) -> web.Response:
     ctx = ActionContext(policy=state.policy, now=state.clock(), new_id=new_id,
                         actor=event.actor, public_url=state.config.public_url,
                         skip_types=("pagerduty",))
-    outcome = await apply_action(state, event.incident_key, decide, ctx)
+    with store_errors():
+        outcome = await apply_action(state, event.incident_key, decide, ctx)
     if outcome is None:
         return _answer("ignored", "no incident with that incident_key")
     if outcome.conflict is not None:

@@ -4,32 +4,23 @@ from __future__ import annotations
 
 from typing import Callable
 
-from callwatch.web import ApiError
 from receiver.domain.actions import ActionContext, Outcome
 from receiver.services.state import ReceiverState
 from receiver.store.base import StoreError
 
 
-def store_of(state: ReceiverState):
-    if state.store is None:
-        raise ApiError(503, "unavailable", "the store is not open yet; retry")
-    return state.store
-
-
 async def apply_action(state: ReceiverState, incident_id: str,
                        decide: Callable[..., Outcome], ctx: ActionContext) -> Outcome | None:
     """Run one pure decision in the incident's transaction; None for an unknown id.
-    On success, records MTTA / MTTR and wakes the dispatcher (``state.committed()``)."""
+    On success, records MTTA / MTTR and wakes the dispatcher (``state.committed()``).
+    StoreError (StoreNotOpen included) when the store cannot take it."""
     outcomes: list[Outcome] = []
 
     def run(snapshot):
         outcomes.append(decide(snapshot, ctx))
         return outcomes[-1].changes
 
-    try:
-        changes = await store_of(state).apply_incident(incident_id, ctx.now, run)
-    except StoreError:
-        raise ApiError(503, "store_unavailable", "the incident store is unavailable") from None
+    changes = await state.opened_store().apply_incident(incident_id, ctx.now, run)
     if changes is None:
         return None
     outcome = outcomes[-1]
@@ -53,7 +44,7 @@ def observe(state: ReceiverState, outcome: Outcome) -> None:
 async def resolver_of(state: ReceiverState, incident_id: str) -> str | None:
     """Who resolved the incident (the last ``resolved`` event's actor), for the 409 message."""
     try:
-        events = await store_of(state).timeline(incident_id)
+        events = await state.opened_store().timeline(incident_id)
     except StoreError:
         return None
     return next((e.actor for e in reversed(events) if e.kind == "resolved"), None)

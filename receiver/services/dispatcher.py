@@ -35,7 +35,8 @@ from receiver.domain.ids import new_id
 from receiver.services.metrics import ReceiverMetrics
 from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
 from receiver.domain.times import next_send_time
-from receiver.store.base import Attempt, Event, Finish, NewOutbox, OutboxRow, Store, StoreError
+from receiver.domain.model import Attempt, Event, Finish, NewOutbox, OutboxRow
+from receiver.store.base import Store, StoreError
 
 log = logging.getLogger("callwatch.receiver.dispatcher")
 ACTOR = "dispatcher"

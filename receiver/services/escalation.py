@@ -15,92 +15,19 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from dataclasses import replace
-from typing import TYPE_CHECKING, Awaitable, Callable
+from typing import Awaitable, Callable
 
 from policy import Policy
-from receiver.domain import messages
 from receiver.domain.escalation import (
-    BUSINESS, ENGINEERING, SLA, VENDOR, Action, FiringAlert, IncidentState, due_actions, next_due,
+    SLA, TIMER_KIND, VENDOR, Action, done_keys, due_actions, escalation_changes, escalation_timer,
+    incident_state, next_due,
 )
 from receiver.domain.ids import new_id
-from receiver.store.base import Changes, Event, Incident, NewOutbox, Store, StoreError, Timer
-
-if TYPE_CHECKING:  # receiver.services.metrics imports receiver.domain.incidents, which imports this module
-    from receiver.services.metrics import ReceiverMetrics
+from receiver.domain.model import Event, Incident, NewOutbox, Timer
+from receiver.services.metrics import ReceiverMetrics
+from receiver.store.base import Store, StoreError
 
 log = logging.getLogger("callwatch.receiver.escalation")
-TIMER_KIND = "escalation"
-ACTOR = "escalation"
-DONE_EVENTS = {"escalated", "sla_breached", "vendor_escalation"}
-
-
-def escalation_timer(incident_id: str, due_at: float) -> Timer:
-    """The timer that (re)starts escalation for an incident at ``due_at``."""
-    return Timer(new_id(), incident_id, TIMER_KIND, due_at, {})
-
-
-def done_keys(timeline: list[Event]) -> set[str]:
-    """The escalation actions already carried out since the incident last (re)opened: an
-    incident that fires again after resolving pages its people again."""
-    start = max((i for i, e in enumerate(timeline) if e.kind == "reopened"), default=-1)
-    return {str(e.detail.get("key")) for e in timeline[start + 1:] if e.kind in DONE_EVENTS}
-
-
-def incident_state(incident: Incident, done: set[str]) -> IncidentState:
-    """What escalation needs. An alert counts as firing since the incident opened: the moment
-    callwatch knew, whatever ``startsAt`` a late or replayed delivery carries."""
-    alerts = tuple(FiringAlert(a.get("labels", {}).get("alertname", ""),
-                               a.get("labels", {}).get("provider") or incident.provider,
-                               incident.opened_at)
-                   for a in incident.alerts if a.get("status", "firing") == "firing")
-    return IncidentState(incident.priority, incident.state, incident.opened_at, incident.provider,
-                         alerts, frozenset(done))
-
-
-def recipients(policy: Policy, contacts: tuple[str, ...], channel: str) -> tuple[str, ...] | None:
-    """Addresses of ``contacts`` on ``channel``; None when none of them is reachable there."""
-    spec = policy.channels[channel]
-    people = [policy.contacts[key] for key in contacts]
-    if spec.type == "pagerduty":
-        return () if any(p.pagerduty for p in people) else None
-    field = messages.CONTACT_FIELDS.get(spec.type)
-    found = tuple(getattr(p, field) for p in people if field and getattr(p, field))
-    return found or None
-
-
-def action_rows(incident: Incident, action: Action, policy: Policy, now: float, batch: str,
-                public_url: str) -> list[NewOutbox]:
-    """The outbox rows paging one escalation level (one per reachable channel)."""
-    names = ", ".join(policy.contacts[key].name for key in action.contacts)
-    minutes = max(0, round((now - incident.opened_at) / 60))
-    note = (f"Escalated to {action.level} ({names}): not acknowledged after {minutes} min"
-            if action.kind == ENGINEERING else
-            f"Business escalation {action.level} ({names}) after {minutes} min")
-    leading = incident.alerts[0] if incident.alerts else None
-    rows = []
-    for channel in action.channels:
-        to = recipients(policy, action.contacts, channel)
-        if to is None or (action.kind == ENGINEERING and _is_route(policy, action, incident,
-                                                                     channel)):
-            continue
-        payload = messages.compose(
-            incident_id=incident.id, kind="escalate", channel=channel, priority=incident.priority,
-            summary=incident.summary, provider=incident.provider, alert=leading, policy=policy,
-            public_url=public_url, note=note)
-        if to:
-            payload["recipients"] = list(to)
-        rows.append(NewOutbox(new_id(), incident.id, channel, "escalate", payload, now, batch))
-    return rows
-
-
-def _is_route(policy: Policy, action: Action, incident: Incident, channel: str) -> bool:
-    """The route already paged the first engineering level (its recipients are that level's
-    contacts): the first step adds only the channels the route lacks (P1: PagerDuty)."""
-    first = policy.escalation.engineering[0].level
-    return action.level == first and channel in policy.routing[incident.priority].channels
-
-
 # (incident, timeline, action, now, batch) -> the outbox rows of a vendor escalation
 VendorRows = Callable[[Incident, list[Event], Action, float, str], Awaitable[list[NewOutbox]]]
 
@@ -108,7 +35,7 @@ VendorRows = Callable[[Incident, list[Event], Action, float, str], Awaitable[lis
 class EscalationWorker:
     """Claims due escalation timers and fires them until stopped."""
 
-    def __init__(self, store: Store, policy: Policy, metrics: "ReceiverMetrics", *, worker: str,
+    def __init__(self, store: Store, policy: Policy, metrics: ReceiverMetrics, *, worker: str,
                  public_url: str = "", clock: Callable[[], float] = time.time,
                  poll_seconds: float = 1.0, lease_seconds: float = 30.0,
                  on_commit: Callable[[], None] = lambda: None,
@@ -168,7 +95,8 @@ class EscalationWorker:
             if action.kind == VENDOR and self.vendor_rows is not None:
                 vendor_rows[action.key] = await self.vendor_rows(
                     incident, timeline, action, now, f"{timer.id}:{action.key}")
-        changes = self._changes(incident, due, now, timer.id, vendor_rows)
+        changes = escalation_changes(incident, due, self.policy, now, timer.id, vendor_rows,
+                                     self.public_url)
         later = next_due(incident_state(incident, done | {a.key for a in due}), self.policy)
         if later is not None:
             changes.timers.append(escalation_timer(incident.id, max(later, now)))
@@ -180,44 +108,3 @@ class EscalationWorker:
         if changes.outbox:
             self.on_commit()
         return 1
-
-    def _changes(self, incident: Incident, due: list[Action], now: float, timer_id: str,
-                 vendor_rows: dict[str, list[NewOutbox]]) -> Changes:
-        changes = Changes()
-        for action in due:
-            batch = f"{timer_id}:{action.key}"
-            if action.kind in (ENGINEERING, BUSINESS):
-                rows = action_rows(incident, action, self.policy, now, batch, self.public_url)
-                kind, detail = "escalated", {"level": action.level, "chain": action.kind,
-                                             "contacts": list(action.contacts),
-                                             "channels": [r.channel for r in rows]}
-            elif action.kind == VENDOR:
-                rows = vendor_rows.get(action.key, [])
-                kind, detail = "vendor_escalation", {"provider": action.provider,
-                                                     "channels": [r.channel for r in rows]}
-            else:
-                rows = []
-                kind, detail = "sla_breached", {
-                    "response_seconds": self.policy.priorities[incident.priority].response_seconds}
-            changes.outbox.extend(rows)
-            changes.events.append(Event(incident.id, now, kind, ACTOR,
-                                        {"key": action.key, **detail}))
-        return changes
-
-
-def vendor_drafter(policy: Policy, environ, actions, public_url: str) -> VendorRows:
-    """Vendor escalation rows: the vendor email drafted from the incident and the exporter's
-    provider health (example failed calls, errors), sent to the on-call, and to the vendor
-    only where the policy opts in (``receiver.services.vendor``)."""
-    from receiver.services.vendor import vendor_context, vendor_payloads
-
-    async def draft(incident: Incident, timeline: list[Event], action: Action, now: float,
-                    batch: str) -> list[NewOutbox]:
-        about = replace(incident, provider=action.provider)  # "all" -> each vendor in turn
-        vendor = await vendor_context(about, timeline, policy, environ, actions.session, now=now)
-        if vendor is None:
-            return []
-        return vendor_payloads(about, timeline, policy, vendor, now=now, new_id=new_id,
-                               batch=batch, comms=actions.comms, public_url=public_url)
-
-    return draft

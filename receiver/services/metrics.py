@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from receiver.domain.incidents import PRIORITY_ORDER
+from receiver.domain.priority import PRIORITY_ORDER
 
 # seconds: 1 min .. 1 day, around the P0..P3 response times (15m, 30m, 2h, 8h)
 RESPONSE_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)

@@ -1,4 +1,4 @@
-"""The receiver's runtime state, kept on the app under ``RECEIVER`` (a typed AppKey)."""
+"""The receiver's runtime state (the HTTP layer keeps it on the app under ``RECEIVER``)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,14 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
-from aiohttp import web
-
 from policy import Policy
-from receiver.http.auth import Credentials
-from receiver.config import ReceiverConfig
+from receiver.config import Credentials, ReceiverConfig
 from receiver.services.metrics import ReceiverMetrics
-from receiver.store.base import Store
+from receiver.store.base import Store, StoreError
+
+
+class StoreNotOpen(StoreError):
+    """The store is not open yet (start-up) or no longer (shutdown): try again."""
 
 
 @dataclass
@@ -26,10 +27,14 @@ class ReceiverState:
     dispatcher: object | None = None          # receiver.services.dispatcher.Dispatcher once started
     on_commit: list[Callable[[], None]] = field(default_factory=list)
 
+    def opened_store(self) -> Store:
+        """The store; StoreNotOpen before start-up opened it or after shutdown closed it."""
+        if self.store is None:
+            raise StoreNotOpen("the store is not open yet; retry")
+        return self.store
+
     def committed(self) -> None:
         """Tell the dispatcher (and anyone else listening) that new rows are waiting."""
         for callback in self.on_commit:
             callback()
 
-
-RECEIVER = web.AppKey("receiver", ReceiverState)

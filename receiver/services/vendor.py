@@ -1,22 +1,17 @@
-"""Vendor escalation: what Twilio / Telnyx support ask for, and the draft email's outbox rows.
+"""Vendor escalation drafts: the account values and the exporter's evidence, then the rows.
 
-``await vendor_context(incident, timeline, policy, environ, session, now=...)`` fills the
-``vendor`` variables of ``vendor_email.txt.j2``:
+``await vendor_context(incident, timeline, policy, environ, session, now=...)`` reads what the
+pure ``receiver.domain.vendor.vendor_fields`` needs:
 
-- ``account_id`` / ``connection_id`` / ``affected_numbers`` from the environment variables (or
-  files) the policy names in ``vendors.<provider>.account`` (``account_id_env``,
-  ``connection_id_env``, ``numbers_env`` — a comma-separated list — or their ``*_file`` forms).
-  ``connection_id`` is None when the vendor does not ask for one (the template leaves it out).
-- ``example_call_ids`` (up to 5) and ``error_messages`` from the exporter's
-  ``GET {CALLWATCH_EXPORTER_URL or CALLWATCH_PUBLIC_URL}/telephony/providers/{provider}/health``
-  (``recent_failed_calls``, ``inputs.api.last_error``, the status page, the outcome counts).
-  Any failure there (no URL, refused, timeout, bad JSON) leaves both lists empty: it never raises.
-- ``time_window``: opened_at to resolved_at (or ``now``, "ongoing").
-- ``issue_type`` from the incident's alerts.
+- the account values from the environment variables (or files) the policy names in
+  ``vendors.<provider>.account`` (``account_id_env``, ``connection_id_env``, ``numbers_env`` —
+  a comma-separated list — or their ``*_file`` forms);
+- the exporter's ``GET {CALLWATCH_EXPORTER_URL or CALLWATCH_PUBLIC_URL}/telephony/providers/
+  {provider}/health``. Any failure there (no URL, refused, timeout, bad JSON) leaves the
+  evidence empty: it never raises.
 
-``vendor_payloads(...)`` (pure) builds the outbox rows of a vendor escalation: the draft email
-to the on-call (the policy's first email channel, its own recipients), and a copy to the
-vendor's support address (``contacts`` kind ``email``) only when ``send_to_vendor`` is true.
+``vendor_drafter(...)`` is the escalation worker's hook that turns a due vendor action into
+outbox rows (``receiver.domain.vendor.vendor_payloads``).
 """
 
 from __future__ import annotations
@@ -24,33 +19,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from dataclasses import replace
+from typing import Any, Mapping, Sequence
 
 import aiohttp
 
 from callwatch.secrets import SecretError, read_secret_file
 from policy import Policy
-from receiver.domain import messages
-from receiver.domain.communications import Communications
-from receiver.domain.context import incident_context
-from receiver.store.base import Event, Incident, NewOutbox
+from receiver.domain.escalation import Action
+from receiver.domain.ids import new_id
+from receiver.domain.model import Event, Incident, NewOutbox
+from receiver.domain.vendor import vendor_fields, vendor_payloads
+from receiver.services.escalation import VendorRows
 
 log = logging.getLogger("callwatch.receiver.vendor")
-
-VENDOR_NAMES = {"twilio": "Twilio", "telnyx": "Telnyx"}
-AFFECTED_SERVICES = {"twilio": ["Programmable Voice"], "telnyx": ["Voice API (Call Control)"]}
-ISSUE_TYPES = {
-    "TelephonyServiceDown": "Outage: complete loss of service",
-    "TelephonyProviderHealthLow": "Service disruption",
-    "TelephonyCallQualityLow": "Call quality degradation",
-    "TelephonyCallDropRateHigh": "Dropped calls",
-    "TelephonyErrorRateHigh": "Call failures",
-    "TelephonyWebhookFailureRateHigh": "Webhook delivery failures",
-    "TelephonyApiResponseTimeHigh": "API latency",
-}
 HEALTH_TIMEOUT = 3.0
-MAX_CALL_IDS = 5
+ACCOUNT_NAMES = ("account_id", "connection_id", "numbers")
 
 
 def _account_value(account: Mapping[str, str], name: str, environ: Mapping[str, str]
@@ -66,24 +50,6 @@ def _account_value(account: Mapping[str, str], name: str, environ: Mapping[str, 
         except SecretError:
             return "", path
     return None, None
-
-
-def _time_window(incident: Incident, now: float) -> str:
-    start = datetime.fromtimestamp(incident.opened_at, timezone.utc)
-    end_ts = incident.resolved_at if incident.resolved_at is not None else now
-    end = datetime.fromtimestamp(end_ts, timezone.utc)
-    tail = "" if incident.resolved_at is not None else " (ongoing)"
-    if start.date() == end.date():
-        return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC{tail}"
-    return f"{start:%Y-%m-%d %H:%M} UTC - {end:%Y-%m-%d %H:%M} UTC{tail}"
-
-
-def _issue_type(incident: Incident) -> str:
-    names = [a.get("labels", {}).get("alertname", "") for a in incident.alerts
-             if a.get("status") == "firing"] or \
-            [a.get("labels", {}).get("alertname", "") for a in incident.alerts]
-    kinds = list(dict.fromkeys(ISSUE_TYPES[n] for n in names if n in ISSUE_TYPES))
-    return "; ".join(kinds) or "Service degradation"
 
 
 def health_url(environ: Mapping[str, str], provider: str) -> str | None:
@@ -108,55 +74,6 @@ async def fetch_health(session: aiohttp.ClientSession | None, url: str | None
         return None
 
 
-def evidence(health: Mapping[str, Any] | None) -> tuple[list[str], list[str]]:
-    """(example call ids, error messages) from a provider health body; empty lists for None."""
-    if not health:
-        return [], []
-    failed = health.get("recent_failed_calls") or []
-    call_ids = [str(c["call_id"]) for c in failed if isinstance(c, dict) and c.get("call_id")]
-    inputs = health.get("inputs") or {}
-    errors = []
-    last_error = (inputs.get("api") or {}).get("last_error")
-    if last_error:
-        errors.append(f"API: {last_error}")
-    status = inputs.get("statuspage") or {}
-    if status.get("indicator") not in (None, "none"):
-        errors.append(f"Status page: {status['indicator']} - {status.get('description') or ''}"
-                      .rstrip(" -"))
-    ended = (inputs.get("calls") or {}).get("ended") or {}
-    bad = {k: v for k, v in ended.items() if k in ("failed", "dropped") and v}
-    if bad:
-        total = sum(v for v in ended.values() if isinstance(v, int))
-        window = health.get("window_seconds")
-        span = f" in the last {round(window / 60)} min" if isinstance(window, (int, float)) else ""
-        counts = ", ".join(f"{v} {k}" for k, v in sorted(bad.items()))
-        errors.append(f"{counts} of {total} ended calls{span}")
-    return call_ids[:MAX_CALL_IDS], errors
-
-
-def static_vendor_context(incident: Incident, policy: Policy, environ: Mapping[str, str],
-                          now: float, health: Mapping[str, Any] | None = None
-                          ) -> dict[str, Any] | None:
-    """The vendor fields without network I/O (``health`` already fetched); None: no vendor."""
-    vendor = policy.vendors.get(incident.provider or "")
-    if vendor is None:
-        return None
-    account_id, source = _account_value(vendor.account, "account_id", environ)
-    connection_id, _ = _account_value(vendor.account, "connection_id", environ)
-    numbers, _ = _account_value(vendor.account, "numbers", environ)
-    call_ids, errors = evidence(health)
-    return {
-        "name": VENDOR_NAMES.get(vendor.provider, vendor.provider.capitalize()),
-        "account_id": account_id or "", "account_id_source": source or "account_id_env",
-        "connection_id": connection_id, "issue_type": _issue_type(incident),
-        "time_window": _time_window(incident, now),
-        "affected_services": AFFECTED_SERVICES.get(vendor.provider, ["Voice"]),
-        "affected_numbers": [n.strip() for n in (numbers or "").split(",") if n.strip()],
-        "error_messages": errors, "example_call_ids": call_ids,
-        "support_tier": vendor.support_tier, "send_to_vendor": vendor.send_to_vendor,
-    }
-
-
 async def vendor_context(incident: Incident, timeline: Sequence[Event], policy: Policy,
                          environ: Mapping[str, str], session: aiohttp.ClientSession | None, *,
                          now: float | None = None) -> dict[str, Any] | None:
@@ -165,44 +82,22 @@ async def vendor_context(incident: Incident, timeline: Sequence[Event], policy: 
     if incident.provider not in policy.vendors:
         return None
     health = await fetch_health(session, health_url(environ, incident.provider or ""))
-    return static_vendor_context(incident, policy, environ,
-                                 time.time() if now is None else now, health)
+    vendor = policy.vendors[incident.provider or ""]
+    account = {name: _account_value(vendor.account, name, environ) for name in ACCOUNT_NAMES}
+    return vendor_fields(incident, policy, account, time.time() if now is None else now, health)
 
 
-def email_channel(policy: Policy) -> str | None:
-    """The policy's first channel of type email (where vendor drafts go)."""
-    return next((name for name, spec in policy.channels.items() if spec.type == "email"), None)
+def vendor_drafter(policy: Policy, environ, actions, public_url: str) -> VendorRows:
+    """Vendor escalation rows: the vendor email drafted from the incident and the exporter's
+    provider health (example failed calls, errors), sent to the on-call, and to the vendor
+    only where the policy opts in (``receiver.services.vendor``)."""
+    async def draft(incident: Incident, timeline: list[Event], action: Action, now: float,
+                    batch: str) -> list[NewOutbox]:
+        about = replace(incident, provider=action.provider)  # "all" -> each vendor in turn
+        vendor = await vendor_context(about, timeline, policy, environ, actions.session, now=now)
+        if vendor is None:
+            return []
+        return vendor_payloads(about, timeline, policy, vendor, now=now, new_id=new_id,
+                               batch=batch, comms=actions.comms, public_url=public_url)
 
-
-def vendor_payloads(incident: Incident, timeline: Sequence[Event], policy: Policy,
-                    vendor: Mapping[str, Any], *, now: float, new_id: Callable[[], str],
-                    batch: str, comms: Communications, public_url: str = "",
-                    contact: Mapping[str, Any] | None = None) -> list[NewOutbox]:
-    """Outbox rows (kind ``escalate``) of a vendor escalation; [] without a vendor or email
-    channel. Row 1: the draft to the on-call. Row 2 (only when the policy's ``send_to_vendor``
-    is true): the same email to the vendor's support address, in batch ``<batch>:vendor``."""
-    spec = policy.vendors.get(incident.provider or "")
-    channel = email_channel(policy)
-    if spec is None or channel is None or not vendor:
-        return []
-    context = incident_context(incident, timeline, policy, public_url, vendor=vendor,
-                               contact=contact, now=now)
-    rendered = comms.render("vendor_email", **context)
-    subject, _, body = rendered.partition("\n")
-    subject = subject.removeprefix("Subject:").strip() or f"Vendor escalation: {incident.summary}"
-    base = messages.compose(incident_id=incident.id, kind="escalate", channel=channel,
-                            priority=incident.priority, summary=incident.summary,
-                            provider=incident.provider, alert=None, policy=policy,
-                            public_url=public_url)
-    draft = {**base, "summary": f"DRAFT for {vendor.get('name')}: {subject}",
-             "text": "Draft vendor escalation email; review and send it to the vendor.\n\n"
-                     + rendered, "html": None, "details": {"vendor": str(vendor.get("name")),
-                                                           "draft": "true"}}
-    rows = [NewOutbox(new_id(), incident.id, channel, "escalate", draft, now, batch)]
-    support = [c.value for c in spec.contacts if c.kind == "email"]
-    if spec.send_to_vendor and support:
-        to_vendor = {**base, "summary": subject, "text": body.lstrip("\n"), "html": None,
-                     "recipients": support[:1], "details": {"vendor": str(vendor.get("name"))}}
-        rows.append(NewOutbox(new_id(), incident.id, channel, "escalate", to_vendor, now,
-                              f"{batch}:vendor"))
-    return rows
+    return draft

@@ -14,9 +14,8 @@ from typing import Any, Generator, Mapping
 
 import orjson
 
-from receiver.store.base import (
-    Attempt, Changes, Decide, Event, Finish, GroupSnapshot, Incident, NewOutbox, OutboxRow, Timer,
-)
+from receiver.domain.model import Attempt, Changes, Event, Finish, GroupSnapshot, Incident, NewOutbox, OutboxRow, Timer
+from receiver.store.base import Decide
 
 
 @dataclass(frozen=True)

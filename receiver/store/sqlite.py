@@ -19,7 +19,8 @@ import threading
 from typing import Any, Callable
 
 from receiver.store import ops
-from receiver.store.base import Changes, Decide, Finish, StoreError
+from receiver.domain.model import Changes, Finish
+from receiver.store.base import Decide, StoreError
 from receiver.store.migrate import CREATE_TABLE, pending
 from receiver.store.reads import StoreReads
 

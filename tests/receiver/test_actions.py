@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from receiver.services.state import RECEIVER
-from receiver.store.base import Changes, Timer
+from receiver.http.common import RECEIVER
+from receiver.domain.model import Changes, Timer
 from tests.receiver.conftest import TOKEN, auth
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -13,7 +13,7 @@ from exporter.health import ProviderState, provider_health
 from exporter.metrics import create_metrics
 from receiver.domain.communications import Communications
 from receiver.domain.context import incident_context
-from receiver.store.base import Event, Incident
+from receiver.domain.model import Event, Incident
 from receiver.services.vendor import vendor_context, vendor_payloads
 from tests.receiver.test_actions import DECLARED, call, open_incident
 

@@ -8,7 +8,7 @@ import pytest
 
 from receiver.domain.actions import (ActionContext, conflict_message, decide_acknowledge,
                               decide_declare, decide_resolve)
-from receiver.store.base import GroupSnapshot, Incident
+from receiver.domain.model import GroupSnapshot, Incident
 
 T0 = 1_800_000_000.0
 

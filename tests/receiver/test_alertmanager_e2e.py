@@ -22,7 +22,7 @@ from prometheus_client import CollectorRegistry
 
 from callwatch.web import create_app
 from receiver.app import setup_receiver
-from receiver.services.state import RECEIVER
+from receiver.http.common import RECEIVER
 from tests.receiver.conftest import TOKEN
 
 pytestmark = pytest.mark.binaries

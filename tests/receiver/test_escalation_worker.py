@@ -11,7 +11,7 @@ from callwatch.web import create_app
 from receiver.app import setup_receiver
 from receiver.services.escalation import EscalationWorker
 from receiver.services.metrics import ReceiverMetrics
-from receiver.services.state import RECEIVER
+from receiver.http.common import RECEIVER
 from tests.receiver.conftest import auth
 from tests.receiver.standins import alert, payload
 
@@ -153,8 +153,8 @@ async def test_a_twilio_outage_lasting_30_minutes_drafts_the_vendor_email(
 
 
 def test_an_incident_that_fires_again_pages_its_people_again() -> None:
-    from receiver.services.escalation import done_keys
-    from receiver.store.base import Event
+    from receiver.domain.escalation import done_keys
+    from receiver.domain.model import Event
 
     timeline = [Event("i", 1.0, "opened", "alertmanager"),
                 Event("i", 2.0, "escalated", "escalation", {"key": "engineering:L1"}),

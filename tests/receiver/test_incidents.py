@@ -9,9 +9,10 @@ from datetime import datetime, timezone
 
 import pytest
 
-from receiver.domain.incidents import Context, alert_priority, decide
+from receiver.domain.incidents import Context, decide
+from receiver.domain.priority import alert_priority
 from receiver.domain.alertmanager import parse_payload
-from receiver.store.base import GroupSnapshot
+from receiver.domain.model import GroupSnapshot
 from tests.receiver.conftest import auth, with_notifications
 from tests.receiver.standins import alert, payload
 

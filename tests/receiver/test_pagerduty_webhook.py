@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from receiver.http.pagerduty_signature import WebhookError, parse_event, signature_valid
+from receiver.http.pagerduty import WebhookError, parse_event, signature_valid
 
 BODY = json.dumps({"event": {
     "id": "5ac64822-4adc-4fda-ade0-410becf0de4f", "event_type": "incident.acknowledged",

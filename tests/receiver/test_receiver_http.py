@@ -8,7 +8,7 @@ import json
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from receiver.services.state import RECEIVER
+from receiver.http.common import RECEIVER
 from tests.receiver.conftest import auth
 from tests.receiver.standins import alert, payload
 

@@ -7,9 +7,7 @@ import asyncio
 import pytest
 
 from receiver.store import make_store
-from receiver.store.base import (
-    Attempt, Changes, Event, Finish, GroupSnapshot, Incident, NewOutbox, Timer,
-)
+from receiver.domain.model import Attempt, Changes, Event, Finish, GroupSnapshot, Incident, NewOutbox, Timer
 
 pytestmark = pytest.mark.binaries
 

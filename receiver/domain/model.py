@@ -1,0 +1,143 @@
+"""The receiver's records: incidents, timeline events, outbox rows, attempts and timers.
+
+Plain data, shared by every layer: the pure core (``receiver.domain``) builds them, the store
+(``receiver.store``) persists them, the services and the HTTP layer read them. Times are Unix
+seconds (float) from the caller's clock.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+INCIDENT_STATES = ("triggered", "acknowledged", "resolved")
+OUTBOX_STATES = ("pending", "sent", "failed", "abandoned")
+TIMER_STATES = ("pending", "fired", "cancelled")
+
+
+@dataclass
+class Incident:
+    """One incident: one Alertmanager group (``group_key``) from opening to resolution."""
+
+    id: str
+    group_key: str
+    priority: str
+    state: str
+    summary: str
+    provider: str | None
+    opened_at: float
+    acked_at: float | None = None
+    resolved_at: float | None = None
+    acked_by: str | None = None
+    truncated_alerts: int = 0
+    labels: dict[str, str] = field(default_factory=dict)     # the group's common labels
+    alerts: list[dict[str, Any]] = field(default_factory=list)  # the latest alerts, as received
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True)
+class Event:
+    """A timeline entry: what happened to an incident, when, and who did it."""
+
+    incident_id: str
+    at: float
+    kind: str        # opened, reopened, priority_changed, alerts_changed, resolved, notified, ...
+    actor: str       # "alertmanager", "dispatcher", a person's name
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NewOutbox:
+    """An outbox row to create. ``payload`` holds the Notification fields (see messages.py)."""
+
+    id: str
+    incident_id: str
+    channel: str
+    kind: str
+    payload: dict[str, Any]
+    next_attempt_at: float
+    batch: str                      # rows of one change share it; (batch, channel, kind) is unique
+    fallback_of: str | None = None
+
+
+@dataclass(frozen=True)
+class OutboxRow:
+    """A stored outbox row."""
+
+    id: str
+    seq: int
+    incident_id: str
+    channel: str
+    kind: str
+    payload: dict[str, Any]
+    state: str
+    attempts: int
+    next_attempt_at: float
+    created_at: float
+    batch: str
+    claimed_by: str | None = None
+    claim_expires_at: float | None = None
+    first_attempt_at: float | None = None
+    delivered_ref: str | None = None
+    delivered_via: str | None = None
+    fallback_of: str | None = None
+    last_error: str | None = None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One send attempt of an outbox row."""
+
+    outbox_id: str
+    at: float
+    worker: str
+    outcome: str            # sent | retry | failed | abandoned
+    reason: str | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class Finish:
+    """The outcome of an attempt: the row's new state and, when not sent, when to try again."""
+
+    state: str                      # pending (retry later) | sent | failed | abandoned
+    attempt: Attempt
+    next_attempt_at: float | None = None
+    delivered_ref: str | None = None
+    delivered_via: str | None = None
+    fallbacks: tuple[NewOutbox, ...] = ()   # inserted unless (batch, channel, kind) exists
+    events: tuple[Event, ...] = ()
+    fallback_events: tuple[Event, ...] = ()  # inserted only when a fallback row was new
+
+
+@dataclass(frozen=True)
+class Timer:
+    """A durable timer (escalation steps, SLA deadlines)."""
+
+    id: str
+    incident_id: str
+    kind: str
+    due_at: float
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GroupSnapshot:
+    """What ``decide`` sees: the group's latest incident and the channels it already paged."""
+
+    group_key: str
+    incident: Incident | None
+    notified: frozenset[str]        # channels with a trigger row for ``incident``
+
+
+@dataclass
+class Changes:
+    """What one delivery changes; ``incident`` is inserted when new, else updated."""
+
+    incident: Incident | None = None
+    new_incident: bool = False
+    events: list[Event] = field(default_factory=list)
+    outbox: list[NewOutbox] = field(default_factory=list)
+    timers: list[Timer] = field(default_factory=list)
+    cancel_timers: tuple[str, ...] = ()          # timer kinds of ``incident`` to cancel; "*" = all
+    resolved_incident: Incident | None = None   # set when this change resolved an incident

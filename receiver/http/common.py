@@ -1,0 +1,166 @@
+"""What every receiver endpoint shares: the app keys of its state, authentication, body
+limits, JSON bodies and fields, and "the store is not open yet" as a 503.
+
+Credentials are checked exactly as Alertmanager's ``http_config`` sends them (a bearer token or
+basic auth), compared in constant time.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+import hmac
+import json
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import aiohttp
+from aiohttp import web
+
+from callwatch.web import MAX_BODY, ApiError
+from receiver.config import Credentials
+from receiver.domain.communications import Communications
+from receiver.services.state import ReceiverState, StoreNotOpen
+from receiver.store.base import Store, StoreError
+
+RECEIVER = web.AppKey("receiver", ReceiverState)
+
+
+@dataclass
+class ActionsState:
+    comms: Communications                       # templates (policy overrides applied)
+    environ: Mapping[str, str]                  # vendor account ids, exporter URL
+    pagerduty_secrets: list[str] = field(default_factory=list)
+    session: aiohttp.ClientSession | None = None  # for the exporter's provider health
+
+    @contextlib.asynccontextmanager
+    async def session_context(self, _app: web.Application):
+        """cleanup_ctx resource: one HTTP client session for the app's lifetime."""
+        self.session = aiohttp.ClientSession()
+        try:
+            yield
+        finally:
+            await self.session.close()
+            self.session = None
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return f"ActionsState(pagerduty_secrets={len(self.pagerduty_secrets)})"
+
+
+ACTIONS = web.AppKey("incident_actions", ActionsState)
+
+
+def authorized(header: str | None, credentials: Credentials) -> bool:
+    """Whether the ``Authorization`` header carries the configured token or user/password."""
+    if credentials.disabled:
+        return True
+    if not header:
+        return False
+    scheme, _, value = header.strip().partition(" ")
+    value = value.strip()
+    if scheme.lower() == "bearer" and credentials.token:
+        return _same(value, credentials.token)
+    if scheme.lower() == "basic" and credentials.username and credentials.password:
+        try:
+            decoded = base64.b64decode(value, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return False
+        user, sep, password = decoded.partition(":")
+        # evaluate both comparisons so the time does not tell which one failed
+        ok_user = _same(user, credentials.username)
+        ok_password = _same(password, credentials.password)
+        return bool(sep) and ok_user and ok_password
+    return False
+
+
+def _same(given: str, expected: str) -> bool:
+    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
+
+
+def store_of(state: ReceiverState) -> Store:
+    """The open store; 503 while it is not open."""
+    with store_errors():
+        return state.opened_store()
+
+
+@contextlib.contextmanager
+def store_errors(detail: str = "the incident store is unavailable"):
+    """StoreError inside the block -> 503 JSON: ``unavailable`` while the store is not open,
+    else ``store_unavailable`` with ``detail``."""
+    try:
+        yield
+    except StoreNotOpen as exc:
+        raise ApiError(503, "unavailable", str(exc)) from None
+    except StoreError:
+        raise ApiError(503, "store_unavailable", detail) from None
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The body, up to ``limit`` bytes (413 beyond, declared or streamed).
+
+    Its own limit rather than the app's ``client_max_size``: a big group must not be refused
+    (Alertmanager does not retry a 4xx, so a 413 loses those alerts).
+    """
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+    if request.content.at_eof():  # a middleware read it already: read() returns that copy
+        body = await request.read()
+        if len(body) > limit:
+            raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+        return body
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+class FieldError(web.HTTPException):
+    """A 400 naming the offending field: ``{"error": "invalid_request", "detail", "field"}``."""
+
+    status_code = 400
+
+    def __init__(self, field: str, detail: str) -> None:
+        body = {"error": "invalid_request", "detail": f"{field}: {detail}", "field": field}
+        super().__init__(text=json.dumps(body), content_type="application/json")
+
+
+def require_auth(request: web.Request) -> ReceiverState:
+    state = request.app[RECEIVER]
+    if not authorized(request.headers.get("Authorization"), state.credentials):
+        detail = ("missing or invalid credentials" if state.credentials.configured else
+                  "receiver authentication is not configured: set CALLWATCH_RECEIVER_TOKEN "
+                  "or CALLWATCH_RECEIVER_USERNAME/PASSWORD")
+        raise ApiError(401, "unauthorized", detail)
+    return state
+
+
+async def json_object(request: web.Request) -> dict[str, Any]:
+    """The request body as a JSON object; 413 over the limit, 400 otherwise."""
+    limit = request.app[MAX_BODY]
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+    try:
+        data = json.loads(await request.read())
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "invalid_json", "body is not valid JSON") from None
+    if not isinstance(data, dict):
+        raise FieldError("$", "expected a JSON object")
+    return data
+
+
+def text_field(data: Mapping[str, Any], field: str, limit: int, *, required: bool = True
+               ) -> str | None:
+    value = data.get(field)
+    if value is None and not required:
+        return None
+    if value is None:
+        raise FieldError(field, "required field missing")
+    if not isinstance(value, str) or not value.strip():
+        raise FieldError(field, "must be a non-empty string")
+    if len(value) > limit:
+        raise FieldError(field, f"must be at most {limit} characters")
+    return value.strip()

@@ -1,0 +1,29 @@
+"""Every route of the receiver, in one table.
+
+``add_routes(app)`` mounts them on the web shell (``callwatch.web.create_app``), which already
+serves ``/metrics``, ``/healthz`` and ``/readyz``. Who may call each route: the handlers check
+the receiver's credentials (``receiver.http.common.require_auth``) or, for PagerDuty's webhook,
+its signature.
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from receiver.http import actions, alerts, communications, incidents, pagerduty
+
+ROUTES = (
+    web.post("/alerts", alerts.post_alerts),
+    web.get("/incidents", incidents.list_incidents),
+    web.post("/incidents", actions.declare),
+    web.get("/incidents/{incident_id}", incidents.get_incident),
+    web.post("/incidents/{incident_id}/ack", actions.acknowledge),
+    web.post("/incidents/{incident_id}/resolve", actions.resolve),
+    web.get("/incidents/{incident_id}/communications", communications.rendered),
+    web.get("/incidents/{incident_id}/report", communications.report),
+    web.post("/webhooks/pagerduty", pagerduty.webhook),
+)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_routes(ROUTES)
