@@ -166,7 +166,7 @@ def breakdown(tmp: str, count: int = 2000) -> dict[str, float]:
     from receiver.domain.ids import new_id
     from receiver.domain.incidents import Context, decide
     from receiver.domain.alertmanager import delivery_key, parse_payload
-    from receiver.store import ops
+    from receiver.store.ops import transactions
     from receiver.domain.model import GroupSnapshot
     from receiver.store.migrate import pending
     from receiver.store.sqlite import _in_savepoint
@@ -201,7 +201,7 @@ def breakdown(tmp: str, count: int = 2000) -> dict[str, float]:
     def transaction(batch):
         conn.execute("BEGIN IMMEDIATE")
         for group in batch:  # decide runs again inside: subtract its figure
-            _in_savepoint(conn, ops.apply_group(False, delivery_key(group), group.incident_key,
+            _in_savepoint(conn, transactions.apply_group(False, delivery_key(group), group.incident_key,
                                                 now, lambda _snapshot, g=group: changes(g)))
         conn.execute("COMMIT")
 

@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from receiver.store import ops
+from receiver.store.ops import incidents, outbox, sql, timers, transactions
 from receiver.domain.model import Changes, Finish
 from receiver.store.base import Decide, StoreError
 from receiver.store.migrate import CREATE_TABLE, pending
@@ -100,7 +100,7 @@ class PostgresStore(StoreReads):
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
-    async def _run(self, op: ops.Op) -> Any:
+    async def _run(self, op: sql.Op) -> Any:
         conn = await self._acquire()
         try:
             async with conn.transaction():
@@ -114,30 +114,30 @@ class PostgresStore(StoreReads):
             self._release(conn, not _usable(conn))
 
     async def ping(self) -> None:
-        await self._run(ops.ping())
+        await self._run(sql.ping())
 
     async def apply_group(self, delivery_key: str, group_key: str, now: float,
                           decide: Decide) -> Changes | None:
-        return await self._run(ops.apply_group(True, delivery_key, group_key, now, decide))
+        return await self._run(transactions.apply_group(True, delivery_key, group_key, now, decide))
 
     async def apply_incident(self, incident_id: str, now: float,
                              decide: Decide) -> Changes | None:
-        return await self._run(ops.apply_incident(True, incident_id, now, decide))
+        return await self._run(transactions.apply_incident(True, incident_id, now, decide))
 
     async def claim_timers(self, worker, now, lease_seconds, limit):
-        return await self._run(ops.claim_timers(True, worker, now, lease_seconds, limit))
+        return await self._run(timers.claim_timers(True, worker, now, lease_seconds, limit))
 
     async def finish_timer(self, timer_id, worker, now, state, changes=None):
-        return await self._run(ops.finish_timer(timer_id, worker, now, state, changes))
+        return await self._run(transactions.finish_timer(timer_id, worker, now, state, changes))
 
 
 
 
     async def claim_outbox(self, worker, now, lease_seconds, limit):
-        return await self._run(ops.claim_outbox(True, worker, now, lease_seconds, limit))
+        return await self._run(outbox.claim_outbox(True, worker, now, lease_seconds, limit))
 
     async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
-        return await self._run(ops.finish_outbox(row_id, worker, now, finish))
+        return await self._run(outbox.finish_outbox(row_id, worker, now, finish))
 
 
 
@@ -145,11 +145,11 @@ class PostgresStore(StoreReads):
 
 
     async def prune_deliveries(self, before):
-        return await self._run(ops.prune_deliveries(before))
+        return await self._run(incidents.prune_deliveries(before))
 
 
 
-async def _drive(conn: psycopg.AsyncConnection, op: ops.Op) -> Any:
+async def _drive(conn: psycopg.AsyncConnection, op: sql.Op) -> Any:
     try:
         query = next(op)
         while True:

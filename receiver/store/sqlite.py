@@ -18,7 +18,7 @@ import sqlite3
 import threading
 from typing import Any, Callable
 
-from receiver.store import ops
+from receiver.store.ops import incidents, outbox, sql, timers, transactions
 from receiver.domain.model import Changes, Finish
 from receiver.store.base import Decide, StoreError
 from receiver.store.migrate import CREATE_TABLE, pending
@@ -32,7 +32,7 @@ class _Item:
 
     __slots__ = ("op", "call", "future", "loop")
 
-    def __init__(self, op: ops.Op | None, call: Callable[[], Any] | None,
+    def __init__(self, op: sql.Op | None, call: Callable[[], Any] | None,
                  future: asyncio.Future, loop: asyncio.AbstractEventLoop) -> None:
         self.op, self.call, self.future, self.loop = op, call, future, loop
 
@@ -130,7 +130,7 @@ class SQLiteStore(StoreReads):
             self._conn.close()
             self._conn = None
 
-    async def _submit(self, op: ops.Op | None, call: Callable[[], Any] | None) -> Any:
+    async def _submit(self, op: sql.Op | None, call: Callable[[], Any] | None) -> Any:
         if self._thread is None:
             raise StoreError("store is closed")
         loop = asyncio.get_running_loop()
@@ -141,7 +141,7 @@ class SQLiteStore(StoreReads):
     async def _call(self, fn: Callable[[], Any]) -> Any:
         return await self._submit(None, fn)
 
-    async def _run(self, op: ops.Op, write: bool = False) -> Any:
+    async def _run(self, op: sql.Op, write: bool = False) -> Any:
         return await self._submit(op, None)
 
     def _work(self) -> None:
@@ -206,33 +206,33 @@ class SQLiteStore(StoreReads):
         _resolve_all(items, results)
 
     async def ping(self) -> None:
-        await self._run(ops.ping())
+        await self._run(sql.ping())
 
     async def apply_group(self, delivery_key: str, group_key: str, now: float,
                           decide: Decide) -> Changes | None:
-        return await self._run(ops.apply_group(False, delivery_key, group_key, now, decide), True)
+        return await self._run(transactions.apply_group(False, delivery_key, group_key, now, decide), True)
 
     async def apply_incident(self, incident_id: str, now: float,
                              decide: Decide) -> Changes | None:
-        return await self._run(ops.apply_incident(False, incident_id, now, decide), True)
+        return await self._run(transactions.apply_incident(False, incident_id, now, decide), True)
 
     async def claim_timers(self, worker, now, lease_seconds, limit):
-        return await self._run(ops.claim_timers(False, worker, now, lease_seconds, limit), True)
+        return await self._run(timers.claim_timers(False, worker, now, lease_seconds, limit), True)
 
     async def finish_timer(self, timer_id, worker, now, state, changes=None):
-        return await self._run(ops.finish_timer(timer_id, worker, now, state, changes), True)
+        return await self._run(transactions.finish_timer(timer_id, worker, now, state, changes), True)
 
     async def claim_outbox(self, worker, now, lease_seconds, limit):
-        return await self._run(ops.claim_outbox(False, worker, now, lease_seconds, limit), True)
+        return await self._run(outbox.claim_outbox(False, worker, now, lease_seconds, limit), True)
 
     async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
-        return await self._run(ops.finish_outbox(row_id, worker, now, finish), True)
+        return await self._run(outbox.finish_outbox(row_id, worker, now, finish), True)
 
     async def prune_deliveries(self, before):
-        return await self._run(ops.prune_deliveries(before), True)
+        return await self._run(incidents.prune_deliveries(before), True)
 
 
-def _drive(conn: sqlite3.Connection, op: ops.Op) -> Any:
+def _drive(conn: sqlite3.Connection, op: sql.Op) -> Any:
     """Run the generator ``op`` to completion on ``conn``; its return value is the result."""
     try:
         query = next(op)
@@ -249,7 +249,7 @@ def _drive(conn: sqlite3.Connection, op: ops.Op) -> Any:
         return stop.value
 
 
-def _in_savepoint(conn: sqlite3.Connection, op: ops.Op) -> Any:
+def _in_savepoint(conn: sqlite3.Connection, op: sql.Op) -> Any:
     """Run ``op`` in a savepoint: its result, or the exception after undoing only its work."""
     conn.execute("SAVEPOINT op")
     try:

@@ -1,0 +1,98 @@
+"""Operations on the outbox of notifications and their send attempts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from receiver.domain.model import Attempt, Finish, NewOutbox, OutboxRow
+from receiver.store.ops.incidents import insert_event
+from receiver.store.ops.sql import Op, Q, dumps, loads
+
+_OUTBOX_COLUMNS = ("id, incident_id, channel, kind, payload, state, attempts, next_attempt_at, "
+                   "created_at, batch, fallback_of")
+
+
+def outbox_from_row(row: dict[str, Any]) -> OutboxRow:
+    data = dict(row)
+    data["payload"] = loads(data["payload"])
+    return OutboxRow(**data)
+
+
+def insert_outbox(row: NewOutbox, now: float) -> Op:
+    """Insert ``row``; returns whether it was new ((batch, channel, kind) is unique)."""
+    count = yield Q(f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES "
+                    "(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) "
+                    "ON CONFLICT (batch, channel, kind) DO NOTHING",
+                    (row.id, row.incident_id, row.channel, row.kind, dumps(row.payload),
+                     row.next_attempt_at, now, row.batch, row.fallback_of), "rowcount")
+    return count == 1
+
+
+def notified_channels(incident_id: str) -> Op:
+    """The channels with a trigger row for the incident (those already paged)."""
+    channels = yield Q("SELECT DISTINCT channel FROM outbox WHERE incident_id = ? "
+                       "AND kind = 'trigger'", (incident_id,))
+    return frozenset(row["channel"] for row in channels)
+
+
+def claim_outbox(pg: bool, worker: str, now: float, lease_seconds: float, limit: int) -> Op:
+    """Due pending rows not claimed (or whose claim expired), and no earlier pending row of
+    the same incident on the same channel (a resolve never overtakes its trigger)."""
+    skip_locked = " FOR UPDATE SKIP LOCKED" if pg else ""
+    rows = yield Q(
+        "UPDATE outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq IN ("
+        " SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
+        " AND (o.claimed_by IS NULL OR o.claim_expires_at <= ?)"
+        " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.incident_id = o.incident_id"
+        "  AND e.channel = o.channel AND e.state = 'pending' AND e.seq < o.seq)"
+        f" ORDER BY o.seq LIMIT ?{skip_locked}) RETURNING *",
+        (worker, now + lease_seconds, now, now, limit))
+    return sorted((outbox_from_row(row) for row in rows), key=lambda row: row.seq)
+
+
+def finish_outbox(row_id: str, worker: str, now: float, finish: Finish) -> Op:
+    """See ``Store.finish_outbox``."""
+    a = finish.attempt
+    updated = yield Q(
+        "UPDATE outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?,"
+        " first_attempt_at = COALESCE(first_attempt_at, ?), delivered_ref = ?, delivered_via = ?,"
+        " last_error = ?, claimed_by = NULL, claim_expires_at = NULL"
+        " WHERE id = ? AND claimed_by = ? AND state = 'pending'",
+        (finish.state, finish.next_attempt_at if finish.next_attempt_at is not None else now,
+         a.at, finish.delivered_ref, finish.delivered_via,
+         None if finish.state == "sent" else f"{a.reason}: {a.detail}", row_id, worker),
+        "rowcount")
+    if updated == 0:
+        return False
+    yield Q("INSERT INTO attempts (outbox_id, at, worker, outcome, reason, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?)", (a.outbox_id, a.at, a.worker, a.outcome, a.reason,
+                                           a.detail), "none")
+    fresh = False
+    for row in finish.fallbacks:
+        fresh = (yield from insert_outbox(row, now)) or fresh
+    for event in finish.events + (finish.fallback_events if fresh else ()):
+        yield from insert_event(event)
+    return True
+
+
+def first_ref(incident_id: str, channel: str) -> Op:
+    rows = yield Q("SELECT delivered_ref FROM outbox WHERE incident_id = ? AND channel = ? "
+                   "AND state = 'sent' AND delivered_ref IS NOT NULL ORDER BY seq LIMIT 1",
+                   (incident_id, channel))
+    return rows[0]["delivered_ref"] if rows else None
+
+
+def outbox_for(incident_id: str) -> Op:
+    rows = yield Q("SELECT * FROM outbox WHERE incident_id = ? ORDER BY seq", (incident_id,))
+    return [outbox_from_row(row) for row in rows]
+
+
+def attempts_for(outbox_id: str) -> Op:
+    rows = yield Q("SELECT outbox_id, at, worker, outcome, reason, detail FROM attempts "
+                   "WHERE outbox_id = ? ORDER BY seq", (outbox_id,))
+    return [Attempt(**row) for row in rows]
+
+
+def pending_count() -> Op:
+    rows = yield Q("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
+    return int(rows[0]["n"])
