@@ -24,11 +24,11 @@ from dataclasses import dataclass, replace
 from typing import Any, Callable, Iterable, Mapping
 
 from policy import Policy
-from receiver.domain import messages
+from receiver.domain import outbox
 from receiver.domain.context import MANUAL_PREFIX
 from receiver.domain.escalation import TIMER_KIND
 from receiver.domain.priority import leading_alert
-from receiver.domain.times import iso, next_send_time
+from receiver.domain.times import iso
 from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox, Timer
 
 NO_ACK_CHANNEL_TYPES = ("phone",)
@@ -130,19 +130,10 @@ def _told(notified: Iterable[str], ctx: ActionContext,
 
 def _rows(incident: Incident, channels: Iterable[str], kind: str, ctx: ActionContext,
           note: str) -> list[NewOutbox]:
-    """One outbox row per channel, one batch per decision; digest rows wait for send time."""
-    batch = f"{kind}:{ctx.new_id()}"
-    lead: Mapping[str, Any] | None = leading_alert(incident, ctx.policy)
+    """One outbox row per channel, one batch per decision, quoting the leading alert."""
+    lead = leading_alert(incident, ctx.policy)
     alert = ({"labels": dict(lead.get("labels", {})),
               "annotations": dict(lead.get("annotations", {}))} if lead else None)
-    rows = []
-    for channel in channels:
-        spec = ctx.policy.channels[channel]
-        due = next_send_time(spec.settings, ctx.now) if spec.type == "digest" else ctx.now
-        payload = messages.compose(
-            incident_id=incident.id, kind=kind, channel=channel, priority=incident.priority,
-            summary=incident.summary, provider=incident.provider, alert=alert,
-            policy=ctx.policy, public_url=ctx.public_url, note=note)
-        rows.append(NewOutbox(id=ctx.new_id(), incident_id=incident.id, channel=channel,
-                              kind=kind, payload=payload, next_attempt_at=due, batch=batch))
-    return rows
+    return outbox.message_rows(
+        incident, channels, kind, policy=ctx.policy, now=ctx.now, new_id=ctx.new_id,
+        batch=f"{kind}:{ctx.new_id()}", public_url=ctx.public_url, alert=alert, note=note)

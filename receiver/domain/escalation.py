@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from policy.model import EscalationStep, Policy
-from receiver.domain import messages
+from receiver.domain import messages, outbox
 from receiver.domain.ids import new_id
 from receiver.domain.model import Changes, Event, Incident, NewOutbox, Timer
 
@@ -167,13 +167,9 @@ def incident_state(incident: Incident, done: set[str]) -> IncidentState:
 
 def recipients(policy: Policy, contacts: tuple[str, ...], channel: str) -> tuple[str, ...] | None:
     """Addresses of ``contacts`` on ``channel``; None when none of them is reachable there."""
-    spec = policy.channels[channel]
-    people = [policy.contacts[key] for key in contacts]
-    if spec.type == "pagerduty":
-        return () if any(p.pagerduty for p in people) else None
-    field = messages.CONTACT_FIELDS.get(spec.type)
-    found = tuple(getattr(p, field) for p in people if field and getattr(p, field))
-    return found or None
+    if policy.channels[channel].type == "pagerduty":
+        return () if any(policy.contacts[key].pagerduty for key in contacts) else None
+    return messages.contact_addresses(policy, contacts, channel) or None
 
 
 def action_rows(incident: Incident, action: Action, policy: Policy, now: float, batch: str,
@@ -184,21 +180,14 @@ def action_rows(incident: Incident, action: Action, policy: Policy, now: float, 
     note = (f"Escalated to {action.level} ({names}): not acknowledged after {minutes} min"
             if action.kind == ENGINEERING else
             f"Business escalation {action.level} ({names}) after {minutes} min")
-    leading = incident.alerts[0] if incident.alerts else None
-    rows = []
-    for channel in action.channels:
-        to = recipients(policy, action.contacts, channel)
-        if to is None or (action.kind == ENGINEERING and _is_route(policy, action, incident,
-                                                                     channel)):
-            continue
-        payload = messages.compose(
-            incident_id=incident.id, kind="escalate", channel=channel, priority=incident.priority,
-            summary=incident.summary, provider=incident.provider, alert=leading, policy=policy,
-            public_url=public_url, note=note)
-        if to:
-            payload["recipients"] = list(to)
-        rows.append(NewOutbox(new_id(), incident.id, channel, "escalate", payload, now, batch))
-    return rows
+    reachable = {channel: to for channel in action.channels
+                 if (to := recipients(policy, action.contacts, channel)) is not None
+                 and not (action.kind == ENGINEERING and _is_route(policy, action, incident,
+                                                                     channel))}
+    return outbox.message_rows(
+        incident, reachable, "escalate", policy=policy, now=now, new_id=new_id, batch=batch,
+        public_url=public_url, alert=incident.alerts[0] if incident.alerts else None, note=note,
+        recipients=reachable)
 
 
 def _is_route(policy: Policy, action: Action, incident: Incident, channel: str) -> bool:

@@ -26,10 +26,9 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from policy import Policy
-from receiver.domain import messages
+from receiver.domain import outbox
 from receiver.domain.escalation import TIMER_KIND, escalation_timer
 from receiver.domain.alertmanager import Alert, AlertGroup, stored_alert
-from receiver.domain.times import next_send_time
 from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox
 from receiver.domain.priority import PRIORITY_ORDER, alert_priority, highest
 
@@ -177,18 +176,10 @@ def _resolve(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Change
 
 def _notify(incident: Incident, channels, kind: str, group: AlertGroup, alert: Alert,
             ctx: Context, note: str = "") -> list[NewOutbox]:
-    """One outbox row per channel; digest channels wait for their next send time."""
+    """One outbox row per channel, quoting ``alert`` and the group's alert counts."""
     counts = {"firing": len(group.firing_alerts),
               "resolved": len(group.alerts) - len(group.firing_alerts)}
-    rows = []
-    for channel in channels:
-        spec = ctx.policy.channels[channel]
-        due = next_send_time(spec.settings, ctx.now) if spec.type == "digest" else ctx.now
-        payload = messages.compose(
-            incident_id=incident.id, kind=kind, channel=channel, priority=incident.priority,
-            summary=incident.summary, provider=incident.provider,
-            alert={"labels": dict(alert.labels), "annotations": dict(alert.annotations)},
-            policy=ctx.policy, public_url=ctx.public_url, note=note, counts=counts)
-        rows.append(NewOutbox(id=ctx.new_id(), incident_id=incident.id, channel=channel,
-                              kind=kind, payload=payload, next_attempt_at=due, batch=ctx.batch))
-    return rows
+    return outbox.message_rows(
+        incident, channels, kind, policy=ctx.policy, now=ctx.now, new_id=ctx.new_id,
+        batch=ctx.batch, public_url=ctx.public_url, note=note, counts=counts,
+        alert={"labels": dict(alert.labels), "annotations": dict(alert.annotations)})

@@ -93,11 +93,17 @@ def recipients_for(policy: Policy, channel: str) -> tuple[str, ...]:
     configured = spec.settings.get("to")
     if isinstance(configured, (list, tuple)) and configured:
         return tuple(str(item) for item in configured)
-    field = CONTACT_FIELDS.get(spec.type)
-    if field is None or not policy.escalation.engineering:
+    if not policy.escalation.engineering:
         return ()
-    first = policy.escalation.engineering[0]
-    found = (getattr(policy.contacts.get(key), field, None) for key in first.contacts)
+    return contact_addresses(policy, policy.escalation.engineering[0].contacts, channel)
+
+
+def contact_addresses(policy: Policy, contacts: Iterable[str], channel: str) -> tuple[str, ...]:
+    """The addresses ``contacts`` have for ``channel``'s type (Slack handle, phone, email)."""
+    field = CONTACT_FIELDS.get(policy.channels[channel].type)
+    if field is None:
+        return ()
+    found = (getattr(policy.contacts.get(key), field, None) for key in contacts)
     return tuple(value for value in found if value)
 
 

@@ -24,7 +24,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Mapping, Sequence
 
 from policy import Policy
-from receiver.domain import messages
+from receiver.domain import messages, outbox
 from receiver.domain.communications import Communications
 from receiver.domain.context import incident_context
 from receiver.domain.model import Event, Incident, NewOutbox
@@ -143,11 +143,12 @@ def vendor_payloads(incident: Incident, timeline: Sequence[Event], policy: Polic
              "text": "Draft vendor escalation email; review and send it to the vendor.\n\n"
                      + rendered, "html": None, "details": {"vendor": str(vendor.get("name")),
                                                            "draft": "true"}}
-    rows = [NewOutbox(new_id(), incident.id, channel, "escalate", draft, now, batch)]
+    rows = [outbox.new_row(incident.id, channel, "escalate", draft, policy=policy, now=now,
+                           new_id=new_id, batch=batch)]
     support = [c.value for c in spec.contacts if c.kind == "email"]
     if spec.send_to_vendor and support:
         to_vendor = {**base, "summary": subject, "text": body.lstrip("\n"), "html": None,
                      "recipients": support[:1], "details": {"vendor": str(vendor.get("name"))}}
-        rows.append(NewOutbox(new_id(), incident.id, channel, "escalate", to_vendor, now,
-                              f"{batch}:vendor"))
+        rows.append(outbox.new_row(incident.id, channel, "escalate", to_vendor, policy=policy,
+                                   now=now, new_id=new_id, batch=f"{batch}:vendor"))
     return rows

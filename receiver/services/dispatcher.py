@@ -29,12 +29,11 @@ from dataclasses import replace
 from typing import Callable, Mapping
 
 from policy import Policy
-from receiver.domain import messages
+from receiver.domain import messages, outbox
 from receiver.config import DispatchSettings
 from receiver.domain.ids import new_id
 from receiver.services.metrics import ReceiverMetrics
 from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
-from receiver.domain.times import next_send_time
 from receiver.domain.model import Attempt, Event, Finish, NewOutbox, OutboxRow
 from receiver.store.base import Store, StoreError
 
@@ -223,13 +222,10 @@ class Dispatcher:
         target = next_fallback(self.policy, str(row.payload.get("priority", "")), row.channel)
         if target is None:
             return Finish("pending", Attempt(row.id, now, self.worker, "retry"))
-        spec = self.policy.channels[target]
-        due = next_send_time(spec.settings, now) if spec.type == "digest" else now
         payload = dict(row.payload, channel=target,
                        recipients=list(messages.recipients_for(self.policy, target)))
-        copy = NewOutbox(id=new_id(), incident_id=row.incident_id, channel=target,
-                         kind=row.kind, payload=payload, next_attempt_at=due, batch=row.batch,
-                         fallback_of=row.id)
+        copy = outbox.new_row(row.incident_id, target, row.kind, payload, policy=self.policy,
+                              now=now, new_id=new_id, batch=row.batch, fallback_of=row.id)
         event = Event(row.incident_id, now, "fallback", ACTOR,
                       {"from": row.channel, "to": target, "kind": row.kind})
         return Finish("pending", Attempt(row.id, now, self.worker, "retry"), fallbacks=(copy,),

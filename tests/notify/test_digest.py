@@ -9,7 +9,8 @@ import email.policy
 import pytest
 
 from receiver.notify.base import Notification, NotifyError
-from receiver.notify.digest import DigestNotifier, next_digest_time
+from receiver.domain.times import next_local_time
+from receiver.notify.digest import DigestNotifier
 from receiver.notify.email import SmtpSettings
 from tests.notify.standins import SmtpSink
 
@@ -40,8 +41,8 @@ def utc(*args) -> dt.datetime:
     ("after the first occurrence of a repeated time the next digest is the following day",
      utc(2026, 11, 1, 5, 45), "01:30", "America/New_York", utc(2026, 11, 2, 6, 30)),
 ])
-def test_next_digest_time(name, now, send_at, zone, expected):
-    result = next_digest_time(now, send_at, zone)
+def test_next_local_time(name, now, send_at, zone, expected):
+    result = next_local_time(now, send_at, zone)
     assert result == expected and result > now
     assert result.utcoffset() == dt.timedelta(0)
 
@@ -52,9 +53,9 @@ def test_next_digest_time(name, now, send_at, zone, expected):
     (utc(2026, 1, 1), "24:00", "UTC", "HH:MM"),
     (utc(2026, 1, 1), "09:00", "Mars/Olympus", "timezone"),
 ])
-def test_bad_input_to_next_digest_time_is_a_value_error_naming_the_problem(now, send_at, zone, message):
+def test_bad_input_to_next_local_time_is_a_value_error_naming_the_problem(now, send_at, zone, message):
     with pytest.raises(ValueError, match=message):
-        next_digest_time(now, send_at, zone)
+        next_local_time(now, send_at, zone)
 
 
 def digest_note(kind: str = "digest") -> Notification:
