@@ -39,19 +39,51 @@ MAX_BODY = web.AppKey("max_body", int)
 DEFAULT_MAX_BODY = 1024 * 1024
 
 
-def json_error(status: int, code: str, detail: str, **extra: object) -> web.Response:
-    """The error body every endpoint uses: ``{"error": code, "detail": detail}``."""
-    body = {"error": code, "detail": detail, **extra}
-    return web.json_response(body, status=status)
+def error_body(code: str, detail: str, field: str | None = None) -> dict[str, str]:
+    """The one error shape: ``{"error": code, "detail": detail}``, plus ``field`` (the JSON path
+    of the offending input) when one field is to blame."""
+    body = {"error": code, "detail": detail}
+    if field is not None:
+        body["field"] = field
+    return body
+
+
+def json_error(status: int, code: str, detail: str, field: str | None = None) -> web.Response:
+    """A response carrying ``error_body``."""
+    return web.json_response(error_body(code, detail, field), status=status)
 
 
 class ApiError(web.HTTPException):
-    """Raise from a handler to answer ``status`` with the JSON error body."""
+    """Raise from a handler to answer ``status`` with ``error_body(code, detail, field)``."""
 
-    def __init__(self, status: int, code: str, detail: str) -> None:
+    def __init__(self, status: int, code: str, detail: str, *, field: str | None = None) -> None:
         self.status_code = status
-        super().__init__(text=json.dumps({"error": code, "detail": detail}),
+        super().__init__(text=json.dumps(error_body(code, detail, field)),
                          content_type="application/json")
+
+
+def too_large(limit: int) -> ApiError:
+    return ApiError(413, "payload_too_large",
+                    f"request body larger than the limit of {limit} bytes")
+
+
+async def read_body(request: web.Request, limit: int) -> bytes:
+    """The whole body, at most ``limit`` bytes: 413 beyond it, whether the size was declared
+    (Content-Length) or only found while reading (chunked)."""
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large(limit)
+    if request.content.at_eof():  # a middleware read it already: read() returns that copy
+        body = await request.read()
+        if len(body) > limit:
+            raise too_large(limit)
+        return body
+    chunks, size = [], 0
+    async for chunk in request.content.iter_chunked(1 << 16):
+        size += len(chunk)
+        if size > limit:
+            raise too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 _STATUS_CODES = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
@@ -70,10 +102,9 @@ async def json_errors(request: web.Request, handler):
     except web.HTTPException as exc:
         if exc.status < 400 or exc.content_type == "application/json":
             raise
-        code = _STATUS_CODES.get(exc.status, "error")
-        detail = exc.reason if exc.status != 413 else (
-            f"request body larger than {request.app[MAX_BODY]} bytes")
-        return json_error(exc.status, code, detail)
+        if exc.status == 413:
+            raise too_large(request.app[MAX_BODY]) from None
+        return json_error(exc.status, _STATUS_CODES.get(exc.status, "error"), exc.reason)
     except Exception:  # noqa: BLE001 - the last line of defence: no traceback leaves the process
         log.exception("unhandled error", extra={"path": request.path})
         return json_error(500, "internal", "internal error; see the server log")

@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from multidict import MultiDict
 
-from callwatch.web import ApiError
+from callwatch.web import ApiError, read_body
 from exporter.calls import CallTracker
 from exporter.metrics import ExporterMetrics
 from exporter.parse import PayloadError, telnyx_event, twilio_event
@@ -70,7 +70,7 @@ class WebhookIngest:
     async def handle_twilio(self, request: web.Request) -> web.Response:
         if self.twilio is None or not self.twilio.configured:
             raise _not_configured("twilio", "set TWILIO_AUTH_TOKEN or TWILIO_WEBHOOK_SHARED_KEY")
-        body = await self._read_body(request)
+        body = await read_body(request, self.body_limit)
         if not request.headers.get(TWILIO_SIGNATURE_HEADER):
             self._reject("twilio", f"missing {TWILIO_SIGNATURE_HEADER} header")
         form = _form(request, body)
@@ -83,7 +83,7 @@ class WebhookIngest:
     async def handle_telnyx(self, request: web.Request) -> web.Response:
         if self.telnyx is None:
             raise _not_configured("telnyx", self.telnyx_problem or "set TELNYX_PUBLIC_KEY")
-        body = await self._read_body(request)
+        body = await read_body(request, self.body_limit)
         try:
             self.telnyx.verify(body, request.headers)
         except SignatureError as exc:
@@ -109,17 +109,6 @@ class WebhookIngest:
     def _reject(self, provider: str, detail: str) -> None:
         self.metrics.signature_failures.labels(provider).inc()
         raise ApiError(403, "invalid_signature", detail)
-
-    async def _read_body(self, request: web.Request) -> bytes:
-        limit = self.body_limit
-        if request.content_length is not None and request.content_length > limit:
-            raise ApiError(413, "payload_too_large",
-                           f"request body of {request.content_length} bytes is over the "
-                           f"{limit}-byte limit")
-        body = await request.content.read(limit + 1)
-        if len(body) > limit:
-            raise ApiError(413, "payload_too_large", f"request body is over the {limit}-byte limit")
-        return body
 
 
 def _form(request: web.Request, body: bytes) -> MultiDict:

@@ -28,7 +28,7 @@ from receiver.domain.actions import (
 )
 from receiver.domain.ids import new_id
 from receiver.domain.priority import PRIORITY_ORDER
-from receiver.http.common import FieldError, json_object, require_auth, store_errors, text_field
+from receiver.http.common import invalid, json_object, require_auth, store_errors, text_field
 from receiver.http.incidents import incident_json
 from receiver.services.apply import apply_action, resolver_of
 
@@ -73,11 +73,11 @@ async def declare(request: web.Request) -> web.Response:
     summary = text_field(data, "summary", MAX_SUMMARY)
     priority = data.get("priority")
     if priority not in PRIORITY_ORDER:
-        raise FieldError("priority", f"must be one of {', '.join(PRIORITY_ORDER)}")
+        raise invalid("priority", f"must be one of {', '.join(PRIORITY_ORDER)}")
     description = text_field(data, "description", MAX_DESCRIPTION)
     provider = data.get("provider")
     if provider is not None and provider not in state.policy.providers:
-        raise FieldError("provider", f"must be one of {', '.join(state.policy.providers)}")
+        raise invalid("provider", f"must be one of {', '.join(state.policy.providers)}")
     by = text_field(data, "by", MAX_NAME, required=False) or "api"
     incident_id = new_id()
     ctx = ActionContext(policy=state.policy, now=state.clock(), new_id=new_id, actor=by,

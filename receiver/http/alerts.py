@@ -8,17 +8,16 @@ retries (it retries 5xx only); a delivery already processed is 200 with ``"dupli
 
 from __future__ import annotations
 
-import json
 import logging
 
 import orjson
 from aiohttp import web
 
-from callwatch.web import ApiError
+from callwatch.web import ApiError, read_body
 from receiver.domain.alertmanager import PayloadError, delivery_key, parse_payload
 from receiver.domain.ids import new_id
 from receiver.domain.incidents import Context, decide
-from receiver.http.common import RECEIVER, authorized, read_body
+from receiver.http.common import RECEIVER, authorized, unauthorized
 from receiver.services.state import ReceiverState
 from receiver.store.base import StoreError
 
@@ -29,10 +28,7 @@ async def post_alerts(request: web.Request) -> web.Response:
     state = request.app[RECEIVER]
     if not authorized(request.headers.get("Authorization"), state.credentials):
         state.metrics.deliveries.labels("unauthorized").inc()
-        detail = ("missing or invalid credentials" if state.credentials.configured else
-                  "receiver authentication is not configured: set CALLWATCH_RECEIVER_TOKEN "
-                  "or CALLWATCH_RECEIVER_USERNAME/PASSWORD")
-        raise ApiError(401, "unauthorized", detail)
+        raise unauthorized(state.credentials)
     group = _parse(await read_body(request, state.config.alerts_max_body), state)
     key = delivery_key(group)
     ctx = Context(policy=state.policy, now=state.clock(), new_id=new_id,
@@ -73,17 +69,7 @@ def _parse(body: bytes, state: ReceiverState):
         return parse_payload(data)
     except PayloadError as exc:
         state.metrics.deliveries.labels("rejected").inc()
-        raise _PayloadProblem(exc) from None
-
-
-class _PayloadProblem(web.HTTPException):
-    """A 400 whose JSON body also names the field: ``{"error", "detail", "field"}``."""
-
-    status_code = 400
-
-    def __init__(self, exc: PayloadError) -> None:
-        body = {"error": "invalid_payload", "detail": str(exc), "field": exc.field}
-        super().__init__(text=json.dumps(body), content_type="application/json")
+        raise ApiError(400, "invalid_payload", str(exc), field=exc.field) from None
 
 
 def _short(exc: Exception) -> str:

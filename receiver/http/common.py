@@ -18,7 +18,7 @@ from typing import Any, Mapping
 import aiohttp
 from aiohttp import web
 
-from callwatch.web import MAX_BODY, ApiError
+from callwatch.web import MAX_BODY, ApiError, read_body
 from receiver.config import Credentials
 from receiver.domain.communications import Communications
 from receiver.services.state import ReceiverState, StoreNotOpen
@@ -96,59 +96,37 @@ def store_errors(detail: str = "the incident store is unavailable"):
         raise ApiError(503, "store_unavailable", detail) from None
 
 
-async def read_body(request: web.Request, limit: int) -> bytes:
-    """The body, up to ``limit`` bytes (413 beyond, declared or streamed).
-
-    Its own limit rather than the app's ``client_max_size``: a big group must not be refused
-    (Alertmanager does not retry a 4xx, so a 413 loses those alerts).
-    """
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
-    if request.content.at_eof():  # a middleware read it already: read() returns that copy
-        body = await request.read()
-        if len(body) > limit:
-            raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
-        return body
-    chunks, size = [], 0
-    async for chunk in request.content.iter_chunked(1 << 16):
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
-        chunks.append(chunk)
-    return b"".join(chunks)
+def invalid(field: str, problem: str) -> ApiError:
+    """A 400 naming the offending input field: ``{"error": "invalid_request", "detail",
+    "field"}``."""
+    return ApiError(400, "invalid_request", f"{field}: {problem}", field=field)
 
 
-class FieldError(web.HTTPException):
-    """A 400 naming the offending field: ``{"error": "invalid_request", "detail", "field"}``."""
-
-    status_code = 400
-
-    def __init__(self, field: str, detail: str) -> None:
-        body = {"error": "invalid_request", "detail": f"{field}: {detail}", "field": field}
-        super().__init__(text=json.dumps(body), content_type="application/json")
+def unauthorized(credentials: Credentials) -> ApiError:
+    """The 401 every endpoint answers to missing or wrong credentials."""
+    detail = ("missing or invalid credentials" if credentials.configured else
+              "receiver authentication is not configured: set CALLWATCH_RECEIVER_TOKEN "
+              "or CALLWATCH_RECEIVER_USERNAME/PASSWORD")
+    return ApiError(401, "unauthorized", detail)
 
 
 def require_auth(request: web.Request) -> ReceiverState:
+    """The receiver's state when the request carries its credentials; 401 otherwise."""
     state = request.app[RECEIVER]
     if not authorized(request.headers.get("Authorization"), state.credentials):
-        detail = ("missing or invalid credentials" if state.credentials.configured else
-                  "receiver authentication is not configured: set CALLWATCH_RECEIVER_TOKEN "
-                  "or CALLWATCH_RECEIVER_USERNAME/PASSWORD")
-        raise ApiError(401, "unauthorized", detail)
+        raise unauthorized(state.credentials)
     return state
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:
-    """The request body as a JSON object; 413 over the limit, 400 otherwise."""
-    limit = request.app[MAX_BODY]
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
+    """The request body as a JSON object; 413 over the app's body limit, 400 otherwise."""
+    body = await read_body(request, request.app[MAX_BODY])
     try:
-        data = json.loads(await request.read())
+        data = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "invalid_json", "body is not valid JSON") from None
     if not isinstance(data, dict):
-        raise FieldError("$", "expected a JSON object")
+        raise invalid("$", "expected a JSON object")
     return data
 
 
@@ -158,9 +136,9 @@ def text_field(data: Mapping[str, Any], field: str, limit: int, *, required: boo
     if value is None and not required:
         return None
     if value is None:
-        raise FieldError(field, "required field missing")
+        raise invalid(field, "required field missing")
     if not isinstance(value, str) or not value.strip():
-        raise FieldError(field, "must be a non-empty string")
+        raise invalid(field, "must be a non-empty string")
     if len(value) > limit:
-        raise FieldError(field, f"must be at most {limit} characters")
+        raise invalid(field, f"must be at most {limit} characters")
     return value.strip()

@@ -29,7 +29,7 @@ from aiohttp import web
 
 from callwatch.logs import register_secret
 from callwatch.secrets import read_secret
-from callwatch.web import MAX_BODY, ApiError
+from callwatch.web import MAX_BODY, ApiError, read_body
 from receiver.domain.actions import ActionContext, decide_acknowledge, decide_resolve
 from receiver.domain.ids import new_id
 from receiver.http.common import ACTIONS, RECEIVER, store_errors
@@ -106,10 +106,7 @@ def load_secrets(environ: Mapping[str, str]) -> list[str]:
 async def webhook(request: web.Request) -> web.Response:
     state = request.app[RECEIVER]
     secrets = request.app[ACTIONS].pagerduty_secrets
-    limit = request.app[MAX_BODY]
-    if request.content_length is not None and request.content_length > limit:
-        raise ApiError(413, "payload_too_large", f"request body larger than {limit} bytes")
-    body = await request.read()
+    body = await read_body(request, request.app[MAX_BODY])
     if not signature_valid(body, request.headers.get(SIGNATURE_HEADER), secrets):
         detail = ("missing or invalid X-PagerDuty-Signature" if secrets else
                   "PagerDuty webhook secret not configured: set PAGERDUTY_WEBHOOK_SECRET")
