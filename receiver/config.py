@@ -1,4 +1,4 @@
-"""The receiver's settings from the environment (12-factor), read once in ``setup_receiver``.
+"""Every environment variable the receiver reads, read once in ``load_config`` (12-factor).
 
 | variable | meaning (default) |
 |---|---|
@@ -7,6 +7,10 @@
 | ``CALLWATCH_RECEIVER_USERNAME[_FILE]``, ``..._PASSWORD[_FILE]`` | basic auth instead |
 | ``CALLWATCH_RECEIVER_AUTH=none`` | accept unauthenticated posts (local experiments only) |
 | ``CALLWATCH_PUBLIC_URL`` | base of the incident links in messages ("") |
+| ``CALLWATCH_EXPORTER_URL`` | where the exporter answers ``/telephony/providers/{p}/health`` for vendor drafts (``CALLWATCH_PUBLIC_URL``) |
+| ``CALLWATCH_PROMETHEUS_URL`` | Prometheus, for ``/alerting/*`` (http://127.0.0.1:9090) |
+| ``CALLWATCH_ALERTMANAGER_URL`` | Alertmanager, for ``/alerting/health`` (http://127.0.0.1:9093) |
+| ``PAGERDUTY_WEBHOOK_SECRET[_FILE]`` | PagerDuty v3 webhook secrets, comma-separated during a rotation |
 | ``CALLWATCH_NOTIFIER_FACTORY`` | ``module:function(policy, environ) -> {channel: Notifier}`` (receiver.notify.registry:build_notifiers) |
 | ``CALLWATCH_OUTBOX_LEASE_SECONDS`` | claim lifetime; a dead worker's rows are retaken after it (60) |
 | ``CALLWATCH_TIMER_LEASE_SECONDS`` | escalation timer claim lifetime; a dead replica's due step is fired by another after it (30) |
@@ -15,6 +19,11 @@
 | ``CALLWATCH_OUTBOX_MAX_AGE_SECONDS`` | a row still failing this long after creation is abandoned (86400) |
 | ``CALLWATCH_ALERTS_MAX_BODY`` | largest ``POST /alerts`` body in bytes (8 MiB: ~16,000 alerts) |
 | ``CALLWATCH_WORKER_ID`` | this replica's claim name (hostname-pid-random) |
+
+Two sets of variables are read elsewhere, because their names are not fixed here: the notifier
+factory reads its channels' secrets (``receiver/notify/registry.py``), and vendor drafts read
+the account variables the policy names (``vendors.<provider>.account``). ``environ`` keeps the
+environment for both. Secrets are registered with the log scrubber as they are read.
 """
 
 from __future__ import annotations
@@ -22,7 +31,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Mapping
 
 from callwatch.logs import register_secret
@@ -30,6 +39,8 @@ from callwatch.secrets import read_secret
 from receiver.store import DEFAULT_STORE_URL
 
 DEFAULT_NOTIFIER_FACTORY = "receiver.notify.registry:build_notifiers"
+DEFAULT_PROMETHEUS_URL = "http://127.0.0.1:9090"
+DEFAULT_ALERTMANAGER_URL = "http://127.0.0.1:9093"
 
 
 @dataclass(frozen=True)
@@ -44,14 +55,43 @@ class DispatchSettings:
 
 
 @dataclass(frozen=True)
+class Credentials:
+    """What callers of the receiver's API must present (a bearer token or basic auth)."""
+
+    token: str | None = None
+    username: str | None = None
+    password: str | None = None
+    disabled: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return self.disabled or bool(self.token) or bool(self.username and self.password)
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return (f"Credentials(token={'set' if self.token else 'unset'}, "
+                f"basic={'set' if self.username else 'unset'}, disabled={self.disabled})")
+
+
+@dataclass(frozen=True)
 class ReceiverConfig:
     store_url: str
     public_url: str
     notifier_factory: str
     worker_id: str
     dispatch: DispatchSettings
+    credentials: Credentials = Credentials()
+    exporter_url: str = ""
+    prometheus_url: str = DEFAULT_PROMETHEUS_URL
+    alertmanager_url: str = DEFAULT_ALERTMANAGER_URL
+    pagerduty_webhook_secrets: tuple[str, ...] = ()
     alerts_max_body: int = 8 * 1024 * 1024
     timer_lease_seconds: float = 30.0
+    environ: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:  # never print a secret by accident
+        return (f"ReceiverConfig(store_url=..., worker_id={self.worker_id!r}, "
+                f"credentials={self.credentials!r}, "
+                f"pagerduty_webhook_secrets={len(self.pagerduty_webhook_secrets)})")
 
 
 def _number(environ: Mapping[str, str], name: str, default: float) -> float:
@@ -68,7 +108,8 @@ def _number(environ: Mapping[str, str], name: str, default: float) -> float:
 
 
 def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
-    """The receiver settings; ValueError naming the variable for a bad value."""
+    """The receiver settings; ValueError naming the variable for a bad value, SecretError
+    (callwatch.secrets) for a secret file that cannot be read. Never holds a secret in text."""
     dispatch = DispatchSettings(
         lease_seconds=_number(environ, "CALLWATCH_OUTBOX_LEASE_SECONDS", 60.0),
         poll_seconds=_number(environ, "CALLWATCH_OUTBOX_POLL_SECONDS", 1.0),
@@ -78,31 +119,22 @@ def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
     )
     worker = environ.get("CALLWATCH_WORKER_ID") or (
         f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}")
+    public_url = environ.get("CALLWATCH_PUBLIC_URL", "")
     return ReceiverConfig(
         store_url=environ.get("CALLWATCH_STORE_URL") or DEFAULT_STORE_URL,
-        public_url=environ.get("CALLWATCH_PUBLIC_URL", ""),
+        public_url=public_url,
         notifier_factory=environ.get("CALLWATCH_NOTIFIER_FACTORY") or DEFAULT_NOTIFIER_FACTORY,
         worker_id=worker,
         dispatch=dispatch,
+        credentials=load_credentials(environ),
+        exporter_url=environ.get("CALLWATCH_EXPORTER_URL") or public_url,
+        prometheus_url=environ.get("CALLWATCH_PROMETHEUS_URL", DEFAULT_PROMETHEUS_URL),
+        alertmanager_url=environ.get("CALLWATCH_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER_URL),
+        pagerduty_webhook_secrets=_webhook_secrets(environ, "PAGERDUTY_WEBHOOK_SECRET"),
         alerts_max_body=int(_number(environ, "CALLWATCH_ALERTS_MAX_BODY", 8 * 1024 * 1024)),
         timer_lease_seconds=_number(environ, "CALLWATCH_TIMER_LEASE_SECONDS", 30.0),
+        environ=dict(environ),
     )
-
-
-@dataclass(frozen=True)
-class Credentials:
-    token: str | None = None
-    username: str | None = None
-    password: str | None = None
-    disabled: bool = False
-
-    @property
-    def configured(self) -> bool:
-        return self.disabled or bool(self.token) or bool(self.username and self.password)
-
-    def __repr__(self) -> str:  # never print a secret by accident
-        return (f"Credentials(token={'set' if self.token else 'unset'}, "
-                f"basic={'set' if self.username else 'unset'}, disabled={self.disabled})")
 
 
 def load_credentials(environ: Mapping[str, str]) -> Credentials:
@@ -114,3 +146,12 @@ def load_credentials(environ: Mapping[str, str]) -> Credentials:
         register_secret(secret)
     disabled = environ.get("CALLWATCH_RECEIVER_AUTH", "").lower() == "none"
     return Credentials(token, username, password, disabled)
+
+
+def _webhook_secrets(environ: Mapping[str, str], name: str) -> tuple[str, ...]:
+    """A comma-separated secret list (several during a rotation), each registered."""
+    raw = read_secret(environ, name) or ""
+    secrets = tuple(part.strip() for part in raw.split(",") if part.strip())
+    for secret in secrets:
+        register_secret(secret)
+    return secrets

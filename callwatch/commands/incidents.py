@@ -20,9 +20,9 @@ import urllib.request
 from typing import Any, Mapping
 
 from callwatch.secrets import SecretError, read_secret
+from policy.model import PRIORITIES
 
 DEFAULT_URL = "http://127.0.0.1:9120"
-PRIORITIES = ("P0", "P1", "P2", "P3")
 
 
 class CliError(Exception):

@@ -82,7 +82,8 @@ def decide_acknowledge(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:
     rows = _rows(incident, channels, "acknowledge", ctx, note=f"Acknowledged by {ctx.actor}")
     timer = Timer(ctx.new_id(), incident.id, TIMER_KIND, ctx.now, {})
     return Outcome(Changes(incident=incident, events=[event], outbox=rows, timers=[timer],
-                           cancel_timers=(TIMER_KIND,)), incident=incident)
+                           cancel_timers=(TIMER_KIND,), acknowledged_incident=incident),
+                   incident=incident)
 
 
 def decide_resolve(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:

@@ -30,7 +30,8 @@ from receiver.domain import outbox
 from receiver.domain.escalation import TIMER_KIND, escalation_timer
 from receiver.domain.alertmanager import Alert, AlertGroup, stored_alert
 from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox
-from receiver.domain.priority import PRIORITY_ORDER, alert_priority, highest
+from policy.model import PRIORITIES
+from receiver.domain.priority import alert_priority, highest
 
 NO_RESOLVE_TYPES = ("phone",)  # nobody is woken by a call to hear that it is over
 ACTOR = "alertmanager"
@@ -149,7 +150,7 @@ def _update(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes
                                 {"from": current.priority, "to": priority}))
     changes.cancel_timers = (TIMER_KIND,)
     changes.timers.append(escalation_timer(incident.id, ctx.now))
-    if PRIORITY_ORDER.index(priority) > PRIORITY_ORDER.index(current.priority):
+    if PRIORITIES.index(priority) > PRIORITIES.index(current.priority):
         return changes  # a downgrade pages nobody
     note = f"Priority raised from {current.priority} to {priority}"
     route = ctx.policy.routing[priority].channels

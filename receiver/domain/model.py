@@ -140,4 +140,5 @@ class Changes:
     outbox: list[NewOutbox] = field(default_factory=list)
     timers: list[Timer] = field(default_factory=list)
     cancel_timers: tuple[str, ...] = ()          # timer kinds of ``incident`` to cancel; "*" = all
+    acknowledged_incident: Incident | None = None  # set when this change acknowledged it
     resolved_incident: Incident | None = None   # set when this change resolved an incident

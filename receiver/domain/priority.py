@@ -11,10 +11,10 @@ from functools import lru_cache
 from typing import Any, Mapping
 
 from policy import Policy
+from policy.model import PRIORITIES
 from policy.matchers import Matcher, parse_matcher
 from receiver.domain.model import Incident
 
-PRIORITY_ORDER = ("P0", "P1", "P2", "P3")
 UNKNOWN_SEVERITY_PRIORITY = "P2"
 
 
@@ -22,7 +22,7 @@ def alert_priority(labels: dict[str, str] | object, policy: Policy) -> str:
     """The priority of one alert from its labels (see the module docstring for the order)."""
     labels = dict(labels)  # type: ignore[arg-type]
     label = labels.get("priority", "")
-    if label in PRIORITY_ORDER:
+    if label in PRIORITIES:
         return label
     for override in policy.priority_overrides:
         if all(_matcher(text).matches(labels) for text in override.matchers):
@@ -37,7 +37,7 @@ def _matcher(text: str) -> Matcher:
 
 
 def highest(priorities: list[str]) -> str:
-    return min(priorities, key=PRIORITY_ORDER.index)
+    return min(priorities, key=PRIORITIES.index)
 
 
 def leading_alert(incident: Incident, policy: Policy) -> Mapping[str, Any] | None:
@@ -46,6 +46,6 @@ def leading_alert(incident: Incident, policy: Policy) -> Mapping[str, Any] | Non
     firing = [a for a in alerts if a.get("status") == "firing"] or alerts
     if not firing:
         return None
-    ranked = [(PRIORITY_ORDER.index(alert_priority(a.get("labels", {}), policy)), i)
+    ranked = [(PRIORITIES.index(alert_priority(a.get("labels", {}), policy)), i)
               for i, a in enumerate(firing)]
     return firing[min(ranked)[1]]

@@ -24,13 +24,13 @@ from aiohttp import web
 
 from callwatch.web import ApiError
 from receiver.domain.actions import (
-    ActionContext, Outcome, conflict_message, decide_acknowledge, decide_declare, decide_resolve,
+    ActionContext, conflict_message, decide_acknowledge, decide_resolve,
 )
 from receiver.domain.ids import new_id
-from receiver.domain.priority import PRIORITY_ORDER
+from policy.model import PRIORITIES
 from receiver.http.common import invalid, json_object, require_auth, store_errors, text_field
 from receiver.http.incidents import incident_json
-from receiver.services.apply import apply_action, resolver_of
+from receiver.services.apply import apply_action, declare_incident, resolver_of
 
 log = logging.getLogger("callwatch.receiver.actions")
 MAX_NAME = 100
@@ -72,27 +72,17 @@ async def declare(request: web.Request) -> web.Response:
     data = await json_object(request)
     summary = text_field(data, "summary", MAX_SUMMARY)
     priority = data.get("priority")
-    if priority not in PRIORITY_ORDER:
-        raise invalid("priority", f"must be one of {', '.join(PRIORITY_ORDER)}")
+    if priority not in PRIORITIES:
+        raise invalid("priority", f"must be one of {', '.join(PRIORITIES)}")
     description = text_field(data, "description", MAX_DESCRIPTION)
     provider = data.get("provider")
     if provider is not None and provider not in state.policy.providers:
         raise invalid("provider", f"must be one of {', '.join(state.policy.providers)}")
     by = text_field(data, "by", MAX_NAME, required=False) or "api"
-    incident_id = new_id()
     ctx = ActionContext(policy=state.policy, now=state.clock(), new_id=new_id, actor=by,
                         public_url=state.config.public_url)
-    outcomes: list[Outcome] = []
-
-    def run(snapshot):
-        outcomes.append(decide_declare(snapshot, ctx, incident_id=incident_id, summary=summary,
-                                       priority=priority, description=description,
-                                       provider=provider))
-        return outcomes[-1].changes
-
-    key = f"manual:{incident_id}"
     with store_errors("the incident store is unavailable; the incident was not declared"):
-        await state.opened_store().apply_group(key, key, ctx.now, run)
-    state.committed()
-    log.info("incident declared by hand", extra={"incident": incident_id, "priority": priority})
-    return web.json_response(incident_json(outcomes[-1].incident), status=201)
+        incident = await declare_incident(state, ctx, summary=summary, priority=priority,
+                                          description=description, provider=provider)
+    log.info("incident declared by hand", extra={"incident": incident.id, "priority": priority})
+    return web.json_response(incident_json(incident), status=201)

@@ -8,41 +8,17 @@ provider, next to the policy's warning and critical values.
 
 from __future__ import annotations
 
-from typing import Awaitable, Callable
-
-import aiohttp
 from aiohttp import web
 
-from callwatch.web import POLICY, ApiError
+from callwatch.web import ApiError
 from policy import catalog
+from receiver.http.common import RECEIVER
+from receiver.services.pipeline_health import pipeline_health
 from receiver.services.prometheus import PrometheusClient, UpstreamError, ready
 
 MAX_MINUTES = 7 * 24 * 60
-PROMETHEUS_URL = web.AppKey("prometheus_url", str)
-ALERTMANAGER_URL = web.AppKey("alertmanager_url", str)
-HTTP_SESSION = web.AppKey("alerting_http_session", aiohttp.ClientSession)
-# Each returns {"name": ..., "up": bool, "detail": str, "last_error": str | None}.
-HealthSource = Callable[[], Awaitable[list[dict]]]
-HEALTH_SOURCES = web.AppKey("health_sources", list)
-
 _STATS = {"current": "{record}", "min": "min_over_time({record}[{window}])",
           "max": "max_over_time({record}[{window}])", "avg": "avg_over_time({record}[{window}])"}
-
-
-def setup_alerting_api(app: web.Application, prometheus_url: str, alertmanager_url: str) -> None:
-    """Add the two endpoints; other parts register health sources in ``app[HEALTH_SOURCES]``."""
-    app[PROMETHEUS_URL] = prometheus_url
-    app[ALERTMANAGER_URL] = alertmanager_url
-    app[HEALTH_SOURCES] = []
-    app.cleanup_ctx.append(_http_session)
-    app.router.add_get("/alerting/metrics/summary", metrics_summary)
-    app.router.add_get("/alerting/health", alerting_health)
-
-
-async def _http_session(app: web.Application):
-    async with aiohttp.ClientSession() as session:
-        app[HTTP_SESSION] = session
-        yield
 
 
 def _parse_query(request: web.Request) -> tuple[catalog.Row, int]:
@@ -67,9 +43,10 @@ def _status(row: catalog.Row, value: float | None, warning: float, critical: flo
 
 async def metrics_summary(request: web.Request) -> web.Response:
     row, minutes = _parse_query(request)
-    policy = request.app[POLICY]
+    state = request.app[RECEIVER]
+    policy = state.policy
     threshold = policy.thresholds[row.key]
-    client = PrometheusClient(request.app[HTTP_SESSION], request.app[PROMETHEUS_URL])
+    client = PrometheusClient(state.http, state.config.prometheus_url)
     providers: dict[str, dict] = {p: {stat: None for stat in _STATS} for p in policy.providers}
     try:
         for stat, template in _STATS.items():
@@ -92,14 +69,14 @@ async def metrics_summary(request: web.Request) -> web.Response:
 
 
 async def alerting_health(request: web.Request) -> web.Response:
-    session = request.app[HTTP_SESSION]
+    state = request.app[RECEIVER]
     components = []
-    for name, key in (("prometheus", PROMETHEUS_URL), ("alertmanager", ALERTMANAGER_URL)):
-        up, detail = await ready(session, request.app[key].rstrip("/") + "/-/ready")
+    for name, url in (("prometheus", state.config.prometheus_url),
+                      ("alertmanager", state.config.alertmanager_url)):
+        up, detail = await ready(state.http, url.rstrip("/") + "/-/ready")
         components.append({"name": name, "up": up, "detail": detail,
                            "last_error": None if up else detail})
-    for source in request.app[HEALTH_SOURCES]:
-        components.extend(await source())
+    components.extend(await pipeline_health(state))
     healthy = all(component["up"] for component in components)
     return web.json_response({"status": "ok" if healthy else "degraded",
                               "components": {c.pop("name"): c for c in components}})

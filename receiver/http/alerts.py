@@ -14,11 +14,10 @@ import orjson
 from aiohttp import web
 
 from callwatch.web import ApiError, read_body
-from receiver.domain.alertmanager import PayloadError, delivery_key, parse_payload
-from receiver.domain.ids import new_id
-from receiver.domain.incidents import Context, decide
+from receiver.domain.alertmanager import AlertGroup, PayloadError, parse_payload
 from receiver.http.common import RECEIVER, authorized, unauthorized
-from receiver.services.state import ReceiverState
+from receiver.services.apply import apply_delivery
+from receiver.services.state import ReceiverState, StoreNotOpen
 from receiver.store.base import StoreError
 
 log = logging.getLogger("callwatch.receiver.alerts")
@@ -26,18 +25,14 @@ log = logging.getLogger("callwatch.receiver.alerts")
 
 async def post_alerts(request: web.Request) -> web.Response:
     state = request.app[RECEIVER]
-    if not authorized(request.headers.get("Authorization"), state.credentials):
+    if not authorized(request.headers.get("Authorization"), state.config.credentials):
         state.metrics.deliveries.labels("unauthorized").inc()
-        raise unauthorized(state.credentials)
+        raise unauthorized(state.config.credentials)
     group = _parse(await read_body(request, state.config.alerts_max_body), state)
-    key = delivery_key(group)
-    ctx = Context(policy=state.policy, now=state.clock(), new_id=new_id,
-                  batch=key, public_url=state.config.public_url)
-    if state.store is None:
-        raise ApiError(503, "unavailable", "the store is not open yet; retry")
     try:
-        changes = await state.store.apply_group(key, group.incident_key, ctx.now,
-                                                lambda snapshot: decide(group, snapshot, ctx))
+        changes = await apply_delivery(state, group)
+    except StoreNotOpen as exc:
+        raise ApiError(503, "unavailable", str(exc)) from None
     except StoreError as exc:
         state.metrics.deliveries.labels("unavailable").inc()
         log.warning("store failure; answering 503", extra={"error": str(exc)})
@@ -47,9 +42,6 @@ async def post_alerts(request: web.Request) -> web.Response:
         state.metrics.deliveries.labels("duplicate").inc()
         return web.json_response({"status": "duplicate", "duplicate": True})
     state.metrics.deliveries.labels("accepted").inc()
-    _observe(state, changes)
-    if changes.outbox:
-        state.committed()
     incident = changes.incident
     return web.json_response({
         "status": "accepted", "duplicate": False,
@@ -59,7 +51,7 @@ async def post_alerts(request: web.Request) -> web.Response:
         "notifications": len(changes.outbox)})
 
 
-def _parse(body: bytes, state: ReceiverState):
+def _parse(body: bytes, state: ReceiverState) -> AlertGroup:
     try:
         data = orjson.loads(body)  # strict (no NaN), and about 3x json's speed
     except ValueError as exc:  # orjson.JSONDecodeError, invalid UTF-8 included
@@ -74,10 +66,3 @@ def _parse(body: bytes, state: ReceiverState):
 
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200]
-
-
-def _observe(state: ReceiverState, changes) -> None:
-    resolved = changes.resolved_incident
-    if resolved is not None and resolved.resolved_at is not None:
-        state.metrics.resolve_seconds.labels(resolved.priority).observe(
-            max(0.0, resolved.resolved_at - resolved.opened_at))

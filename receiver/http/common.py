@@ -1,5 +1,5 @@
-"""What every receiver endpoint shares: the app keys of its state, authentication, body
-limits, JSON bodies and fields, and "the store is not open yet" as a 503.
+"""What every receiver endpoint shares: the app key of its state, authentication, JSON bodies
+and fields, and store failures as 503s.
 
 Credentials are checked exactly as Alertmanager's ``http_config`` sends them (a bearer token or
 basic auth), compared in constant time.
@@ -12,43 +12,16 @@ import binascii
 import contextlib
 import hmac
 import json
-from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-import aiohttp
 from aiohttp import web
 
 from callwatch.web import MAX_BODY, ApiError, read_body
 from receiver.config import Credentials
-from receiver.domain.communications import Communications
 from receiver.services.state import ReceiverState, StoreNotOpen
 from receiver.store.base import Store, StoreError
 
 RECEIVER = web.AppKey("receiver", ReceiverState)
-
-
-@dataclass
-class ActionsState:
-    comms: Communications                       # templates (policy overrides applied)
-    environ: Mapping[str, str]                  # vendor account ids, exporter URL
-    pagerduty_secrets: list[str] = field(default_factory=list)
-    session: aiohttp.ClientSession | None = None  # for the exporter's provider health
-
-    @contextlib.asynccontextmanager
-    async def session_context(self, _app: web.Application):
-        """cleanup_ctx resource: one HTTP client session for the app's lifetime."""
-        self.session = aiohttp.ClientSession()
-        try:
-            yield
-        finally:
-            await self.session.close()
-            self.session = None
-
-    def __repr__(self) -> str:  # never print a secret by accident
-        return f"ActionsState(pagerduty_secrets={len(self.pagerduty_secrets)})"
-
-
-ACTIONS = web.AppKey("incident_actions", ActionsState)
 
 
 def authorized(header: str | None, credentials: Credentials) -> bool:
@@ -113,8 +86,8 @@ def unauthorized(credentials: Credentials) -> ApiError:
 def require_auth(request: web.Request) -> ReceiverState:
     """The receiver's state when the request carries its credentials; 401 otherwise."""
     state = request.app[RECEIVER]
-    if not authorized(request.headers.get("Authorization"), state.credentials):
-        raise unauthorized(state.credentials)
+    if not authorized(request.headers.get("Authorization"), state.config.credentials):
+        raise unauthorized(state.config.credentials)
     return state
 
 

@@ -16,7 +16,7 @@ from aiohttp import web
 from callwatch.web import ApiError
 from receiver.domain.communications import TemplateError
 from receiver.domain.context import incident_context
-from receiver.http.common import ACTIONS, RECEIVER, store_errors
+from receiver.http.common import RECEIVER, store_errors
 from receiver.services.vendor import vendor_context
 
 CUSTOMER_PRIORITIES = ("P0", "P1")
@@ -35,17 +35,15 @@ async def _load(request: web.Request):
 
 def _render(request: web.Request, name: str, context: dict) -> str:
     try:
-        return request.app[ACTIONS].comms.render(name, **context)
+        return request.app[RECEIVER].comms.render(name, **context)
     except TemplateError as exc:
         raise ApiError(500, "template_error", str(exc)) from None
 
 
 async def rendered(request: web.Request) -> web.Response:
     state, incident, timeline = await _load(request)
-    actions = request.app[ACTIONS]
     now = state.clock()
-    vendor = await vendor_context(incident, timeline, state.policy, actions.environ,
-                                  actions.session, now=now)
+    vendor = await vendor_context(incident, state.policy, state.config, state.http, now=now)
     context = incident_context(incident, timeline, state.policy, state.config.public_url,
                                vendor=vendor, now=now)
     return web.json_response({

@@ -23,16 +23,14 @@ import hmac
 import json
 import logging
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Sequence
 
 from aiohttp import web
 
-from callwatch.logs import register_secret
-from callwatch.secrets import read_secret
 from callwatch.web import MAX_BODY, ApiError, read_body
 from receiver.domain.actions import ActionContext, decide_acknowledge, decide_resolve
 from receiver.domain.ids import new_id
-from receiver.http.common import ACTIONS, RECEIVER, store_errors
+from receiver.http.common import RECEIVER, store_errors
 from receiver.services.apply import apply_action
 
 log = logging.getLogger("callwatch.receiver.pagerduty")
@@ -65,7 +63,7 @@ class PagerDutyEvent:
         return EVENT_ACTIONS.get(self.event_type)
 
 
-def signature_valid(body: bytes, header: str | None, secrets: list[str]) -> bool:
+def signature_valid(body: bytes, header: str | None, secrets: Sequence[str]) -> bool:
     """Whether any ``v1=`` signature in ``header`` is the HMAC-SHA256 of ``body`` under a secret."""
     if not header or not secrets:
         return False
@@ -94,18 +92,9 @@ def parse_event(body: bytes) -> PagerDutyEvent:
                           actor, event["occurred_at"])
 
 
-def load_secrets(environ: Mapping[str, str]) -> list[str]:
-    """The webhook secrets (comma-separated for rotation); registered with the log scrubber."""
-    raw = read_secret(environ, "PAGERDUTY_WEBHOOK_SECRET") or ""
-    secrets = [part.strip() for part in raw.split(",") if part.strip()]
-    for secret in secrets:
-        register_secret(secret)
-    return secrets
-
-
 async def webhook(request: web.Request) -> web.Response:
     state = request.app[RECEIVER]
-    secrets = request.app[ACTIONS].pagerduty_secrets
+    secrets = state.config.pagerduty_webhook_secrets
     body = await read_body(request, request.app[MAX_BODY])
     if not signature_valid(body, request.headers.get(SIGNATURE_HEADER), secrets):
         detail = ("missing or invalid X-PagerDuty-Signature" if secrets else

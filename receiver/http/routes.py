@@ -3,14 +3,14 @@
 ``add_routes(app)`` mounts them on the web shell (``callwatch.web.create_app``), which already
 serves ``/metrics``, ``/healthz`` and ``/readyz``. Who may call each route: the handlers check
 the receiver's credentials (``receiver.http.common.require_auth``) or, for PagerDuty's webhook,
-its signature.
+its signature; the read-only incident and ``/alerting`` routes are open.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from receiver.http import actions, alerts, communications, incidents, pagerduty
+from receiver.http import actions, alerting, alerts, communications, incidents, pagerduty
 
 ROUTES = (
     web.post("/alerts", alerts.post_alerts),
@@ -22,6 +22,8 @@ ROUTES = (
     web.get("/incidents/{incident_id}/communications", communications.rendered),
     web.get("/incidents/{incident_id}/report", communications.report),
     web.post("/webhooks/pagerduty", pagerduty.webhook),
+    web.get("/alerting/metrics/summary", alerting.metrics_summary),
+    web.get("/alerting/health", alerting.alerting_health),
 )
 
 

@@ -1,19 +1,41 @@
-"""Running one pure action decision in the store, shared by the HTTP and webhook handlers."""
+"""Incident changes, each ONE store transaction around a pure decision: an Alertmanager
+delivery (``apply_delivery``), a person's or PagerDuty's action (``apply_action``), an incident
+declared by hand (``declare_incident``).
+
+After a commit, and only then: response times are recorded (MTTA, MTTR) and the dispatcher and
+the escalation worker are woken for the new rows and timers. Every function raises StoreError
+(StoreNotOpen included) when the store cannot take the change; nothing is recorded then.
+"""
 
 from __future__ import annotations
 
 from typing import Callable
 
-from receiver.domain.actions import ActionContext, Outcome
+from receiver.domain.actions import ActionContext, Outcome, decide_declare
+from receiver.domain.alertmanager import AlertGroup, delivery_key
+from receiver.domain.context import MANUAL_PREFIX
+from receiver.domain.ids import new_id
+from receiver.domain.incidents import Context, decide
+from receiver.domain.model import Changes, Incident
 from receiver.services.state import ReceiverState
 from receiver.store.base import StoreError
 
 
+async def apply_delivery(state: ReceiverState, group: AlertGroup) -> Changes | None:
+    """Apply one Alertmanager delivery; None when the same delivery was applied before."""
+    key = delivery_key(group)
+    ctx = Context(policy=state.policy, now=state.clock(), new_id=new_id, batch=key,
+                  public_url=state.config.public_url)
+    changes = await state.opened_store().apply_group(
+        key, group.incident_key, ctx.now, lambda snapshot: decide(group, snapshot, ctx))
+    if changes is not None:
+        _committed(state, changes)
+    return changes
+
+
 async def apply_action(state: ReceiverState, incident_id: str,
                        decide: Callable[..., Outcome], ctx: ActionContext) -> Outcome | None:
-    """Run one pure decision in the incident's transaction; None for an unknown id.
-    On success, records MTTA / MTTR and wakes the dispatcher (``state.committed()``).
-    StoreError (StoreNotOpen included) when the store cannot take it."""
+    """Run one pure action decision in the incident's transaction; None for an unknown id."""
     outcomes: list[Outcome] = []
 
     def run(snapshot):
@@ -24,21 +46,29 @@ async def apply_action(state: ReceiverState, incident_id: str,
     if changes is None:
         return None
     outcome = outcomes[-1]
-    if outcome.conflict is None and outcome.incident is not None:
-        observe(state, outcome)
-        state.committed()
+    if outcome.conflict is None:
+        _committed(state, outcome.changes)
     return outcome
 
 
-def observe(state: ReceiverState, outcome: Outcome) -> None:
-    incident = outcome.incident
-    assert incident is not None
-    if incident.state == "acknowledged" and incident.acked_at is not None:
-        state.metrics.ack_seconds.labels(incident.priority).observe(
-            max(0.0, incident.acked_at - incident.opened_at))
-    elif incident.state == "resolved" and incident.resolved_at is not None:
-        state.metrics.resolve_seconds.labels(incident.priority).observe(
-            max(0.0, incident.resolved_at - incident.opened_at))
+async def declare_incident(state: ReceiverState, ctx: ActionContext, *, summary: str, priority: str,
+                  description: str, provider: str | None) -> Incident:
+    """Open an incident by hand (group ``manual:<id>``); routing and escalation as usual."""
+    incident_id = new_id()
+    outcomes: list[Outcome] = []
+
+    def run(snapshot):
+        outcomes.append(decide_declare(snapshot, ctx, incident_id=incident_id, summary=summary,
+                                       priority=priority, description=description,
+                                       provider=provider))
+        return outcomes[-1].changes
+
+    key = MANUAL_PREFIX + incident_id
+    await state.opened_store().apply_group(key, key, ctx.now, run)
+    outcome = outcomes[-1]
+    _committed(state, outcome.changes)
+    assert outcome.incident is not None
+    return outcome.incident
 
 
 async def resolver_of(state: ReceiverState, incident_id: str) -> str | None:
@@ -48,3 +78,9 @@ async def resolver_of(state: ReceiverState, incident_id: str) -> str | None:
     except StoreError:
         return None
     return next((e.actor for e in reversed(events) if e.kind == "resolved"), None)
+
+
+def _committed(state: ReceiverState, changes: Changes) -> None:
+    state.metrics.record_response_times(changes)
+    if changes.outbox or changes.timers:
+        state.committed()

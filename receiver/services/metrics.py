@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from receiver.domain.priority import PRIORITY_ORDER
+from receiver.domain.model import Changes
+from policy.model import PRIORITIES
 
 # seconds: 1 min .. 1 day, around the P0..P3 response times (15m, 30m, 2h, 8h)
 RESPONSE_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
@@ -42,12 +43,24 @@ class ReceiverMetrics:
                                   "Alertmanager webhook posts by result "
                                   "(accepted, duplicate, rejected, unauthorized, unavailable)",
                                   ["result"], registry=registry)
-        for priority in PRIORITY_ORDER:
+        for priority in PRIORITIES:
             self.incidents_open.labels(priority)
             self.sla_breaches.labels(priority)
 
+    def record_response_times(self, changes: Changes) -> None:
+        """MTTA / MTTR: the one place time-to-acknowledge and time-to-resolve are observed,
+        for whatever committed ``changes`` acknowledged or resolved (an alert, a person,
+        PagerDuty)."""
+        acked, resolved = changes.acknowledged_incident, changes.resolved_incident
+        if acked is not None and acked.acked_at is not None:
+            self.ack_seconds.labels(acked.priority).observe(
+                max(0.0, acked.acked_at - acked.opened_at))
+        if resolved is not None and resolved.resolved_at is not None:
+            self.resolve_seconds.labels(resolved.priority).observe(
+                max(0.0, resolved.resolved_at - resolved.opened_at))
+
     def set_open(self, counts: dict[str, int]) -> None:
-        for priority in PRIORITY_ORDER:
+        for priority in PRIORITIES:
             self.incidents_open.labels(priority).set(counts.get(priority, 0))
 
 

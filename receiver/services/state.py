@@ -1,4 +1,9 @@
-"""The receiver's runtime state (the HTTP layer keeps it on the app under ``RECEIVER``)."""
+"""The receiver's one runtime state: what its HTTP handlers and workers share.
+
+``receiver.app`` builds it once per app from the configuration and the policy, opens and closes
+what it holds (store, HTTP client session, notifiers, workers) and keeps it on the app under
+``receiver.http.common.RECEIVER``.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,15 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable
 
+import aiohttp
+
 from policy import Policy
-from receiver.config import Credentials, ReceiverConfig
+from receiver.config import ReceiverConfig
+from receiver.domain.communications import Communications
+from receiver.services.dispatcher import Dispatcher
+from receiver.services.escalation import EscalationWorker
 from receiver.services.metrics import ReceiverMetrics
+from receiver.services.notifiers import NotifierSet
 from receiver.store.base import Store, StoreError
 
 
@@ -19,12 +30,16 @@ class StoreNotOpen(StoreError):
 @dataclass
 class ReceiverState:
     config: ReceiverConfig
-    credentials: Credentials
     policy: Policy
     metrics: ReceiverMetrics
+    comms: Communications                     # the templates, policy overrides applied
     clock: Callable[[], float] = time.time
+    # open between start-up and shutdown:
     store: Store | None = None
-    dispatcher: object | None = None          # receiver.services.dispatcher.Dispatcher once started
+    http: aiohttp.ClientSession | None = None  # exporter health, Prometheus, Alertmanager
+    notifiers: NotifierSet = field(default_factory=lambda: NotifierSet(problem="not built yet"))
+    dispatcher: Dispatcher | None = None
+    escalation: EscalationWorker | None = None
     on_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def opened_store(self) -> Store:
@@ -34,7 +49,6 @@ class ReceiverState:
         return self.store
 
     def committed(self) -> None:
-        """Tell the dispatcher (and anyone else listening) that new rows are waiting."""
+        """Tell the dispatcher and the escalation worker that new rows are waiting."""
         for callback in self.on_commit:
             callback()
-

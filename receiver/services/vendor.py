@@ -1,14 +1,14 @@
 """Vendor escalation drafts: the account values and the exporter's evidence, then the rows.
 
-``await vendor_context(incident, timeline, policy, environ, session, now=...)`` reads what the
-pure ``receiver.domain.vendor.vendor_fields`` needs:
+``await vendor_context(incident, policy, config, session, now=...)`` reads what the pure
+``receiver.domain.vendor.vendor_fields`` needs:
 
 - the account values from the environment variables (or files) the policy names in
   ``vendors.<provider>.account`` (``account_id_env``, ``connection_id_env``, ``numbers_env`` —
   a comma-separated list — or their ``*_file`` forms);
-- the exporter's ``GET {CALLWATCH_EXPORTER_URL or CALLWATCH_PUBLIC_URL}/telephony/providers/
-  {provider}/health``. Any failure there (no URL, refused, timeout, bad JSON) leaves the
-  evidence empty: it never raises.
+- the exporter's ``GET {config.exporter_url}/telephony/providers/{provider}/health``
+  (``CALLWATCH_EXPORTER_URL``, else ``CALLWATCH_PUBLIC_URL``). Any failure there (no URL,
+  refused, timeout, bad JSON) leaves the evidence empty: it never raises.
 
 ``vendor_drafter(...)`` is the escalation worker's hook that turns a due vendor action into
 outbox rows (``receiver.domain.vendor.vendor_payloads``).
@@ -20,17 +20,19 @@ import asyncio
 import logging
 import time
 from dataclasses import replace
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import aiohttp
 
 from callwatch.secrets import SecretError, read_secret_file
 from policy import Policy
+from receiver.config import ReceiverConfig
 from receiver.domain.escalation import Action
 from receiver.domain.ids import new_id
 from receiver.domain.model import Event, Incident, NewOutbox
 from receiver.domain.vendor import vendor_fields, vendor_payloads
 from receiver.services.escalation import VendorRows
+from receiver.services.state import ReceiverState
 
 log = logging.getLogger("callwatch.receiver.vendor")
 HEALTH_TIMEOUT = 3.0
@@ -52,9 +54,9 @@ def _account_value(account: Mapping[str, str], name: str, environ: Mapping[str, 
     return None, None
 
 
-def health_url(environ: Mapping[str, str], provider: str) -> str | None:
-    base = environ.get("CALLWATCH_EXPORTER_URL") or environ.get("CALLWATCH_PUBLIC_URL")
-    return f"{base.rstrip('/')}/telephony/providers/{provider}/health" if base else None
+def health_url(exporter_url: str, provider: str) -> str | None:
+    base = exporter_url.rstrip("/")
+    return f"{base}/telephony/providers/{provider}/health" if base else None
 
 
 async def fetch_health(session: aiohttp.ClientSession | None, url: str | None
@@ -74,30 +76,32 @@ async def fetch_health(session: aiohttp.ClientSession | None, url: str | None
         return None
 
 
-async def vendor_context(incident: Incident, timeline: Sequence[Event], policy: Policy,
-                         environ: Mapping[str, str], session: aiohttp.ClientSession | None, *,
+async def vendor_context(incident: Incident, policy: Policy, config: ReceiverConfig,
+                         session: aiohttp.ClientSession | None, *,
                          now: float | None = None) -> dict[str, Any] | None:
     """The template's ``vendor`` fields (module docstring); None when the incident's provider
     has no vendor entry. Never raises for an unreachable exporter."""
     if incident.provider not in policy.vendors:
         return None
-    health = await fetch_health(session, health_url(environ, incident.provider or ""))
+    health = await fetch_health(session, health_url(config.exporter_url, incident.provider or ""))
     vendor = policy.vendors[incident.provider or ""]
-    account = {name: _account_value(vendor.account, name, environ) for name in ACCOUNT_NAMES}
+    account = {name: _account_value(vendor.account, name, config.environ)
+               for name in ACCOUNT_NAMES}
     return vendor_fields(incident, policy, account, time.time() if now is None else now, health)
 
 
-def vendor_drafter(policy: Policy, environ, actions, public_url: str) -> VendorRows:
-    """Vendor escalation rows: the vendor email drafted from the incident and the exporter's
-    provider health (example failed calls, errors), sent to the on-call, and to the vendor
-    only where the policy opts in (``receiver.services.vendor``)."""
+def vendor_drafter(state: ReceiverState) -> VendorRows:
+    """The escalation worker's vendor rows: the vendor email drafted from the incident and the
+    exporter's provider health (example failed calls, errors), sent to the on-call, and to the
+    vendor only where the policy opts in (``receiver.domain.vendor.vendor_payloads``)."""
     async def draft(incident: Incident, timeline: list[Event], action: Action, now: float,
                     batch: str) -> list[NewOutbox]:
         about = replace(incident, provider=action.provider)  # "all" -> each vendor in turn
-        vendor = await vendor_context(about, timeline, policy, environ, actions.session, now=now)
+        vendor = await vendor_context(about, state.policy, state.config, state.http, now=now)
         if vendor is None:
             return []
-        return vendor_payloads(about, timeline, policy, vendor, now=now, new_id=new_id,
-                               batch=batch, comms=actions.comms, public_url=public_url)
+        return vendor_payloads(about, timeline, state.policy, vendor, now=now, new_id=new_id,
+                               batch=batch, comms=state.comms,
+                               public_url=state.config.public_url)
 
     return draft

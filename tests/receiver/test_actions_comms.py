@@ -14,7 +14,9 @@ from exporter.metrics import create_metrics
 from receiver.domain.communications import Communications
 from receiver.domain.context import incident_context
 from receiver.domain.model import Event, Incident
-from receiver.services.vendor import vendor_context, vendor_payloads
+from receiver.config import load_config
+from receiver.domain.vendor import vendor_payloads
+from receiver.services.vendor import vendor_context
 from tests.receiver.test_actions import DECLARED, call, open_incident
 
 RUNBOOK = "https://runbooks.example/high-call-drop-rate.md"
@@ -186,8 +188,8 @@ async def test_vendor_payloads_draft_to_on_call_and_copy_the_vendor_only_when_op
            "TWILIO_ACCOUNT_SID": "AC77", "TWILIO_NUMBERS": "+15550001, +15550002"}
     ids = iter(f"id{i}" for i in range(10))
     async with aiohttp.ClientSession() as session:
-        vendor = await vendor_context(incident, [], policy, env, session, now=incident.opened_at
-                                      + 1800)
+        vendor = await vendor_context(incident, policy, load_config(env), session,
+                                      now=incident.opened_at + 1800)
     assert vendor["time_window"] == "2027-01-15 08:00-08:30 UTC (ongoing)"
     comms = Communications()
     kwargs = dict(now=incident.opened_at + 1800, new_id=lambda: next(ids), batch="vendor:twilio",
@@ -200,7 +202,7 @@ async def test_vendor_payloads_draft_to_on_call_and_copy_the_vendor_only_when_op
         policy.vendors["twilio"], send_to_vendor=True,
         account={"account_id_env": "TWILIO_ACCOUNT_SID", "numbers_env": "TWILIO_NUMBERS"})})
     async with aiohttp.ClientSession() as session:
-        vendor = await vendor_context(incident, [], opted_in, env, session,
+        vendor = await vendor_context(incident, opted_in, load_config(env), session,
                                       now=incident.opened_at + 1800)
     both = vendor_payloads(incident, [], opted_in, vendor, **kwargs)
     assert [r.payload["recipients"] for r in both] == [["oncall@example.com"],

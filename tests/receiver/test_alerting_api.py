@@ -14,7 +14,7 @@ from callwatch.stack import free_port, start_prometheus, wait_for
 from callwatch.web import create_app
 from policy import catalog
 from policy.render import PROMETHEUS_PATH, RULES_PATH, RenderOptions, render_all
-from receiver.http.alerting import HEALTH_SOURCES, setup_alerting_api
+from receiver.app import setup_receiver
 
 
 async def _feed(counter: Counter) -> None:
@@ -62,11 +62,18 @@ async def prometheus(tmp_path: Path, policy, prometheus_bin, aiohttp_server):
         process.stop()
 
 
-@pytest.fixture
-async def client(aiohttp_client, policy, prometheus):
+def receiver_app(policy, tmp_path: Path, prometheus_url: str) -> web.Application:
+    """A receiver whose Prometheus is at ``prometheus_url`` and whose Alertmanager is down."""
     app = create_app(policy)
-    setup_alerting_api(app, prometheus, "http://127.0.0.1:1")
-    return await aiohttp_client(app)
+    setup_receiver(app, {"CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
+                         "CALLWATCH_PROMETHEUS_URL": prometheus_url,
+                         "CALLWATCH_ALERTMANAGER_URL": "http://127.0.0.1:1"}, notifiers={})
+    return app
+
+
+@pytest.fixture
+async def client(aiohttp_client, policy, prometheus, tmp_path):
+    return await aiohttp_client(receiver_app(policy, tmp_path, prometheus))
 
 
 async def test_the_summary_shows_each_provider_against_the_thresholds(client) -> None:
@@ -85,11 +92,9 @@ async def test_the_summary_shows_each_provider_against_the_thresholds(client) ->
 
 
 @pytest.fixture
-async def offline_client(aiohttp_client, policy):
+async def offline_client(aiohttp_client, policy, tmp_path):
     """Nothing listens at its Prometheus address."""
-    app = create_app(policy)
-    setup_alerting_api(app, f"http://127.0.0.1:{free_port()}", "http://127.0.0.1:1")
-    return await aiohttp_client(app)
+    return await aiohttp_client(receiver_app(policy, tmp_path, f"http://127.0.0.1:{free_port()}"))
 
 
 @pytest.mark.parametrize(("params", "error"), [
@@ -109,11 +114,7 @@ async def test_a_bad_query_is_a_400_naming_the_allowed_values(offline_client, pa
 
 
 async def _check_health(client) -> None:
-    """The health lists Prometheus up, Alertmanager down, and registered sources."""
-    async def store() -> list[dict]:
-        return [{"name": "store", "up": True, "detail": "sqlite", "last_error": None}]
-
-    client.server.app[HEALTH_SOURCES].append(store)
+    """The health lists Prometheus up, Alertmanager down, and the receiver's own parts."""
     body = await (await client.get("/alerting/health")).json()
     assert body["status"] == "degraded"
     assert body["components"]["prometheus"]["up"] is True

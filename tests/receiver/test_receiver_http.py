@@ -6,8 +6,11 @@ import asyncio
 import json
 
 import pytest
+from prometheus_client import CollectorRegistry
 from prometheus_client.parser import text_string_to_metric_families
 
+from callwatch.web import create_app
+from receiver.app import setup_receiver
 from receiver.http.common import RECEIVER
 from tests.receiver.conftest import auth
 from tests.receiver.standins import alert, payload
@@ -79,6 +82,54 @@ async def test_readiness_reports_the_store_and_the_policy(make_client):
     response = await client.get("/readyz")
     body = await response.json()
     assert response.status == 503 and body["checks"]["store"]["ok"] is False
+
+
+def broken_factory(policy, environ):
+    """A notifier factory that fails (CALLWATCH_NOTIFIER_FACTORY points here in a test)."""
+    raise RuntimeError("the SMTP relay's certificate is missing")
+
+
+def not_a_mapping_factory(policy, environ):
+    return ["slack"]
+
+
+@pytest.mark.parametrize(("factory", "detail"), [
+    ("receiver.notify.registri:build_notifiers", "ModuleNotFoundError"),
+    ("receiver.notify.registry:build_notifier", "AttributeError"),
+    ("tests.receiver.test_receiver_http:broken_factory", "certificate is missing"),
+    ("tests.receiver.test_receiver_http:not_a_mapping_factory", "not a mapping"),
+])
+async def test_a_notifier_set_that_could_not_be_built_is_not_ready(
+        aiohttp_client, policy, receiver_env, factory, detail):
+    app = create_app(policy, CollectorRegistry())
+    setup_receiver(app, {**receiver_env, "CALLWATCH_NOTIFIER_FACTORY": factory})
+    client = await aiohttp_client(app)
+    response = await client.get("/readyz")
+    body = await response.json()
+    assert response.status == 503
+    assert body["checks"]["notifiers"]["ok"] is False
+    assert factory in body["checks"]["notifiers"]["detail"]
+    assert detail in body["checks"]["notifiers"]["detail"]
+    assert body["checks"]["store"]["ok"] is True
+
+
+async def test_the_default_notifier_set_is_ready_and_names_channels_without_secrets(
+        aiohttp_client, policy, receiver_env):
+    app = create_app(policy, CollectorRegistry())
+    setup_receiver(app, receiver_env)  # no notifier secrets in the environment
+    client = await aiohttp_client(app)
+    response = await client.get("/readyz")
+    checks = (await response.json())["checks"]
+    assert response.status == 200 and checks["notifiers"]["ok"] is True
+    assert checks["notifiers"]["detail"] == "5 channel(s); not configured: pagerduty, slack, phone"
+
+
+async def test_a_channel_without_a_notifier_is_not_ready(make_client, recorders):
+    client = await make_client(notifiers={k: v for k, v in recorders.items() if k != "phone"})
+    response = await client.get("/readyz")
+    checks = (await response.json())["checks"]
+    assert response.status == 503
+    assert checks["notifiers"] == {"ok": False, "detail": "no notifier for channel(s): phone"}
 
 
 async def test_the_incident_api_lists_and_shows_incidents(make_client):
