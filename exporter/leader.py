@@ -127,7 +127,8 @@ class LeaderElection:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                await asyncio.wait_for(conn.close(), self.settings.check_seconds)
+                async with asyncio.timeout(self.settings.check_seconds):
+                    await conn.close()
             except Exception:  # noqa: BLE001 - the connection is being dropped anyway
                 pass
 

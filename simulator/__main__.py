@@ -53,8 +53,9 @@ async def run(args: argparse.Namespace) -> int:
                     "control": f"{sim.url}/control", "smtp": f"127.0.0.1:{sim.smtp_port}"},
               env=sim.env())
         while not stop.is_set():
-            with contextlib.suppress(asyncio.TimeoutError):
-                await asyncio.wait_for(stop.wait(), args.report_every)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(args.report_every):
+                    await stop.wait()
             stats = sim.generator.stats
             _line(event="status", **sim.control.summary(), calls_started=stats.started,
                   webhooks_sent=stats.sent, webhook_errors=stats.send_errors)

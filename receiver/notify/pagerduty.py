@@ -62,10 +62,9 @@ class PagerDutyNotifier:
         key = notification.dedup_key or notification.incident_id
         try:
             loop = asyncio.get_running_loop()
-            dedup = await asyncio.wait_for(
-                loop.run_in_executor(self._pool, self._send_sync, notification, key),
-                self._deadline)
-        except asyncio.TimeoutError:
+            async with asyncio.timeout(self._deadline):
+                dedup = await loop.run_in_executor(self._pool, self._send_sync, notification, key)
+        except TimeoutError:
             raise NotifyError("timeout", f"PagerDuty did not answer within {self._deadline:g}s",
                               retryable=True) from None
         return Delivery(ref=dedup or key, via="pagerduty")

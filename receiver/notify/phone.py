@@ -88,12 +88,13 @@ class TwilioDialer:
 
     async def dial(self, to: str, from_number: str, script: str, notification: Notification) -> str:
         try:
-            # wait_for: AsyncTwilioHttpClient ignores its own ``timeout`` (9.13, verified).
-            call = await asyncio.wait_for(self._get_client().calls.create_async(
-                to=to, from_=from_number, twiml=twiml(script)), self._timeout)
+            # our own deadline: AsyncTwilioHttpClient ignores its ``timeout`` (9.13, verified)
+            async with asyncio.timeout(self._timeout):
+                call = await self._get_client().calls.create_async(
+                    to=to, from_=from_number, twiml=twiml(script))
         except (TwilioRestException, TwilioServiceException) as exc:
             raise http_error(int(exc.status), "Twilio") from None
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError):
+        except (TimeoutError, aiohttp.ServerTimeoutError):
             raise NotifyError("timeout", "Twilio request timed out", retryable=True) from None
         except aiohttp.ClientConnectorCertificateError:
             raise NotifyError("config", "Twilio TLS certificate not trusted", retryable=False) from None
