@@ -10,23 +10,36 @@ P3 at once would defeat the digest.
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 from receiver.domain.times import parse_send_at, zone
 from receiver.notify.base import Delivery, Notification, NotifyError
 from receiver.notify.email import EmailNotifier, SmtpSettings
 
 
+@dataclass(frozen=True)
+class DigestSettings:
+    """Sent by email to ``to`` over ``smtp`` (an email channel's) at ``send_at`` in ``timezone``."""
+
+    smtp: SmtpSettings
+    to: tuple[str, ...]
+    send_at: str = "09:00"
+    timezone: str = "UTC"
+
+    def __post_init__(self) -> None:
+        parse_send_at(self.send_at)   # ValueError naming the bad value
+        zone(self.timezone)
+
+
 class DigestNotifier:
-    """Sends a ``digest`` notification by email to ``to`` over ``smtp`` at ``send_at`` in ``timezone``."""
+    """Sends a ``digest`` notification as one email."""
 
     channel_type = "digest"
 
-    def __init__(self, smtp: SmtpSettings, to: tuple[str, ...], send_at: str, timezone: str) -> None:
-        parse_send_at(send_at)
-        zone(timezone)
-        self.send_at, self.timezone = send_at, timezone
-        self._email = EmailNotifier(replace(smtp, to=tuple(to)), subject_prefix="[callwatch digest] ")
+    def __init__(self, settings: DigestSettings) -> None:
+        self.settings = settings
+        self._email = EmailNotifier(replace(settings.smtp, to=tuple(settings.to)),
+                                    subject_prefix="[callwatch digest] ")
 
     async def send(self, notification: Notification) -> Delivery:
         if notification.kind != "digest":

@@ -4,8 +4,8 @@ One ``dedup_key`` per incident (``Notification.dedup_key``, else the incident id
 ``update`` and ``escalate`` send a trigger event (PagerDuty folds it into the open alert),
 ``acknowledge`` and ``resolve`` send those actions. The client is synchronous (httpx2), so every
 call runs in this notifier's own worker threads (a PagerDuty outage cannot starve the event
-loop's default executor, which other parts of the receiver share); its retries are capped (it retries 429 forever by default) and the
-whole send is bounded by ``deadline`` seconds.
+loop's default executor, which other parts of the receiver share); its retries are capped (it
+retries 429 forever by default) and the whole send is bounded by ``deadline`` seconds.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 
 import httpx2
 import pagerduty
@@ -26,37 +27,49 @@ _TRIGGER_KINDS = ("trigger", "update", "escalate")
 _LINK_TEXT = {"runbook": "Runbook", "dashboard": "Dashboard", "incident": "Incident"}
 
 
-class PagerDutyNotifier:
-    """``send`` posts one Events API v2 event; ``Delivery.ref`` is the dedup_key PagerDuty echoes.
-
-    ``base_url`` must be https (the client refuses anything else); ``ca_file`` trusts an extra CA
-    (tests, private proxies). Retry budget per send: ``rate_limit_retries`` 429s,
+@dataclass(frozen=True)
+class PagerDutySettings:
+    """``base_url`` must be https (the client refuses anything else); ``ca_file`` trusts an
+    extra CA (tests, private proxies). Retry budget per send: ``rate_limit_retries`` 429s,
     ``server_retries`` per 5xx status, 1 transport retry, each request ``timeout`` seconds;
-    ``deadline`` caps the whole send (a timeout then, retryable).
-    """
+    ``deadline`` caps the whole send (a timeout then, retryable)."""
+
+    routing_key: str = field(repr=False)
+    base_url: str | None = None
+    ca_file: str | None = None
+    source: str = "callwatch"
+    timeout: float = 10.0
+    rate_limit_retries: int = 2
+    server_retries: int = 1
+    sleep_timer: float = 1.5
+    deadline: float = 60.0
+    workers: int = 4
+
+
+class PagerDutyNotifier:
+    """``send`` posts one Events API v2 event; ``Delivery.ref`` is the dedup_key PagerDuty echoes."""
 
     channel_type = "pagerduty"
 
-    def __init__(self, routing_key: str, *, base_url: str | None = None,
-                 ca_file: str | None = None, source: str = "callwatch", timeout: float = 10.0,
-                 rate_limit_retries: int = 2, server_retries: int = 1,
-                 sleep_timer: float = 1.5, deadline: float = 60.0, workers: int = 4) -> None:
+    def __init__(self, settings: PagerDutySettings) -> None:
         kwargs: dict = {}
-        if ca_file:
-            kwargs["verify"] = ssl.create_default_context(cafile=ca_file)
+        if settings.ca_file:
+            kwargs["verify"] = ssl.create_default_context(cafile=settings.ca_file)
         try:
-            self._client = pagerduty.EventsApiV2Client(routing_key, base_url=base_url, **kwargs)
+            self._client = pagerduty.EventsApiV2Client(settings.routing_key,
+                                                       base_url=settings.base_url, **kwargs)
         except pagerduty.UrlError:
             raise ValueError("PAGERDUTY_BASE_URL must be an https:// URL") from None
-        self._client.timeout = timeout
-        self._client.retry[429] = rate_limit_retries
+        self._client.timeout = settings.timeout
+        self._client.retry[429] = settings.rate_limit_retries
         for status in (500, 502, 503, 504):
-            self._client.retry[status] = server_retries
+            self._client.retry[status] = settings.server_retries
         self._client.max_network_attempts = 1
-        self._client.sleep_timer = sleep_timer
-        self._source = source
-        self._deadline = deadline
-        self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="pagerduty")
+        self._client.sleep_timer = settings.sleep_timer
+        self._source = settings.source
+        self._deadline = settings.deadline
+        self._pool = ThreadPoolExecutor(max_workers=settings.workers,
+                                        thread_name_prefix="pagerduty")
 
     async def send(self, notification: Notification) -> Delivery:
         key = notification.dedup_key or notification.incident_id

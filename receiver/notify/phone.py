@@ -17,6 +17,7 @@ import base64
 import json
 import logging
 import re
+from dataclasses import dataclass, field
 from typing import Protocol, Sequence
 from xml.sax.saxutils import escape
 
@@ -63,16 +64,36 @@ def twiml(script: str) -> str:
             f'<Say>Repeating. {said}</Say></Response>')
 
 
+@dataclass(frozen=True)
+class TwilioSettings:
+    """``base_url`` overrides ``https://api.twilio.com``."""
+
+    account_sid: str
+    auth_token: str = field(repr=False)
+    base_url: str | None = None
+    timeout: float = 10.0
+
+
+@dataclass(frozen=True)
+class TelnyxSettings:
+    """``connection_id``: the Call Control connection that places the calls."""
+
+    api_key: str = field(repr=False)
+    connection_id: str = ""
+    base_url: str | None = None
+    timeout: float = 10.0
+    max_retries: int = 1
+
+
 class TwilioDialer:
-    """``calls.create_async`` with inline TwiML. ``base_url`` overrides ``https://api.twilio.com``."""
+    """``calls.create_async`` with inline TwiML."""
 
     name = "twilio"
 
-    def __init__(self, account_sid: str, auth_token: str, *, base_url: str | None = None,
-                 timeout: float = 10.0) -> None:
-        self._credentials = (account_sid, auth_token)
-        self._base_url = base_url
-        self._timeout = timeout
+    def __init__(self, settings: TwilioSettings) -> None:
+        self._credentials = (settings.account_sid, settings.auth_token)
+        self._base_url = settings.base_url
+        self._timeout = settings.timeout
         self._client: TwilioClient | None = None
         self._http: AsyncTwilioHttpClient | None = None
 
@@ -116,11 +137,11 @@ class TelnyxDialer:
 
     name = "telnyx"
 
-    def __init__(self, api_key: str, connection_id: str, *, base_url: str | None = None,
-                 timeout: float = 10.0, max_retries: int = 1) -> None:
-        self._connection_id = connection_id
-        self._client = telnyx.AsyncTelnyx(api_key=api_key, base_url=base_url, timeout=timeout,
-                                          max_retries=max_retries)
+    def __init__(self, settings: TelnyxSettings) -> None:
+        self._connection_id = settings.connection_id
+        self._client = telnyx.AsyncTelnyx(api_key=settings.api_key, base_url=settings.base_url,
+                                          timeout=settings.timeout,
+                                          max_retries=settings.max_retries)
 
     async def dial(self, to: str, from_number: str, script: str, notification: Notification) -> str:
         try:

@@ -1,5 +1,10 @@
 """Build one notifier per policy channel from its settings and the environment.
 
+This is the one place a channel's untyped policy settings and the notifier variables are read:
+each notifier gets a typed settings dataclass (``PagerDutySettings``, ``SlackSettings``,
+``TwilioSettings`` / ``TelnyxSettings`` for the phone's dialers, ``SmtpSettings``,
+``DigestSettings``).
+
 ``build_notifiers(policy, environ)`` never fails because of one channel: a channel whose secret or
 setting is missing gets an ``UnconfiguredNotifier`` whose every send fails with
 ``NotifyError("config", …, retryable=False)`` naming the missing variable (never a value), so the
@@ -19,11 +24,13 @@ from typing import Callable, Mapping
 from policy.model import Channel, Policy
 from receiver.notify.base import Notifier
 from receiver.notify.common import MissingSecret, UnconfiguredNotifier, channel_secret
-from receiver.notify.digest import DigestNotifier
+from receiver.notify.digest import DigestNotifier, DigestSettings
 from receiver.notify.email import EmailNotifier, SmtpSettings
-from receiver.notify.pagerduty import PagerDutyNotifier
-from receiver.notify.phone import Dialer, PhoneNotifier, TelnyxDialer, TwilioDialer
-from receiver.notify.slack import SlackNotifier
+from receiver.notify.pagerduty import PagerDutyNotifier, PagerDutySettings
+from receiver.notify.phone import (
+    Dialer, PhoneNotifier, TelnyxDialer, TelnyxSettings, TwilioDialer, TwilioSettings,
+)
+from receiver.notify.slack import SlackNotifier, SlackSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +55,9 @@ def build_notifiers(policy: Policy, environ: Mapping[str, str]) -> dict[str, Not
 
 def build_pagerduty(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
     key = channel_secret(channel.settings, environ, "routing_key", "PAGERDUTY_ROUTING_KEY")
-    return PagerDutyNotifier(key, base_url=environ.get("PAGERDUTY_BASE_URL") or None,
-                             ca_file=environ.get("PAGERDUTY_CA_FILE") or None)
+    return PagerDutyNotifier(PagerDutySettings(
+        key, base_url=environ.get("PAGERDUTY_BASE_URL") or None,
+        ca_file=environ.get("PAGERDUTY_CA_FILE") or None))
 
 
 def build_slack(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
@@ -57,7 +65,7 @@ def build_slack(channel: Channel, policy: Policy, environ: Mapping[str, str]) ->
     base_url = environ.get("SLACK_BASE_URL") or None
     if base_url and not base_url.endswith("/"):
         base_url += "/"
-    return SlackNotifier(token, str(channel.settings["channel"]), base_url=base_url)
+    return SlackNotifier(SlackSettings(token, str(channel.settings["channel"]), base_url=base_url))
 
 
 def build_phone(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
@@ -84,7 +92,7 @@ def _twilio(environ: Mapping[str, str]) -> Dialer:
     if not sid:
         raise MissingSecret("twilio: TWILIO_ACCOUNT_SID not set")
     token = channel_secret({}, environ, "auth_token", "TWILIO_AUTH_TOKEN")
-    return TwilioDialer(sid, token, base_url=environ.get("TWILIO_BASE_URL") or None)
+    return TwilioDialer(TwilioSettings(sid, token, base_url=environ.get("TWILIO_BASE_URL") or None))
 
 
 def _telnyx(environ: Mapping[str, str]) -> Dialer:
@@ -92,8 +100,8 @@ def _telnyx(environ: Mapping[str, str]) -> Dialer:
     if not connection:
         raise MissingSecret("telnyx: TELNYX_CONNECTION_ID not set")
     key = channel_secret({}, environ, "api_key", "TELNYX_API_KEY")
-    return TelnyxDialer(key, connection,
-                        base_url=environ.get("TELNYX_BASE_URL") or TELNYX_DEFAULT_BASE_URL)
+    return TelnyxDialer(TelnyxSettings(
+        key, connection, base_url=environ.get("TELNYX_BASE_URL") or TELNYX_DEFAULT_BASE_URL))
 
 
 def smtp_settings(channel: Channel, environ: Mapping[str, str]) -> SmtpSettings:
@@ -128,8 +136,8 @@ def build_digest(channel: Channel, policy: Policy, environ: Mapping[str, str]) -
     if email is None:
         raise ValueError("the digest channel needs an email channel's SMTP settings")
     settings = channel.settings
-    return DigestNotifier(smtp_settings(email, environ), tuple(settings["to"]),
-                          str(settings["send_at"]), str(settings["timezone"]))
+    return DigestNotifier(DigestSettings(smtp_settings(email, environ), tuple(settings["to"]),
+                                         str(settings["send_at"]), str(settings["timezone"])))
 
 
 _BUILDERS: dict[str, Callable[[Channel, Policy, Mapping[str, str]], Notifier]] = {

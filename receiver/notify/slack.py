@@ -10,6 +10,7 @@ rate-limit handler (``rate_limit_retries`` times, honouring Retry-After), connec
 from __future__ import annotations
 
 import asyncio
+from dataclasses import dataclass, field
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
@@ -31,19 +32,30 @@ _CONFIG_ERRORS = {"channel_not_found", "not_in_channel", "is_archived", "thread_
 _SERVER_ERRORS = {"internal_error", "fatal_error", "service_unavailable", "request_timeout"}
 
 
+@dataclass(frozen=True)
+class SlackSettings:
+    """One Slack channel (``channel``: name or id), a bot ``token``; ``base_url`` ends in /."""
+
+    token: str = field(repr=False)
+    channel: str = ""
+    base_url: str | None = None
+    timeout: float = 10.0
+    rate_limit_retries: int = 2
+    connection_retries: int = 1
+
+
 class SlackNotifier:
-    """Posts to one Slack channel (``channel``: name or id) with a bot ``token``."""
+    """Posts to the settings' channel."""
 
     channel_type = "slack"
 
-    def __init__(self, token: str, channel: str, *, base_url: str | None = None,
-                 timeout: float = 10.0, rate_limit_retries: int = 2,
-                 connection_retries: int = 1) -> None:
-        self._channel = channel
+    def __init__(self, settings: SlackSettings) -> None:
+        self._channel = settings.channel
         self._client = AsyncWebClient(
-            token=token, base_url=base_url or AsyncWebClient.BASE_URL, timeout=timeout,
-            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=connection_retries),
-                            AsyncRateLimitErrorRetryHandler(max_retry_count=rate_limit_retries)])
+            token=settings.token, base_url=settings.base_url or AsyncWebClient.BASE_URL,
+            timeout=settings.timeout, retry_handlers=[
+                AsyncConnectionErrorRetryHandler(max_retry_count=settings.connection_retries),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=settings.rate_limit_retries)])
 
     async def send(self, notification: Notification) -> Delivery:
         text, blocks = build_message(notification)

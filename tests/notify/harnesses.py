@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from receiver.notify.base import Notification
-from receiver.notify.digest import DigestNotifier
+from receiver.notify.digest import DigestNotifier, DigestSettings
 from receiver.notify.email import EmailNotifier, SmtpSettings
-from receiver.notify.pagerduty import PagerDutyNotifier
-from receiver.notify.phone import PhoneNotifier, TelnyxDialer, TwilioDialer
-from receiver.notify.slack import SlackNotifier
+from receiver.notify.pagerduty import PagerDutyNotifier, PagerDutySettings
+from receiver.notify.phone import (
+    PhoneNotifier, TelnyxDialer, TelnyxSettings, TwilioDialer, TwilioSettings,
+)
+from receiver.notify.slack import SlackNotifier, SlackSettings
 from tests.notify.standins import SmtpSink
 
 TIMEOUT = 1.5   # far side that never answers: how long each notifier waits (not less: a loaded
@@ -89,9 +91,9 @@ class PagerDutyHarness(HttpHarness):
         return (self.vars["PAGERDUTY_ROUTING_KEY"],)
 
     def build(self, spec: tuple) -> PagerDutyNotifier:
-        return PagerDutyNotifier(
+        return PagerDutyNotifier(PagerDutySettings(
             self.secrets[0], base_url=self.base_for(spec, self.vars["PAGERDUTY_BASE_URL"]),
-            ca_file=self.vars["PAGERDUTY_CA_FILE"], timeout=TIMEOUT, sleep_timer=0.01)
+            ca_file=self.vars["PAGERDUTY_CA_FILE"], timeout=TIMEOUT, sleep_timer=0.01))
 
 
 class SlackHarness(HttpHarness):
@@ -103,8 +105,9 @@ class SlackHarness(HttpHarness):
 
     def build(self, spec: tuple) -> SlackNotifier:
         base = self.base_for(spec, self.vars["SLACK_BASE_URL"].removesuffix("/api/"))
-        return SlackNotifier(self.secrets[0], "#incidents", base_url=f"{base}/api/",
-                             timeout=TIMEOUT, rate_limit_retries=0, connection_retries=0)
+        return SlackNotifier(SlackSettings(self.secrets[0], "#incidents", base_url=f"{base}/api/",
+                                           timeout=TIMEOUT, rate_limit_retries=0,
+                                           connection_retries=0))
 
 
 class TwilioHarness(HttpHarness):
@@ -115,9 +118,9 @@ class TwilioHarness(HttpHarness):
         return (self.vars["TWILIO_AUTH_TOKEN"],)
 
     def build(self, spec: tuple) -> PhoneNotifier:
-        dialer = TwilioDialer(self.vars["TWILIO_ACCOUNT_SID"], self.secrets[0],
-                              base_url=self.base_for(spec, self.vars["TWILIO_BASE_URL"]),
-                              timeout=TIMEOUT)
+        dialer = TwilioDialer(TwilioSettings(
+            self.vars["TWILIO_ACCOUNT_SID"], self.secrets[0],
+            base_url=self.base_for(spec, self.vars["TWILIO_BASE_URL"]), timeout=TIMEOUT))
         return PhoneNotifier("+15005550006", [dialer])
 
 
@@ -130,8 +133,9 @@ class TelnyxHarness(HttpHarness):
 
     def build(self, spec: tuple) -> PhoneNotifier:
         base = self.base_for(spec, self.vars["TELNYX_BASE_URL"].removesuffix("/v2"))
-        dialer = TelnyxDialer(self.secrets[0], self.vars["TELNYX_CONNECTION_ID"],
-                              base_url=f"{base}/v2", timeout=TIMEOUT, max_retries=0)
+        dialer = TelnyxDialer(TelnyxSettings(self.secrets[0], self.vars["TELNYX_CONNECTION_ID"],
+                                             base_url=f"{base}/v2", timeout=TIMEOUT,
+                                             max_retries=0))
         return PhoneNotifier("+15005550006", [dialer])
 
 
@@ -166,7 +170,7 @@ class EmailHarness:
                             starttls=starttls, username="callwatch", password=password,
                             timeout=TIMEOUT * 3, ca_file=self.env.certs[0])
         if self.digest:
-            return DigestNotifier(smtp, ("team@example.com",), "09:00", "UTC")
+            return DigestNotifier(DigestSettings(smtp, ("team@example.com",), "09:00", "UTC"))
         return EmailNotifier(smtp)
 
     def note(self) -> Notification:

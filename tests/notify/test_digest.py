@@ -10,7 +10,7 @@ import pytest
 
 from receiver.notify.base import Notification, NotifyError
 from receiver.domain.times import next_local_time
-from receiver.notify.digest import DigestNotifier
+from receiver.notify.digest import DigestNotifier, DigestSettings
 from receiver.notify.email import SmtpSettings
 from tests.notify.standins import SmtpSink
 
@@ -68,7 +68,7 @@ def digest_note(kind: str = "digest") -> Notification:
 async def test_the_digest_is_one_email_to_the_digest_list_holding_every_item(smtp_server):
     sink = SmtpSink()
     smtp = SmtpSettings("127.0.0.1", smtp_server(sink), "callwatch@example.com", ("oncall@example.com",))
-    notifier = DigestNotifier(smtp, ("team@example.com",), "09:00", "UTC")
+    notifier = DigestNotifier(DigestSettings(smtp, ("team@example.com",), "09:00", "UTC"))
     delivery = await notifier.send(digest_note())
     (mail_from, rcpt, raw) = sink.messages[0]
     message = email.message_from_bytes(raw, policy=email.policy.default)
@@ -84,5 +84,5 @@ async def test_a_single_p3_trigger_is_refused_by_the_digest_channel(smtp_server)
     sink = SmtpSink()
     smtp = SmtpSettings("127.0.0.1", smtp_server(sink), "callwatch@example.com", ())
     with pytest.raises(NotifyError) as caught:
-        await DigestNotifier(smtp, ("team@example.com",), "09:00", "UTC").send(digest_note("trigger"))
+        await DigestNotifier(DigestSettings(smtp, ("team@example.com",), "09:00", "UTC")).send(digest_note("trigger"))
     assert (caught.value.reason, caught.value.retryable) == ("config", False) and sink.messages == []

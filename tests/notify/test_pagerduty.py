@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from receiver.notify.base import Notification, NotifyError
-from receiver.notify.pagerduty import PagerDutyNotifier, trigger_event
+from receiver.notify.pagerduty import PagerDutyNotifier, PagerDutySettings, trigger_event
 
 
 def note(kind: str, priority: str = "P1") -> Notification:
@@ -21,7 +21,7 @@ def note(kind: str, priority: str = "P1") -> Notification:
 def notifier_for(sim, **overrides) -> PagerDutyNotifier:
     values = dict(base_url=sim.pagerduty_url, ca_file=sim.pagerduty_ca_file, sleep_timer=0.01)
     values.update(overrides)
-    return PagerDutyNotifier(sim.env()["PAGERDUTY_ROUTING_KEY"], **values)
+    return PagerDutyNotifier(PagerDutySettings(sim.env()["PAGERDUTY_ROUTING_KEY"], **values))
 
 
 async def test_trigger_acknowledge_resolve_share_one_dedup_key_over_tls(sim):
@@ -66,7 +66,7 @@ async def test_an_untrusted_certificate_is_a_config_error_not_a_retry(sim):
 
 def test_a_plain_http_base_url_is_refused_at_construction():
     with pytest.raises(ValueError, match="https"):
-        PagerDutyNotifier("key-1234", base_url="http://127.0.0.1:1")
+        PagerDutyNotifier(PagerDutySettings("key-1234", base_url="http://127.0.0.1:1"))
 
 
 async def test_rate_limit_retries_are_capped_and_the_send_ends_retryable(sim):

@@ -8,7 +8,8 @@ import telnyx
 
 from receiver.notify.base import Notification, NotifyError
 from receiver.notify.phone import (
-    PhoneNotifier, TelnyxDialer, TwilioDialer, decode_client_state, speak_on_answer, twiml,
+    PhoneNotifier, TelnyxDialer, TelnyxSettings, TwilioDialer, TwilioSettings, decode_client_state,
+    speak_on_answer, twiml,
 )
 
 FROM = "+15005550006"
@@ -25,10 +26,10 @@ def note(provider: str | None = "telnyx", recipients=("+15005550001",),
 async def notifier(sim):
     env = sim.env()
     phone = PhoneNotifier(FROM, [
-        TwilioDialer(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"],
-                     base_url=env["TWILIO_BASE_URL"]),
-        TelnyxDialer(env["TELNYX_API_KEY"], env["TELNYX_CONNECTION_ID"],
-                     base_url=env["TELNYX_BASE_URL"], max_retries=0)])
+        TwilioDialer(TwilioSettings(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"],
+                                    base_url=env["TWILIO_BASE_URL"])),
+        TelnyxDialer(TelnyxSettings(env["TELNYX_API_KEY"], env["TELNYX_CONNECTION_ID"],
+                                    base_url=env["TELNYX_BASE_URL"], max_retries=0))])
     yield phone
     await phone.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from receiver.notify.base import Notification, NotifyError
-from receiver.notify.slack import SlackNotifier, build_message
+from receiver.notify.slack import SlackNotifier, SlackSettings, build_message
 
 
 def note(kind: str, thread_ref: str | None = None, summary: str = "Call drop rate critical") -> Notification:
@@ -19,8 +19,8 @@ def note(kind: str, thread_ref: str | None = None, summary: str = "Call drop rat
 
 def notifier_for(sim, **overrides) -> SlackNotifier:
     env = sim.env()
-    return SlackNotifier(env["SLACK_BOT_TOKEN"], "#incidents", base_url=env["SLACK_BASE_URL"],
-                         **overrides)
+    return SlackNotifier(SlackSettings(env["SLACK_BOT_TOKEN"], "#incidents",
+                                       base_url=env["SLACK_BASE_URL"], **overrides))
 
 
 async def test_a_trigger_posts_a_message_and_a_resolve_replies_in_its_thread(sim):
@@ -85,8 +85,9 @@ async def test_a_certificate_the_client_does_not_trust_is_a_config_error(certs):
     port = runner.addresses[0][1]
     try:
         with pytest.raises(NotifyError) as caught:
-            await SlackNotifier("xoxb-x-1234", "#x", base_url=f"https://127.0.0.1:{port}/api/",
-                                connection_retries=0).send(note("trigger"))
+            await SlackNotifier(SlackSettings("xoxb-x-1234", "#x",
+                                              base_url=f"https://127.0.0.1:{port}/api/",
+                                              connection_retries=0)).send(note("trigger"))
     finally:
         await runner.cleanup()
     # The default trust store does not hold the throwaway certificate: never retried.
