@@ -4,13 +4,18 @@ PYTHON ?= python3
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo test deps tools render golden bench clean
+.PHONY: demo test lint deps tools render golden bench clean
 
 demo: deps tools
 	$(BIN)/callwatch demo
 
-test: deps tools
+test: deps tools lint
 	. scripts/tool-env.sh && $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# ruff (the rule set in pyproject.toml [tool.ruff]) and the import contracts ([tool.importlinter]).
+lint: deps
+	$(BIN)/ruff check .
+	$(BIN)/lint-imports
 
 deps: $(VENV)/.installed
 

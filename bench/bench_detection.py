@@ -44,20 +44,26 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
-import aiohttp  # noqa: E402
-
-from callwatch.demo.stack import DemoStack  # noqa: E402
-from detection_trace import (  # noqa: E402
-    Floor, Tracer, expanded_expr, first_true, key_of, rendered_floor, rfc3339,
+import aiohttp
+from detection_trace import (
+    Floor,
+    Tracer,
+    expanded_expr,
+    first_true,
+    key_of,
+    rendered_floor,
+    rfc3339,
 )
+
+from callwatch.demo.stack import DemoStack
 
 PAGE_DEADLINE = 40.0  # seconds from the switch to the first page before a run is given up
 DEFAULT_SCENARIOS = ("total-outage", "twilio-outage")
 BLOCKERS: list[str] = []  # what kept the last clean() from being clean
 NOISE: list[str] = []     # non-paging alerts and incidents clean() let through
 PAGING = ("P0", "P1")     # priorities whose incidents page PagerDuty (route or first level)
-STAGES = ("switch>crossed", "crossed>pending", "pending>firing", "firing>AM", "AM>opened", "opened>escal",
-          "last>PD")
+STAGES = ("switch>crossed", "crossed>pending", "pending>firing", "firing>AM", "AM>opened",
+          "opened>escal", "last>PD")
 
 
 @dataclass
@@ -225,7 +231,8 @@ async def bench_scenario(scenario: str, runs: int, time_scale: float, rate: floa
                     break
                 results.append(run)
                 print(f"  {scenario} run {number}: {run.latency:5.2f} s to PagerDuty "
-                      f"({run.alert} {run.priority}), overhead {run.overhead:+5.2f} s (clean after {waited:.0f} s)\n     "
+                      f"({run.alert} {run.priority}), overhead {run.overhead:+5.2f} s "
+                      f"(clean after {waited:.0f} s)\n     "
                       + "  ".join(f"{k} {_fmt(v)}" for k, v in run.stages.items())
                       + (f"\n     not clean but not paging at the switch: {', '.join(noise)}"
                          if noise else ""), flush=True)

@@ -141,6 +141,7 @@ def start_server(kind: str, public_key: str) -> tuple[subprocess.Popen, int]:
 
 def throughput() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
     from exporter.signatures import telnyx_public_key_b64
     pin(1)
     key = Ed25519PrivateKey.generate()

@@ -34,13 +34,12 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
-import aiohttp  # noqa: E402
-import psycopg  # noqa: E402
+import aiohttp
+import psycopg
 
-from callwatch.stack import free_port  # noqa: E402
-from tests.ha.harness import (  # noqa: E402
-    Recorder, post_alerts, query, start_receiver, start_recorder, until)
-from tests.receiver.standins import alert, payload  # noqa: E402
+from callwatch.stack import free_port
+from tests.ha.harness import Recorder, post_alerts, query, start_receiver, start_recorder, until
+from tests.receiver.standins import alert, payload
 
 GROUPS, CONCURRENCY = 200, 16
 
@@ -56,17 +55,17 @@ def pg_cluster():
         shutil.chown(base, "postgres", "postgres")
         prefix = ["runuser", "-u", "postgres", "--"]
     port, data = free_port(), os.path.join(base, "data")
-    subprocess.run(prefix + [f"{bin_dir}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
-                             "--no-sync"], check=True, capture_output=True)
-    subprocess.run(prefix + [f"{bin_dir}/pg_ctl", "-D", data, "-o",
-                             f"-p {port} -k {base} -c listen_addresses=127.0.0.1 "
-                             "-c max_connections=200", "-l", os.path.join(base, "log"), "-w",
-                             "start"], check=True, capture_output=True)
+    subprocess.run([*prefix, f"{bin_dir}/initdb", "-D", data, "-A", "trust", "-U", "postgres",
+                    "--no-sync"], check=True, capture_output=True)
+    subprocess.run([*prefix, f"{bin_dir}/pg_ctl", "-D", data, "-o",
+                    f"-p {port} -k {base} -c listen_addresses=127.0.0.1 "
+                    "-c max_connections=200", "-l", os.path.join(base, "log"), "-w",
+                    "start"], check=True, capture_output=True)
     try:
         yield f"postgresql://postgres@127.0.0.1:{port}"
     finally:
-        subprocess.run(prefix + [f"{bin_dir}/pg_ctl", "-D", data, "-m", "immediate", "-w",
-                                 "stop"], capture_output=True)
+        subprocess.run([*prefix, f"{bin_dir}/pg_ctl", "-D", data, "-m", "immediate", "-w",
+                        "stop"], capture_output=True)
         shutil.rmtree(base, ignore_errors=True)
 
 

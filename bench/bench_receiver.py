@@ -163,12 +163,12 @@ def breakdown(tmp: str, count: int = 2000) -> dict[str, float]:
     import orjson
 
     from policy import load_policy
+    from receiver.domain.alertmanager import delivery_key, parse_payload
     from receiver.domain.ids import new_id
     from receiver.domain.incidents import Context, decide
-    from receiver.domain.alertmanager import delivery_key, parse_payload
-    from receiver.store.ops import transactions
     from receiver.domain.model import GroupSnapshot
     from receiver.store.migrate import pending
+    from receiver.store.ops import transactions
     from receiver.store.sqlite import _in_savepoint
 
     policy = load_policy(REPO / "deploy" / "policy.yaml")
@@ -201,8 +201,9 @@ def breakdown(tmp: str, count: int = 2000) -> dict[str, float]:
     def transaction(batch):
         conn.execute("BEGIN IMMEDIATE")
         for group in batch:  # decide runs again inside: subtract its figure
-            _in_savepoint(conn, transactions.apply_group(False, delivery_key(group), group.incident_key,
-                                                now, lambda _snapshot, g=group: changes(g)))
+            _in_savepoint(conn, transactions.apply_group(
+                False, delivery_key(group), group.incident_key, now,
+                lambda _snapshot, g=group: changes(g)))
         conn.execute("COMMIT")
 
     batches = [groups[n:n + 32] for n in range(0, count, 32)]

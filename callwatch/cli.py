@@ -15,10 +15,12 @@ from policy import PolicyError
 # command -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "render": ("callwatch.commands.render",
-               "generate Prometheus rules, Alertmanager config and Grafana dashboards from the policy"),
+               "generate Prometheus rules, Alertmanager config and Grafana dashboards "
+               "from the policy"),
     "run": ("callwatch.commands.serve", "run the exporter and the receiver on one port"),
     "exporter": ("callwatch.commands.serve", "run the exporter alone"),
-    "probe": ("callwatch.commands.probe", "send signed test webhooks and API probes once (runbook 3)"),
+    "probe": ("callwatch.commands.probe",
+              "send signed test webhooks and API probes once (runbook 3)"),
     "demo": ("callwatch.commands.demo",
              "the whole stack on this machine: a provider fault becomes pages, live"),
     "simulate": ("callwatch.commands.simulate", "run the provider and notifier simulator"),

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
 
 
 class SecretError(ValueError):
@@ -11,7 +11,8 @@ class SecretError(ValueError):
 
 
 def read_secret(environ: Mapping[str, str], name: str) -> str | None:
-    """``$NAME`` if set, else the stripped contents of the file named by ``$NAME_FILE``, else None."""
+    """``$NAME`` if set, else the stripped contents of the file named by ``$NAME_FILE``, else
+    None."""
     value = environ.get(name)
     if value:
         return value

@@ -12,9 +12,9 @@ import shutil
 import socket
 import subprocess
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable
 
 # binary -> (environment variable naming it, names to look for on PATH, Debian package)
 BINARIES = {

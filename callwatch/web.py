@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 from aiohttp import web
 from prometheus_client import CollectorRegistry, generate_latest
@@ -105,7 +105,7 @@ async def json_errors(request: web.Request, handler):
         if exc.status == 413:
             raise too_large(request.app[MAX_BODY]) from None
         return json_error(exc.status, _STATUS_CODES.get(exc.status, "error"), exc.reason)
-    except Exception:  # noqa: BLE001 - the last line of defence: no traceback leaves the process
+    except Exception:  # the last line of defence: no traceback leaves the process
         log.exception("unhandled error", extra={"path": request.path})
         return json_error(500, "internal", "internal error; see the server log")
 

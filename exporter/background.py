@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 import aiohttp
 from aiohttp import web
-
 from prometheus_client import Gauge
 
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
@@ -41,7 +40,8 @@ def setup_background(app: web.Application, config: ExporterConfig,
     states["telnyx"].polling_detail = ("polling the Telnyx API" if config.telnyx_polling else
                                        "pollers off: TELNYX_API_KEY not set")
     if config.telnyx_polling and not config.telnyx_connection_id:
-        states["telnyx"].polling_detail += " (active calls not polled: TELNYX_CONNECTION_ID not set)"
+        states["telnyx"].polling_detail += (" (active calls not polled: "
+                                            "TELNYX_CONNECTION_ID not set)")
     app[POLLER] = Poller(app[METRICS], states, clock)
     try:
         leader = load_leader_settings(environ or {})

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 from exporter import outcomes
 from exporter.metrics import PROVIDERS, ExporterMetrics
@@ -113,7 +113,7 @@ class CallTracker:
         self.windows = {provider: ProviderWindow() for provider in PROVIDERS}
         self.duplicates = 0
         self.out_of_order = 0
-        self._active = {provider: 0 for provider in PROVIDERS}
+        self._active = dict.fromkeys(PROVIDERS, 0)
         self._ended_children: dict[tuple[str, str, str], object] = {}   # labels() is slow
         self._active_children: dict[str, object] = {}
 
@@ -225,7 +225,7 @@ class CallTracker:
         """Outcomes of calls that ended within the window, for ``provider``."""
         window = self.windows.get(provider, ProviderWindow())
         oldest = int((self.clock() - self.window) // 60)
-        totals: dict[str, int] = {o: 0 for o in OUTCOMES}
+        totals: dict[str, int] = dict.fromkeys(OUTCOMES, 0)
         for minute, counts in window.buckets.items():
             if minute >= oldest:
                 for outcome, n in counts.items():

@@ -26,8 +26,8 @@ serves the pollers, so it says nothing about where status callbacks go); polling
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from callwatch.logs import register_secret
 from callwatch.secrets import read_secret

@@ -21,7 +21,6 @@ from exporter.keys import STATES, TRACKER
 from exporter.metrics import PROVIDERS
 
 
-
 def add_ops_routes(app: web.Application) -> None:
     if STATES not in app:
         app[STATES] = {p: ProviderState() for p in PROVIDERS}
@@ -53,7 +52,7 @@ async def active_calls(request: web.Request) -> web.Response:
         providers[name] = {"active": tracker.active_count(name),
                            "by_state": dict(Counter(c.state for c in calls)),
                            "by_direction": dict(Counter(c.direction for c in calls))}
-    listed = [c for c in tracker.active_calls(provider)][:limit]
+    listed = list(tracker.active_calls(provider))[:limit]
     return web.json_response({
         "total": sum(p["active"] for p in providers.values()),
         "providers": providers,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Callable
+from collections.abc import Callable
 
 from exporter.collectors.base import Backoff, PollError, Source
 from exporter.health import ProviderState

@@ -30,7 +30,10 @@ from exporter.calls import CallTracker
 from exporter.metrics import ExporterMetrics
 from exporter.parse import PayloadError, telnyx_event, twilio_event
 from exporter.signatures import (
-    TWILIO_SIGNATURE_HEADER, SignatureError, TelnyxVerifier, TwilioVerifier,
+    TWILIO_SIGNATURE_HEADER,
+    SignatureError,
+    TelnyxVerifier,
+    TwilioVerifier,
 )
 
 log = logging.getLogger("callwatch.exporter.webhooks")

@@ -6,8 +6,8 @@ versions, the model is what the code depends on. Durations are seconds (float).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from policy.spec_exporter import ExporterSettings
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 from policy.durations import parse_duration
 from policy.errors import PolicyError
@@ -25,7 +26,7 @@ class Node:
         return PolicyError(self.source, self.line, self.path, problem)
 
     # -- containers ---------------------------------------------------------------------
-    def mapping(self, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> "Node":
+    def mapping(self, required: tuple[str, ...] = (), optional: tuple[str, ...] = ()) -> Node:
         """Check this is a mapping holding every ``required`` key and nothing unknown."""
         if not isinstance(self.value, dict):
             raise self.error(f"must be a mapping, got {_kind(self.value)}")
@@ -39,9 +40,10 @@ class Node:
                 raise self.error(f"missing required key {key!r}")
         return self
 
-    def child(self, key: str) -> "Node":
+    def child(self, key: str) -> Node:
         value = self.value.get(key, _MISSING) if isinstance(self.value, dict) else _MISSING
-        line = self.value.lines.get(key, self.line) if isinstance(self.value, LineDict) else self.line
+        line = (self.value.lines.get(key, self.line) if isinstance(self.value, LineDict)
+                else self.line)
         if isinstance(value, (LineDict, LineList)) and value.line:
             line = line or value.line
         path = f"{self.path}.{key}" if self.path else str(key)
@@ -50,11 +52,11 @@ class Node:
     def has(self, key: str) -> bool:
         return isinstance(self.value, dict) and key in self.value
 
-    def items(self) -> Iterator[tuple[str, "Node"]]:
+    def items(self) -> Iterator[tuple[str, Node]]:
         for key in self.value:
             yield str(key), self.child(key)
 
-    def each(self) -> Iterator["Node"]:
+    def each(self) -> Iterator[Node]:
         if not isinstance(self.value, list):
             raise self.error(f"must be a list, got {_kind(self.value)}")
         lines = self.value.lines if isinstance(self.value, LineList) else []
@@ -89,7 +91,8 @@ class Node:
 
     def duration(self) -> float:
         if not isinstance(self.value, str):
-            raise self.error(f"must be a duration such as 30s, 5m or 1h30m, got {_kind(self.value)}")
+            raise self.error("must be a duration such as 30s, 5m or 1h30m, "
+                             f"got {_kind(self.value)}")
         try:
             return parse_duration(self.value)
         except ValueError as exc:
@@ -104,7 +107,7 @@ class Node:
     def strings(self) -> tuple[str, ...]:
         return tuple(item.string() for item in self.each())
 
-    def list_of(self, read: Callable[["Node"], T]) -> tuple[T, ...]:
+    def list_of(self, read: Callable[[Node], T]) -> tuple[T, ...]:
         return tuple(read(item) for item in self.each())
 
 

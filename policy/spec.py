@@ -7,8 +7,19 @@ import os
 from policy import catalog
 from policy.matchers import parse_matcher
 from policy.model import (
-    PRIORITIES, AlertmanagerSettings, Evaluation, Links, MinimumTraffic, Notifications,
-    Policy, Priority, PriorityOverride, PrometheusSettings, Route, ServiceDown, Threshold,
+    PRIORITIES,
+    AlertmanagerSettings,
+    Evaluation,
+    Links,
+    MinimumTraffic,
+    Notifications,
+    Policy,
+    Priority,
+    PriorityOverride,
+    PrometheusSettings,
+    Route,
+    ServiceDown,
+    Threshold,
 )
 from policy.reader import Node
 from policy.spec_exporter import read_exporter
@@ -79,7 +90,7 @@ def _read_evaluation(node: Node) -> Evaluation:
     keys = ("scrape_interval", "evaluation_interval", "rate_window", "keep_firing_for")
     node.mapping(keys)
     values = [node.child(key).duration() for key in keys]
-    for key, value in zip(keys[:3], values[:3]):
+    for key, value in zip(keys[:3], values[:3], strict=True):
         if value <= 0:
             raise node.child(key).error("must be longer than 0s")
     if values[2] < 2 * values[0]:

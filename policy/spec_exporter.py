@@ -23,8 +23,8 @@ keys, wrong types and bad durations are errors naming the key path and line.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from policy.reader import Node
 
@@ -107,7 +107,7 @@ def _read_targets(node: Node) -> tuple[ProbeTarget, ...]:
         return ()
     targets = node.list_of(_read_target)
     seen: set[str] = set()
-    for item, target in zip(node.each(), targets):
+    for item, target in zip(node.each(), targets, strict=True):
         if target.name in seen:
             raise item.child("name").error(f"probe target name {target.name!r} is used twice")
         seen.add(target.name)

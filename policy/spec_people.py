@@ -5,8 +5,15 @@ from __future__ import annotations
 import re
 
 from policy.model import (
-    PRIORITIES, Channel, Contact, Escalation, EscalationDeadline, EscalationStep, Vendor,
-    VendorContact, VendorCriterion,
+    PRIORITIES,
+    Channel,
+    Contact,
+    Escalation,
+    EscalationDeadline,
+    EscalationStep,
+    Vendor,
+    VendorContact,
+    VendorCriterion,
 )
 from policy.reader import Node
 
@@ -40,7 +47,7 @@ def _read_channel(name: str, node: Node) -> Channel:
                 f"({key}_env) or a file ({key}_file) instead")
     kind = node.child("type").choice(tuple(CHANNEL_KEYS), "channel type")
     required, optional = CHANNEL_KEYS[kind]
-    node.mapping(("type",) + required, optional)
+    node.mapping(("type", *required), optional)
     settings: dict[str, object] = {}
     for key, child in node.items():
         if key == "type":
@@ -117,7 +124,8 @@ def read_escalation(node: Node, contacts: dict, channels: dict) -> Escalation:
         level = child.child("level").string()
         if level not in levels:
             raise child.child("level").error(
-                f"names level {level!r}, which no engineering step has ({', '.join(sorted(levels))})")
+                f"names level {level!r}, which no engineering step has "
+                f"({', '.join(sorted(levels))})")
         deadlines[key] = EscalationDeadline(key, child.child("after").duration(), level)
     return Escalation(engineering, deadlines, business)
 

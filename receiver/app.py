@@ -17,7 +17,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 
 import aiohttp
 from aiohttp import web

@@ -2,23 +2,28 @@
 
 | variable | meaning (default) |
 |---|---|
-| ``CALLWATCH_STORE_URL`` | ``sqlite:///abs/path.db``, ``sqlite:rel.db``, ``postgresql://...`` (sqlite:callwatch-receiver.db) |
+| ``CALLWATCH_STORE_URL`` | the store, a URL as below (sqlite:callwatch-receiver.db) |
 | ``CALLWATCH_RECEIVER_TOKEN[_FILE]`` | bearer token Alertmanager sends |
 | ``CALLWATCH_RECEIVER_USERNAME[_FILE]``, ``..._PASSWORD[_FILE]`` | basic auth instead |
 | ``CALLWATCH_RECEIVER_AUTH=none`` | accept unauthenticated posts (local experiments only) |
 | ``CALLWATCH_PUBLIC_URL`` | base of the incident links in messages ("") |
-| ``CALLWATCH_EXPORTER_URL`` | where the exporter answers ``/telephony/providers/{p}/health`` for vendor drafts (``CALLWATCH_PUBLIC_URL``) |
+| ``CALLWATCH_EXPORTER_URL`` | the exporter, for vendor drafts (``CALLWATCH_PUBLIC_URL``) |
 | ``CALLWATCH_PROMETHEUS_URL`` | Prometheus, for ``/alerting/*`` (http://127.0.0.1:9090) |
 | ``CALLWATCH_ALERTMANAGER_URL`` | Alertmanager, for ``/alerting/health`` (http://127.0.0.1:9093) |
-| ``PAGERDUTY_WEBHOOK_SECRET[_FILE]`` | PagerDuty v3 webhook secrets, comma-separated during a rotation |
-| ``CALLWATCH_NOTIFIER_FACTORY`` | ``module:function(policy, environ) -> {channel: Notifier}`` (receiver.notify.registry:build_notifiers) |
-| ``CALLWATCH_OUTBOX_LEASE_SECONDS`` | claim lifetime; a dead worker's rows are retaken after it (60) |
-| ``CALLWATCH_TIMER_LEASE_SECONDS`` | escalation timer claim lifetime; a dead replica's due step is fired by another after it (30) |
+| ``PAGERDUTY_WEBHOOK_SECRET[_FILE]`` | PagerDuty v3 webhook secrets, comma-separated in rotation |
+| ``CALLWATCH_NOTIFIER_FACTORY`` | as below (receiver.notify.registry:build_notifiers) |
+| ``CALLWATCH_OUTBOX_LEASE_SECONDS`` | claim lifetime; a dead worker's rows are retaken after (60) |
+| ``CALLWATCH_TIMER_LEASE_SECONDS`` | escalation timer claim lifetime, as below (30) |
 | ``CALLWATCH_OUTBOX_POLL_SECONDS`` | dispatcher poll interval when idle (1) |
-| ``CALLWATCH_RETRY_BASE_SECONDS`` / ``..._MAX_SECONDS`` | retry backoff: base * 2^(n-1), capped (5 / 300) |
-| ``CALLWATCH_OUTBOX_MAX_AGE_SECONDS`` | a row still failing this long after creation is abandoned (86400) |
+| ``CALLWATCH_RETRY_BASE_SECONDS``, ``..._MAX_SECONDS`` | backoff base * 2^(n-1), capped (5 / 300) |
+| ``CALLWATCH_OUTBOX_MAX_AGE_SECONDS`` | abandon a row failing this long after creation (86400) |
 | ``CALLWATCH_ALERTS_MAX_BODY`` | largest ``POST /alerts`` body in bytes (8 MiB: ~16,000 alerts) |
 | ``CALLWATCH_WORKER_ID`` | this replica's claim name (hostname-pid-random) |
+
+The store URL is ``sqlite:///abs/path.db``, ``sqlite:rel.db`` or ``postgresql://...``. The
+exporter URL is where the exporter answers ``/telephony/providers/{p}/health``. The notifier
+factory is ``module:function(policy, environ) -> {channel: Notifier}``. A dead replica's due
+escalation step is fired by another once the timer lease runs out.
 
 Two sets of variables are read elsewhere, because their names are not fixed here: the notifier
 factory reads its channels' secrets (``receiver/notify/registry.py``), and vendor drafts read
@@ -31,8 +36,8 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from callwatch.logs import register_secret
 from callwatch.secrets import read_secret

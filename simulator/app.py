@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from simulator import appsite, control as control_api, slack, statuspage, telnyx, twilio
+from simulator import appsite, slack, statuspage, telnyx, twilio
+from simulator import control as control_api
 from simulator.core import MAX_BODY, Faults, Recorder, json_errors, middleware
 from simulator.state import SimState
 

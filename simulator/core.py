@@ -16,8 +16,8 @@ import logging
 import random
 import time
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Awaitable, Callable
 from urllib.parse import parse_qsl
 
 from aiohttp import web
@@ -139,11 +139,11 @@ class Faults:
 
 def service_for_path(path: str) -> str:
     """Which simulated service a path on the shared server belongs to."""
-    if path.startswith("/2010-04-01/") or path.startswith("/v1/"):
+    if path.startswith(("/2010-04-01/", "/v1/")):
         return "twilio"
     if path.startswith("/v2/"):
         return "telnyx"
-    if path.startswith("/twilio/api/") or path.startswith("/telnyx/api/"):
+    if path.startswith(("/twilio/api/", "/telnyx/api/")):
         return "statuspage"
     if path.startswith("/api/"):
         return "slack"
@@ -245,7 +245,7 @@ async def json_errors(request: web.Request, handler):
         return web.json_response({"error": exc.reason.lower().replace(" ", "_"),
                                   "detail": f"{request.method} {request.path}: {exc.reason}"},
                                  status=exc.status)
-    except Exception:  # noqa: BLE001 - a simulator bug must not become a traceback on the wire
+    except Exception:  # a simulator bug must not become a traceback on the wire
         log.exception("simulator handler failed on %s", request.path)
         return web.json_response({"error": "internal", "detail": "simulator error; see its log"},
                                  status=500)

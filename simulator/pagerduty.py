@@ -71,7 +71,7 @@ def validate(event: object, routing_key: str) -> list[str]:
     if action == "trigger":
         payload = event.get("payload")
         if not isinstance(payload, dict):
-            return errors + ["'payload' is missing or not an object"]
+            return [*errors, "'payload' is missing or not an object"]
         summary = payload.get("summary")
         if not isinstance(summary, str) or not summary or len(summary) > 1024:
             errors.append("'payload.summary' is required and at most 1024 characters")

@@ -90,7 +90,7 @@ class Simulator:
         self._runners: list[web.AppRunner] = []
         self._task: asyncio.Task | None = None
 
-    async def __aenter__(self) -> "Simulator":
+    async def __aenter__(self) -> Simulator:
         try:
             await self._start()
         except BaseException:

@@ -46,7 +46,7 @@ def parse_mail(mail_from: str, rcpt_tos: list[str], content: bytes) -> Mail:
 
 
 class _Handler:
-    def __init__(self, sink: "SmtpSink") -> None:
+    def __init__(self, sink: SmtpSink) -> None:
         self.sink = sink
 
     async def handle_DATA(self, server, session, envelope) -> str:

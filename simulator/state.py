@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 Clock = Callable[[], float]
 
@@ -36,7 +36,7 @@ class SimCall:
     answered: bool
     end: float | None = None
     duration: int = 0             # seconds of conversation (0 when not answered)
-    sip: int | None = None        # final SIP code (Twilio SipResponseCode / Telnyx sip_hangup_cause)
+    sip: int | None = None        # final SIP code (Twilio SipResponseCode, Telnyx sip_hangup_cause)
     hangup_cause: str = ""        # Telnyx hangup_cause
     mos: float | None = None      # inbound MOS when media flowed
     quality: dict | None = None   # jitter / packet stats (numbers; rendered as providers do)
@@ -109,7 +109,8 @@ class SimState:
         """Store ``call``; forget the oldest ended calls beyond ``max_calls``."""
         self.calls[call.id] = call
         if len(self.calls) > self.max_calls:
-            for old_id in [c.id for c in self.calls.values() if not c.active][: len(self.calls) // 10]:
+            ended = [c.id for c in self.calls.values() if not c.active]
+            for old_id in ended[: len(self.calls) // 10]:
                 del self.calls[old_id]
         return call
 

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import re
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 
 def rfc2822(ts: float | None) -> str | None:
@@ -25,7 +25,7 @@ def iso_micro(ts: float | None) -> str | None:
     """``2026-11-27T03:00:00.521992Z`` (Telnyx)."""
     if ts is None:
         return None
-    return datetime.fromtimestamp(ts, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
@@ -43,9 +43,9 @@ def parse_when(text: str, now: float | None = None) -> tuple[float, bool]:
     if match and now is not None:
         return now - int(match.group(1)) * _UNIT[match.group(2)], False
     if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
-        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=timezone.utc)
+        day = datetime.strptime(text, "%Y-%m-%d").replace(tzinfo=UTC)
         return day.timestamp(), True
     value = datetime.fromisoformat(text.replace("Z", "+00:00"))
     if value.tzinfo is None:
-        value = value.replace(tzinfo=timezone.utc)
+        value = value.replace(tzinfo=UTC)
     return value.timestamp(), False

@@ -19,8 +19,8 @@ import heapq
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -222,10 +222,11 @@ class TrafficGenerator:
         if mos is None:
             return None
         poor = mos < 3.5
-        return {"jitter_avg": round(self.rng.uniform(8, 30) if poor else self.rng.uniform(1, 5), 1),
-                "jitter_max": round(self.rng.uniform(40, 120) if poor else self.rng.uniform(5, 20), 1),
-                "jitter_packets": self.rng.randrange(50, 400) if poor else self.rng.randrange(0, 20),
-                "packet_loss_pct": round(self.rng.uniform(3, 9) if poor else self.rng.uniform(0, 0.8), 2)}
+        rng = self.rng
+        return {"jitter_avg": round(rng.uniform(8, 30) if poor else rng.uniform(1, 5), 1),
+                "jitter_max": round(rng.uniform(40, 120) if poor else rng.uniform(5, 20), 1),
+                "jitter_packets": rng.randrange(50, 400) if poor else rng.randrange(0, 20),
+                "packet_loss_pct": round(rng.uniform(3, 9) if poor else rng.uniform(0, 0.8), 2)}
 
     def _uuid(self) -> uuid.UUID:
         return uuid.UUID(int=self.rng.getrandbits(128), version=4)
@@ -240,7 +241,7 @@ class TrafficGenerator:
                     await resp.read()
                     self.stats.by_status[resp.status] = self.stats.by_status.get(resp.status, 0) + 1
                     self.stats.sent += 1
-            except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+            except (TimeoutError, aiohttp.ClientError) as exc:
                 self.stats.send_errors += 1
                 log.debug("webhook to %s failed: %s", webhook.url, exc)
 

@@ -122,7 +122,8 @@ class TwilioApi:
     def _auth(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")
         try:
-            user, _, password = base64.b64decode(header.removeprefix("Basic ")).decode().partition(":")
+            decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
+            user, _, password = decoded.partition(":")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             user = password = ""
         if not header.startswith("Basic ") or (user, password) != (
@@ -247,7 +248,7 @@ class TwilioApi:
         """A v1 (Insights/Monitor) page: ``meta.key`` and an absolute ``meta.next_page_url``."""
         try:
             page = twilio_page(items, request.query,
-                               lambda x: getattr(x, "id", None) or getattr(x, "sid"))
+                               lambda x: getattr(x, "id", None) or x.sid)
         except BadQuery as exc:
             return twilio_error(400, 20001, str(exc))
         filters = {k: v for k, v in request.query.items()

@@ -6,9 +6,9 @@ import json
 import subprocess
 from pathlib import Path
 
+import compose as compose_package
 import pytest
 
-import compose as compose_package
 from policy import load_policy
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,7 +64,8 @@ def test_every_mounted_configuration_path_exists(compose_bin: str) -> None:
 
 def test_a_broken_compose_file_is_rejected_with_a_message(compose_bin: str, tmp_path) -> None:
     broken = tmp_path / "docker-compose.yml"
-    broken.write_text(COMPOSE_FILE.read_text().replace("    healthcheck:\n", "    healthchek:\n", 1))
+    misspelt = COMPOSE_FILE.read_text().replace("    healthcheck:\n", "    healthchek:\n", 1)
+    broken.write_text(misspelt)
     result = _config(compose_bin, broken)
     assert result.returncode != 0
     assert "healthchek" in result.stderr

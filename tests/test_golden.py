@@ -51,7 +51,8 @@ def test_generated_file_matches_its_golden_file(case: str, relative: str, text: 
 def test_every_generated_file_starts_with_the_do_not_edit_header() -> None:
     policy = load_policy(REPO / "tests" / "testdata" / "policy-golden.yaml")
     for relative, text in render_all(policy).items():
-        assert "DO NOT EDIT" in text.splitlines()[0] or '"description": "Generated' in text, relative
+        assert ("DO NOT EDIT" in text.splitlines()[0]
+                or '"description": "Generated' in text), relative
 
 
 def test_render_check_passes_on_the_committed_tree() -> None:

@@ -183,6 +183,7 @@ def test_moving_any_threshold_past_a_tested_value_makes_that_rows_unit_tests_fai
         survived = list(pool.map(
             lambda indexed: _survives(promtool, tmp_path / f"m{indexed[0]}", indexed[1]),
             enumerate(mutations)))
-    survivors = [f"{key}: {what}" for (key, what, *_), alive in zip(mutations, survived) if alive]
+    survivors = [f"{key}: {what}"
+                 for (key, what, *_), alive in zip(mutations, survived, strict=True) if alive]
     assert len(mutations) == 28
     assert survivors == [], "unit tests still pass after: " + "; ".join(survivors)

@@ -10,15 +10,20 @@ import yaml
 
 from policy import catalog, parse_policy
 from policy.render import (
-    ALERTMANAGER_PATH, DASHBOARD_PATH, PROMETHEUS_RULE_PATH, RULES_PATH, RenderOptions, render_all,
+    ALERTMANAGER_PATH,
+    DASHBOARD_PATH,
+    PROMETHEUS_RULE_PATH,
+    RULES_PATH,
+    RenderOptions,
+    render_all,
 )
 
 REPO = Path(__file__).resolve().parent.parent
 DEFAULT_POLICY = (REPO / "deploy" / "policy.yaml").read_text(encoding="utf-8")
 
 
-def _render(text: str = DEFAULT_POLICY, options: RenderOptions = RenderOptions()) -> dict[str, str]:
-    return render_all(parse_policy(text, "policy.yaml"), options)
+def _render(text: str = DEFAULT_POLICY, options: RenderOptions | None = None) -> dict[str, str]:
+    return render_all(parse_policy(text, "policy.yaml"), options or RenderOptions())
 
 
 def _alerts(files: dict[str, str]) -> list[dict]:
@@ -38,7 +43,8 @@ def test_editing_a_threshold_changes_the_rule_and_the_dashboard_together() -> No
                                     "    warning: 0.03\n    critical: 0.08\n")
     after = _render(edited)
     critical = [a["expr"] for a in _alerts(after)
-                if a["alert"] == "TelephonyCallDropRateHigh" and a["labels"]["severity"] == "critical"]
+                if a["alert"] == "TelephonyCallDropRateHigh"
+                and a["labels"]["severity"] == "critical"]
     assert critical and all("telephony:call_drop_rate:ratio > 0.08" in e for e in critical)
     assert _dashboard_steps(after, "Call Drop Rate — twilio") == [None, 0.03, 0.08]
     assert _dashboard_steps(before, "Call Drop Rate — twilio") == [None, 0.03, 0.05]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from callwatch.web import ApiError, Check, READINESS, create_app
+from callwatch.web import READINESS, ApiError, Check, create_app
 
 
 async def _boom(request):

@@ -17,7 +17,8 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from callwatch.secrets import SecretError, read_secret
 from policy.model import PRIORITIES
@@ -64,7 +65,7 @@ def main(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> 
     return 0
 
 
-def run(client: "Client", args: argparse.Namespace) -> str:
+def run(client: Client, args: argparse.Namespace) -> str:
     """The text to print for one action."""
     quoted = urllib.parse.quote(getattr(args, "id", "") or "", safe="")
     if args.action == "list":
@@ -90,8 +91,9 @@ def table(incidents: list[Mapping[str, Any]]) -> str:
              str(i.get("opened_at") or ""), str(i.get("acked_by") or "-"),
              str(i.get("summary", ""))[:60]) for i in incidents]
     widths = [max(len(row[n]) for row in [header, *rows]) for n in range(len(header) - 1)]
-    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths)) + "  " + row[-1]
-             for row in [header, *rows]]
+    # widths covers every column but the last (row is one longer): strict=False
+    lines = ["  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+             + "  " + row[-1] for row in [header, *rows]]
     return "\n".join(line.rstrip() for line in lines)
 
 

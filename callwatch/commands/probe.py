@@ -50,8 +50,8 @@ def render_table(results: list[ProbeResult]) -> str:
     rows += [(r.target, r.kind, "yes" if r.success else "NO", f"{r.duration * 1000:.0f} ms",
               str(r.status) if r.status is not None else "-", r.detail[:70]) for r in results]
     widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths)) + "  " + row[5]
-                     for row in rows)
+    return "\n".join("  ".join(cell.ljust(w) for cell, w in zip(row[:5], widths, strict=True))
+                     + "  " + row[5] for row in rows)
 
 
 async def run_round(targets, environ, timeout: float) -> list[ProbeResult]:

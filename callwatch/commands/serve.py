@@ -11,12 +11,15 @@ import importlib
 import logging
 import os
 import sys
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
 from callwatch.commands.common import (
-    add_listen_option, add_policy_option, load_policy_from_args, parse_listen,
+    add_listen_option,
+    add_policy_option,
+    load_policy_from_args,
+    parse_listen,
 )
 from callwatch.logs import setup_logging
 from callwatch.web import create_app
@@ -28,7 +31,8 @@ COMPONENTS: dict[str, str] = {
     "exporter": "exporter.app:setup_exporter",
     "receiver": "receiver.app:setup_receiver",
 }
-DEFAULT_LISTEN = {"run": "127.0.0.1:9120", "exporter": "127.0.0.1:9120", "receiver": "127.0.0.1:9121"}
+DEFAULT_LISTEN = {"run": "127.0.0.1:9120", "exporter": "127.0.0.1:9120",
+                  "receiver": "127.0.0.1:9121"}
 
 SWITCH_INTERVAL = 0.0005
 log = logging.getLogger("callwatch")
@@ -38,7 +42,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
     command = parser.get_default("_command")
     add_policy_option(parser)
     add_listen_option(parser, DEFAULT_LISTEN.get(command, "127.0.0.1:9120"))
-    parser.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    parser.add_argument("--log-level", default="info",
+                        choices=("debug", "info", "warning", "error"))
 
 
 def components_for(command: str) -> list[str]:

@@ -17,7 +17,12 @@ import aiohttp
 import yaml
 
 from callwatch.stack import (
-    ManagedProcess, find_binary, free_port, start_alertmanager, start_prometheus, wait_for,
+    ManagedProcess,
+    find_binary,
+    free_port,
+    start_alertmanager,
+    start_prometheus,
+    wait_for,
 )
 from policy import load_policy
 from policy.render import ALERTMANAGER_PATH, PROMETHEUS_PATH, RULES_PATH, RenderOptions, render_all
@@ -50,8 +55,9 @@ class DemoStack:
         self.urls: StackUrls | None = None
         self._ports = {name: free_port() for name in ("callwatch", "prometheus", "alertmanager")}
 
-    async def __aenter__(self) -> "DemoStack":
-        binaries = {name: find_binary(name, self.environ) for name in ("prometheus", "alertmanager")}
+    async def __aenter__(self) -> DemoStack:
+        binaries = {name: find_binary(name, self.environ)
+                    for name in ("prometheus", "alertmanager")}
         self.workdir.mkdir(parents=True, exist_ok=True)
         try:
             await self._start(binaries)
@@ -73,7 +79,8 @@ class DemoStack:
         self._write_policy()
         self._render()
         self.processes.append(self._start_callwatch(callwatch))
-        am = start_alertmanager(binaries["alertmanager"], self.workdir / "alertmanager/alertmanager.yml",
+        am = start_alertmanager(binaries["alertmanager"],
+                                self.workdir / "alertmanager/alertmanager.yml",
                                 self.workdir, self._ports["alertmanager"])
         self.processes.append(am)
         prometheus = start_prometheus(binaries["prometheus"],
@@ -158,7 +165,8 @@ class DemoStack:
                     managers = (await response.json())["data"]["activeAlertmanagers"]
                 return bool(active) and all(t["health"] == "up" for t in active) and bool(managers)
 
-            await wait_for(lambda: ok(f"{callwatch.url}/healthz"), 30, "callwatch", process=callwatch)
+            await wait_for(lambda: ok(f"{callwatch.url}/healthz"), 30, "callwatch",
+                           process=callwatch)
             await wait_for(lambda: ok(f"{alertmanager.url}/api/v2/status"), 30, "Alertmanager",
                            process=alertmanager)
             await wait_for(targets_up, 60, "Prometheus scraping callwatch with Alertmanager wired",

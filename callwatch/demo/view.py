@@ -88,7 +88,8 @@ def metrics_table(snap: Snapshot, policy: Policy) -> Table:
         cells = []
         for provider in policy.providers:
             value = snap.metrics.get(row.key, {}).get(provider)
-            cells.append(Text(_format(row, value), style=_STATUS_STYLE[_status(row, value, policy)]))
+            cells.append(Text(_format(row, value),
+                              style=_STATUS_STYLE[_status(row, value, policy)]))
         threshold = policy.thresholds[row.key]
         table.add_row(row.title, *cells, f"{_format(row, threshold.warning)} / "
                                          f"{_format(row, threshold.critical)}")

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable, Protocol, TypeVar
+from typing import Protocol, TypeVar
 
 from exporter.metrics import ExporterMetrics
 

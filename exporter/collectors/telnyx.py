@@ -15,7 +15,8 @@ page is one timed request. Each record is counted once (bounded dedup of ids).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import telnyx
 
@@ -80,7 +81,7 @@ class TelnyxCalls:
         self.cursor: dt.datetime | None = None
 
     async def poll(self) -> None:
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         if self.connection_id:
             connections = self.client.connections
             active = await _pages(self.api, "active_calls", lambda n: connections.list_active_calls(
@@ -136,7 +137,7 @@ class TelnyxDeliveries:
         self.seen = Deduplicator(50_000)
 
     async def poll(self) -> None:
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         since = (self.cursor or now - dt.timedelta(seconds=self.interval)) - OVERLAP
         wanted = ("failed", "delivered") if self.count_success else ("failed",)
         counter = self.api.metrics.webhook_deliveries

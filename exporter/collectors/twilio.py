@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -120,7 +121,7 @@ class TwilioCalls:
         self.cursor: dt.datetime | None = None
 
     async def poll(self) -> None:
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         since = (self.cursor or now - dt.timedelta(seconds=self.interval)) - OVERLAP
         calls = self.client.calls
         live = await _pages(self.api, "calls", lambda: calls.page_async(
@@ -196,7 +197,7 @@ class TwilioAlerts:
         self.seen = Deduplicator(20_000)
 
     async def poll(self) -> None:
-        now = dt.datetime.fromtimestamp(self.clock(), dt.timezone.utc)
+        now = dt.datetime.fromtimestamp(self.clock(), dt.UTC)
         since = (self.cursor or now - dt.timedelta(seconds=self.interval)) - OVERLAP
         alerts = self.client.monitor.v1.alerts
         records = await _pages(self.api, "monitor_alerts", lambda: alerts.page_async(

@@ -12,7 +12,7 @@ completed at once. Every call is ingested exactly once, by whichever path comes 
 from __future__ import annotations
 
 from collections import OrderedDict
-from typing import Callable
+from collections.abc import Callable
 
 from exporter.calls import ENDED, CallEvent, CallTracker
 

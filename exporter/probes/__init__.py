@@ -6,8 +6,8 @@ A probe takes a :class:`ProbeContext` and a ``policy.spec_exporter.ProbeTarget``
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Awaitable, Callable
 
 import aiohttp
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import aiohttp
 from aiohttp import web
@@ -40,7 +40,7 @@ class ProbeRunner:
         """Probe every target concurrently, once; one round at a time."""
         async with self._lock:
             results = await asyncio.gather(*(probe_for(t.kind)(ctx, t) for t in self.targets))
-        for target, result in zip(self.targets, results):
+        for target, result in zip(self.targets, results, strict=True):
             self._record(target, result)
         return list(results)
 

@@ -30,7 +30,7 @@ def probe_body(now: float) -> bytes:
 
 def _iso(now: float) -> str:
     import datetime as dt
-    return dt.datetime.fromtimestamp(now, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return dt.datetime.fromtimestamp(now, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 async def probe(ctx: ProbeContext, target: ProbeTarget) -> ProbeResult:

@@ -63,7 +63,8 @@ def render_alertmanager_config(policy: Policy, options: RenderOptions) -> str:
             "group_by": GROUP_BY,
             "group_wait": options.duration(settings.group_wait_seconds),
             "group_interval": options.duration(settings.group_interval_seconds, 1.0),
-            "repeat_interval": options.duration(max(settings.repeat_interval_seconds.values()), 1.0),
+            "repeat_interval": options.duration(
+                max(settings.repeat_interval_seconds.values()), 1.0),
             "routes": routes,
         },
         "receivers": receivers,

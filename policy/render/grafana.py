@@ -15,11 +15,15 @@ from grafana_foundation_sdk.builders import prometheus, stat, timeseries
 from grafana_foundation_sdk.cog.encoder import JSONEncoder
 from grafana_foundation_sdk.models import common
 from grafana_foundation_sdk.models.dashboard import (
-    DashboardCursorSync, DataSourceRef, Threshold, ThresholdsMode,
+    DashboardCursorSync,
+    DataSourceRef,
+    Threshold,
+    ThresholdsMode,
 )
 
 from policy import catalog
-from policy.model import Policy, Threshold as PolicyThreshold
+from policy.model import Policy
+from policy.model import Threshold as PolicyThreshold
 from policy.render import HEADER
 from policy.render.yamltext import dump_yaml
 
@@ -119,7 +123,8 @@ def build_dashboard(policy: Policy) -> dash.Dashboard:
 
 
 def render_dashboard(policy: Policy) -> str:
-    """The dashboard JSON (Grafana 11 schema). JSON has no comments: the header is its description."""
+    """The dashboard JSON (Grafana 11 schema). JSON has no comments: the header is its
+    description."""
     model = build_dashboard(policy).build()
     for number, panel in enumerate(model.panels or [], start=1):
         panel.id_val = number  # Grafana wants ids unique within the dashboard

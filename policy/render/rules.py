@@ -42,7 +42,7 @@ def recording_exprs(policy: Policy, window: str) -> dict[str, str]:
     """Recording rule name -> PromQL, for every threshold row and the traffic share."""
     ended = catalog.CALLS_ENDED
     answered = _answered(catalog.ANSWERED_OUTCOMES)
-    attempted = _answered(("completed",) + catalog.PROVIDER_FAILURE_OUTCOMES)
+    attempted = _answered(("completed", *catalog.PROVIDER_FAILURE_OUTCOMES))
     min_calls = policy.minimum_traffic.answered_calls
     dropped, completed, failure, error = (
         _outcome(name) for name in ("dropped", "completed", "failure", "error"))
@@ -137,8 +137,8 @@ def _row_alerts(policy: Policy, threshold: Threshold, options: RenderOptions) ->
         if level == "critical" and threshold.priority_critical_majority:
             # Split by the provider's share of calls: the seed's ">50% of users affected" is P1.
             # When the share crosses 50% mid-incident, the twin that stops keeps firing for at
-            # least the row's `for` (and one evaluation), until the other twin has waited out its own `for`: the
-            # critical never lapses while the condition holds.
+            # least the row's `for` (and one evaluation), until the other twin has waited out its
+            # own `for`: the critical never lapses while the condition holds.
             majority = threshold.priority_critical_majority
             split_keep = options.duration(max(
                 policy.evaluation.keep_firing_seconds,
@@ -171,7 +171,8 @@ def _service_down_alert(policy: Policy, options: RenderOptions) -> dict:
         "runbook_url": policy.runbook_url(policy.service_down.runbook),
         "dashboard_url": policy.links.dashboard_url,
     }
-    return _alert(catalog.SERVICE_DOWN_ALERT, expr, options.duration(policy.service_down.for_seconds),
+    return _alert(catalog.SERVICE_DOWN_ALERT, expr,
+                  options.duration(policy.service_down.for_seconds),
                   options.duration(policy.evaluation.keep_firing_seconds),
                   _labels("critical", policy.service_down.priority, "all"), annotations)
 

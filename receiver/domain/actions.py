@@ -20,16 +20,16 @@ Each ``decide_*`` function gets the store's ``GroupSnapshot`` and an ``ActionCon
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Iterable, Mapping
 
 from policy import Policy
 from receiver.domain import outbox
 from receiver.domain.context import MANUAL_PREFIX
 from receiver.domain.escalation import TIMER_KIND
+from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox, Timer
 from receiver.domain.priority import leading_alert
 from receiver.domain.times import iso
-from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox, Timer
 
 NO_ACK_CHANNEL_TYPES = ("phone",)
 

@@ -8,8 +8,9 @@ templates autoescape everything they insert.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from jinja2 import BaseLoader, StrictUndefined, TemplateNotFound, TemplateSyntaxError
 from jinja2.sandbox import SandboxedEnvironment
@@ -40,14 +41,15 @@ class _Loader(BaseLoader):
     def __init__(self, overrides: Mapping[str, str]) -> None:
         self.overrides = dict(overrides)
 
-    def get_source(self, environment, template):  # noqa: ANN001 - jinja2's signature
+    def get_source(self, environment, template):
         if template not in TEMPLATES:
             raise TemplateNotFound(template)
         path = Path(self.overrides.get(template) or BUILTIN_DIR / TEMPLATES[template])
         try:
             source = path.read_text(encoding="utf-8")
         except OSError as exc:
-            raise TemplateError(f"template {template}: cannot read {path}: {exc.strerror}") from None
+            raise TemplateError(
+                f"template {template}: cannot read {path}: {exc.strerror}") from None
         mtime = path.stat().st_mtime
         return source, str(path), lambda: path.stat().st_mtime == mtime
 

@@ -16,13 +16,14 @@ turns a stored ``Incident`` and its timeline into ``service``, ``incident``, ``l
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from policy import Policy
 from policy.durations import format_duration
+from receiver.domain.model import Event, Incident
 from receiver.domain.priority import leading_alert
 from receiver.domain.times import iso
-from receiver.domain.model import Event, Incident
 
 SERVICE = "Telephony Platform"   # the service every notice is about (the seed's wording)
 MANUAL_PREFIX = "manual:"        # group_key of an incident declared by hand

@@ -22,15 +22,15 @@ store calls it inside the delivery's transaction. Rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Callable
 
 from policy import Policy
-from receiver.domain import outbox
-from receiver.domain.escalation import TIMER_KIND, escalation_timer
-from receiver.domain.alertmanager import Alert, AlertGroup, stored_alert
-from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox
 from policy.model import PRIORITIES
+from receiver.domain import outbox
+from receiver.domain.alertmanager import Alert, AlertGroup, stored_alert
+from receiver.domain.escalation import TIMER_KIND, escalation_timer
+from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox
 from receiver.domain.priority import alert_priority, highest
 
 NO_RESOLVE_TYPES = ("phone",)  # nobody is woken by a call to hear that it is over

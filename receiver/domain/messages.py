@@ -9,8 +9,9 @@ rows into the one daily message.
 from __future__ import annotations
 
 import html
-from datetime import datetime, timezone
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
 
 from policy import Policy
 
@@ -72,7 +73,7 @@ def compose_digest(channel: str, payloads: Iterable[Mapping[str, Any]], policy: 
                    now: float) -> dict[str, Any]:
     """One digest message (kind "digest") listing every queued notification."""
     items = list(payloads)
-    day = datetime.fromtimestamp(now, timezone.utc).strftime("%Y-%m-%d")
+    day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
     lines = [f"callwatch daily digest {day}: {len(items)} notification(s)"]
     for item in items:
         first = str(item.get("text", "")).splitlines()[:1] or [item.get("summary", "")]

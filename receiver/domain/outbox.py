@@ -8,7 +8,8 @@ one digest). ``message_rows`` composes one message per channel (``receiver.domai
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 from policy import Policy
 from receiver.domain import messages

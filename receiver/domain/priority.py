@@ -7,12 +7,13 @@ An alert's priority is its ``priority`` label (P0..P3), else the first matching
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from functools import lru_cache
-from typing import Any, Mapping
+from typing import Any
 
 from policy import Policy
-from policy.model import PRIORITIES
 from policy.matchers import Matcher, parse_matcher
+from policy.model import PRIORITIES
 from receiver.domain.model import Incident
 
 UNKNOWN_SEVERITY_PRIORITY = "P2"

@@ -14,7 +14,7 @@ def iso(ts: float | None) -> str | None:
     """Unix seconds as RFC 3339 UTC with milliseconds ("2026-11-27T03:00:00.123Z"); None stays."""
     if ts is None:
         return None
-    return dt.datetime.fromtimestamp(ts, dt.timezone.utc).isoformat(timespec="milliseconds") \
+    return dt.datetime.fromtimestamp(ts, dt.UTC).isoformat(timespec="milliseconds") \
         .replace("+00:00", "Z")
 
 
@@ -32,11 +32,11 @@ def next_local_time(now: dt.datetime, send_at: str, timezone: str) -> dt.datetim
     hour, minute = parse_send_at(send_at)
     tz = zone(timezone)
     local_day = now.astimezone(tz).date()
-    for offset in range(0, 3):
+    for offset in range(3):
         day = local_day + dt.timedelta(days=offset)
         wall = dt.datetime.combine(day, dt.time(hour, minute), tzinfo=tz)
         # In UTC: normalises wall times in a DST gap, and compares safely.
-        candidate = wall.astimezone(dt.timezone.utc)
+        candidate = wall.astimezone(dt.UTC)
         if candidate > now:
             return candidate
     raise AssertionError("unreachable: a send time exists within three days")
@@ -44,7 +44,7 @@ def next_local_time(now: dt.datetime, send_at: str, timezone: str) -> dt.datetim
 
 def next_local_timestamp(now: float, send_at: str, timezone: str) -> float:
     """``next_local_time`` for Unix seconds."""
-    moment = dt.datetime.fromtimestamp(now, dt.timezone.utc)
+    moment = dt.datetime.fromtimestamp(now, dt.UTC)
     return next_local_time(moment, send_at, timezone).timestamp()
 
 

@@ -20,8 +20,9 @@ support address (``contacts`` kind ``email``) only when ``send_to_vendor`` is tr
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
 
 from policy import Policy
 from receiver.domain import messages, outbox
@@ -48,9 +49,9 @@ MAX_CALL_IDS = 5
 
 
 def _time_window(incident: Incident, now: float) -> str:
-    start = datetime.fromtimestamp(incident.opened_at, timezone.utc)
+    start = datetime.fromtimestamp(incident.opened_at, UTC)
     end_ts = incident.resolved_at if incident.resolved_at is not None else now
-    end = datetime.fromtimestamp(end_ts, timezone.utc)
+    end = datetime.fromtimestamp(end_ts, UTC)
     tail = "" if incident.resolved_at is not None else " (ongoing)"
     if start.date() == end.date():
         return f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} UTC{tail}"

@@ -4,9 +4,11 @@ Endpoints (mounted by ``receiver.http.routes``):
 
 | endpoint | body | answers |
 |---|---|---|
-| ``POST /incidents/{id}/ack`` | ``{"by": "name"}`` | 200 incident JSON; 409 already acknowledged / resolved |
-| ``POST /incidents/{id}/resolve`` | ``{"by": "name"}`` | 200 incident JSON; 409 already resolved |
-| ``POST /incidents`` | ``{"summary", "priority": "P0".."P3", "description", "provider"?, "by"?}`` | 201 incident JSON |
+| ``POST /incidents/{id}/ack`` | ``{"by": "name"}`` | 200; 409 already acknowledged / resolved |
+| ``POST /incidents/{id}/resolve`` | ``{"by": "name"}`` | 200; 409 already resolved |
+| ``POST /incidents`` | ``{"summary", "priority", "description", "provider"?, "by"?}`` | 201 |
+
+A 200 or 201 answers the incident's JSON; ``"priority"`` is ``"P0"`` .. ``"P3"``.
 
 Authentication is exactly POST /alerts' (bearer token or basic auth): 401 JSON otherwise.
 Bad input is 400 with ``{"error": "invalid_request", "detail", "field"}`` (``invalid_json``
@@ -23,11 +25,14 @@ import logging
 from aiohttp import web
 
 from callwatch.web import ApiError
+from policy.model import PRIORITIES
 from receiver.domain.actions import (
-    ActionContext, conflict_message, decide_acknowledge, decide_resolve,
+    ActionContext,
+    conflict_message,
+    decide_acknowledge,
+    decide_resolve,
 )
 from receiver.domain.ids import new_id
-from policy.model import PRIORITIES
 from receiver.http.common import invalid, json_object, require_auth, store_errors, text_field
 from receiver.http.incidents import incident_json
 from receiver.services.apply import apply_action, declare_incident, resolver_of

@@ -47,7 +47,7 @@ async def metrics_summary(request: web.Request) -> web.Response:
     policy = state.policy
     threshold = policy.thresholds[row.key]
     client = PrometheusClient(state.http, state.config.prometheus_url)
-    providers: dict[str, dict] = {p: {stat: None for stat in _STATS} for p in policy.providers}
+    providers: dict[str, dict] = {p: dict.fromkeys(_STATS) for p in policy.providers}
     try:
         for stat, template in _STATS.items():
             expr = template.format(record=row.record, window=f"{minutes}m")

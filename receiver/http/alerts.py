@@ -1,9 +1,10 @@
 """``POST /alerts``: Alertmanager's webhook, answered 2xx only once the change is committed.
 
-Order of checks: credentials (401), size (413, ``CALLWATCH_ALERTS_MAX_BODY``), JSON (400 ``invalid_json``), payload
-(400 ``invalid_payload`` with ``field``), then one store transaction: the delivery's incident
-change and its outbox rows together, or nothing. A store failure is 503 so Alertmanager
-retries (it retries 5xx only); a delivery already processed is 200 with ``"duplicate": true``.
+Order of checks: credentials (401), size (413, ``CALLWATCH_ALERTS_MAX_BODY``), JSON (400
+``invalid_json``), payload (400 ``invalid_payload`` with ``field``), then one store
+transaction: the delivery's incident change and its outbox rows together, or nothing. A store
+failure is 503 so Alertmanager retries (it retries 5xx only); a delivery already processed is
+200 with ``"duplicate": true``.
 """
 
 from __future__ import annotations

@@ -9,8 +9,9 @@ dispatcher whether to try again later, and whose ``reason`` (a short fixed word 
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol
+from typing import Protocol
 
 KINDS = ("trigger", "update", "acknowledge", "resolve", "escalate", "digest")  # digest: P3 batch
 

@@ -1,4 +1,5 @@
-"""Helpers every notifier shares: HTTP status classification, secrets, the "not configured" stand-in.
+"""Helpers every notifier shares: HTTP status classification, secrets, the "not configured"
+stand-in.
 
 Nothing here talks to the network. The classification table is the one contract the dispatcher
 relies on: ``reason`` is a metric label (a short fixed word), ``retryable`` decides whether the
@@ -7,7 +8,7 @@ outbox tries again or falls back at once.
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 from callwatch.logs import register_secret
 from callwatch.secrets import SecretError, read_secret, read_secret_file
@@ -25,13 +26,15 @@ def http_error(status: int, what: str) -> NotifyError:
     any other 4xx → rejected (no retry: the same request will be refused again).
     """
     if status == 429:
-        return NotifyError("rate_limited", f"{what} rate-limited the request (HTTP 429)", retryable=True)
+        return NotifyError("rate_limited", f"{what} rate-limited the request (HTTP 429)",
+                           retryable=True)
     if status == 408:
         return NotifyError("timeout", f"{what} timed out the request (HTTP 408)", retryable=True)
     if status >= 500:
         return NotifyError("server_error", f"{what} failed with HTTP {status}", retryable=True)
     if status in (401, 403):
-        return NotifyError("auth", f"{what} refused the credentials (HTTP {status})", retryable=False)
+        return NotifyError("auth", f"{what} refused the credentials (HTTP {status})",
+                           retryable=False)
     if status == 404:
         return NotifyError("config", f"{what} answered 404: check the base URL", retryable=False)
     return NotifyError("rejected", f"{what} rejected the request (HTTP {status})", retryable=False)
@@ -43,12 +46,14 @@ def truncate(text: str, limit: int) -> str:
 
 
 class MissingSecret(Exception):
-    """A channel's secret is not available. ``str()`` names where it was looked for, never a value."""
+    """A channel's secret is not available. ``str()`` names where it was looked for, never a
+    value."""
 
 
 def channel_secret(settings: Mapping[str, object], environ: Mapping[str, str],
                    key: str, default_env: str) -> str:
-    """The secret ``key`` of a channel: ``<key>_file`` path, ``<key>_env`` variable, else ``default_env``.
+    """The secret ``key`` of a channel: ``<key>_file`` path, ``<key>_env`` variable, else
+    ``default_env``.
 
     ``default_env`` is also read as ``<default_env>_FILE`` (callwatch.secrets). The value is
     registered with the log scrubber before it is returned. Raises MissingSecret naming the

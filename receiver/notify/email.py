@@ -16,11 +16,11 @@ import smtplib
 import socket
 import ssl
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
-from typing import Callable
 
 from receiver.notify.base import Delivery, Notification, NotifyError
 from receiver.notify.common import truncate
@@ -114,7 +114,8 @@ def _html_from_text(text: str, n: Notification) -> str:
 
 
 def classify_smtp(exc: Exception) -> NotifyError:
-    """SMTP failure → NotifyError: 4xx retry, 5xx rejected, auth/TLS-config no retry, network retry."""
+    """SMTP failure → NotifyError: 4xx retry, 5xx rejected, auth/TLS-config no retry, network
+    retry."""
     if isinstance(exc, NotifyError):
         return exc
     if isinstance(exc, smtplib.SMTPAuthenticationError):

@@ -47,7 +47,8 @@ class PagerDutySettings:
 
 
 class PagerDutyNotifier:
-    """``send`` posts one Events API v2 event; ``Delivery.ref`` is the dedup_key PagerDuty echoes."""
+    """``send`` posts one Events API v2 event; ``Delivery.ref`` is the dedup_key PagerDuty
+    echoes."""
 
     channel_type = "pagerduty"
 

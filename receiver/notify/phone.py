@@ -17,14 +17,17 @@ import base64
 import json
 import logging
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, Sequence
+from typing import Protocol
 from xml.sax.saxutils import escape
 
 import aiohttp
 import telnyx
 from twilio.base.exceptions import (
-    TwilioException, TwilioRestException, TwilioServiceException,
+    TwilioException,
+    TwilioRestException,
+    TwilioServiceException,
 )
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client as TwilioClient
@@ -51,7 +54,8 @@ class Dialer(Protocol):
 
 def voice_script(n: Notification) -> str:
     """What the call says: priority, summary, incident id; the short body when there is one."""
-    script = f"This is callwatch. Priority {' '.join(n.priority)} incident. {n.summary.rstrip('.')}."
+    script = (f"This is callwatch. Priority {' '.join(n.priority)} incident. "
+              f"{n.summary.rstrip('.')}.")
     if n.text and n.text != n.summary and len(n.text) <= 400:
         script += f" {n.text}"
     return f"{script} Incident {n.incident_id}."
@@ -118,7 +122,8 @@ class TwilioDialer:
         except (TimeoutError, aiohttp.ServerTimeoutError):
             raise NotifyError("timeout", "Twilio request timed out", retryable=True) from None
         except aiohttp.ClientConnectorCertificateError:
-            raise NotifyError("config", "Twilio TLS certificate not trusted", retryable=False) from None
+            raise NotifyError("config", "Twilio TLS certificate not trusted",
+                              retryable=False) from None
         except aiohttp.ClientError as exc:
             raise NotifyError("connection", f"cannot reach Twilio ({type(exc).__name__})",
                               retryable=True) from None
@@ -180,7 +185,8 @@ def decode_client_state(client_state: str | None) -> dict | None:
 
 async def speak_on_answer(client: telnyx.AsyncTelnyx, call_control_id: str,
                           client_state: str | None, voice: str = "female") -> bool:
-    """On ``call.answered``: speak the page script carried in ``client_state``. False if not ours."""
+    """On ``call.answered``: speak the page script carried in ``client_state``. False if not
+    ours."""
     state = decode_client_state(client_state)
     if state is None:
         return False

@@ -13,13 +13,14 @@ dispatcher records it and falls back. Secrets are registered with the log scrubb
 Environment read (secrets also as ``NAME_FILE``): PAGERDUTY_ROUTING_KEY, PAGERDUTY_BASE_URL,
 PAGERDUTY_CA_FILE; SLACK_BOT_TOKEN, SLACK_BASE_URL; TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
 TWILIO_BASE_URL; TELNYX_API_KEY, TELNYX_CONNECTION_ID, TELNYX_BASE_URL; SMTP_PASSWORD,
-SMTP_CA_FILE, and SMTP_HOST / SMTP_PORT / SMTP_USERNAME overriding the email channel's settings. A channel's ``*_env`` / ``*_file`` settings replace the default secret name.
+SMTP_CA_FILE, and SMTP_HOST / SMTP_PORT / SMTP_USERNAME overriding the email channel's
+settings. A channel's ``*_env`` / ``*_file`` settings replace the default secret name.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Callable, Mapping
+from collections.abc import Callable, Mapping
 
 from policy.model import Channel, Policy
 from receiver.notify.base import Notifier
@@ -28,7 +29,12 @@ from receiver.notify.digest import DigestNotifier, DigestSettings
 from receiver.notify.email import EmailNotifier, SmtpSettings
 from receiver.notify.pagerduty import PagerDutyNotifier, PagerDutySettings
 from receiver.notify.phone import (
-    Dialer, PhoneNotifier, TelnyxDialer, TelnyxSettings, TwilioDialer, TwilioSettings,
+    Dialer,
+    PhoneNotifier,
+    TelnyxDialer,
+    TelnyxSettings,
+    TwilioDialer,
+    TwilioSettings,
 )
 from receiver.notify.slack import SlackNotifier, SlackSettings
 

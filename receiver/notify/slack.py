@@ -9,13 +9,13 @@ rate-limit handler (``rate_limit_retries`` times, honouring Retry-After), connec
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass, field
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler, AsyncRateLimitErrorRetryHandler,
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
 
@@ -66,10 +66,11 @@ class SlackNotifier:
                 unfurl_links=False)
         except SlackApiError as exc:
             raise classify_slack(exc.response.get("error"), exc.response.status_code) from None
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise NotifyError("timeout", "Slack request timed out", retryable=True) from None
         except aiohttp.ClientConnectorCertificateError:
-            raise NotifyError("config", "Slack TLS certificate not trusted", retryable=False) from None
+            raise NotifyError("config", "Slack TLS certificate not trusted",
+                              retryable=False) from None
         except aiohttp.ClientError as exc:
             raise NotifyError("connection", f"cannot reach Slack ({type(exc).__name__})",
                               retryable=True) from None

@@ -1,1 +1,2 @@
-"""Async workers on the store and the notifiers (dispatcher, escalation, vendor drafts, pipeline health); no aiohttp.web."""
+"""Async workers on the store and the notifiers (dispatcher, escalation, vendor drafts,
+pipeline health); no aiohttp.web."""

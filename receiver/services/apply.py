@@ -9,7 +9,7 @@ the escalation worker are woken for the new rows and timers. Every function rais
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from receiver.domain.actions import ActionContext, Outcome, decide_declare
 from receiver.domain.alertmanager import AlertGroup, delivery_key

@@ -25,16 +25,16 @@ import hashlib
 import logging
 import random
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Callable, Mapping
 
 from policy import Policy
-from receiver.domain import messages, outbox
 from receiver.config import DispatchSettings
+from receiver.domain import messages, outbox
 from receiver.domain.ids import new_id
-from receiver.services.metrics import ReceiverMetrics
+from receiver.domain.model import Attempt, Event, Finish, OutboxRow
 from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
-from receiver.domain.model import Attempt, Event, Finish, NewOutbox, OutboxRow
+from receiver.services.metrics import ReceiverMetrics
 from receiver.store.base import Store, StoreError
 
 log = logging.getLogger("callwatch.receiver.dispatcher")
@@ -88,7 +88,7 @@ class Dispatcher:
                     await self.refresh_gauges()
             except StoreError as exc:
                 log.warning("outbox pass failed", extra={"error": str(exc)})
-            except Exception:  # noqa: BLE001 - the dispatcher must outlive its bugs
+            except Exception:  # the dispatcher must outlive its bugs
                 log.exception("outbox pass crashed")
             if busy or self._stopping:
                 continue
@@ -165,7 +165,7 @@ class Dispatcher:
             return exc
         except TimeoutError:
             return NotifyError("timeout", "the notifier did not answer in time", retryable=True)
-        except Exception as exc:  # noqa: BLE001 - a notifier bug must not stop the dispatcher
+        except Exception as exc:  # a notifier bug must not stop the dispatcher
             log.exception("notifier raised", extra={"channel": channel})
             return NotifyError("internal", type(exc).__name__, retryable=True)
 

@@ -15,14 +15,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
 from policy import Policy
 from receiver.domain.escalation import (
-    SLA, TIMER_KIND, VENDOR, Action, done_keys, due_actions, escalation_changes, escalation_timer,
-    incident_state, next_due,
+    SLA,
+    TIMER_KIND,
+    VENDOR,
+    Action,
+    done_keys,
+    due_actions,
+    escalation_changes,
+    escalation_timer,
+    incident_state,
+    next_due,
 )
-from receiver.domain.ids import new_id
 from receiver.domain.model import Event, Incident, NewOutbox, Timer
 from receiver.services.metrics import ReceiverMetrics
 from receiver.store.base import Store, StoreError
@@ -63,7 +70,7 @@ class EscalationWorker:
                 await self.run_once()
             except StoreError as exc:
                 log.warning("escalation pass failed", extra={"error": str(exc)})
-            except Exception:  # noqa: BLE001 - escalation must outlive its bugs
+            except Exception:  # escalation must outlive its bugs
                 log.exception("escalation pass crashed")
             try:
                 async with asyncio.timeout(self.poll_seconds):

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-from receiver.domain.model import Changes
 from policy.model import PRIORITIES
+from receiver.domain.model import Changes
 
 # seconds: 1 min .. 1 day, around the P0..P3 response times (15m, 30m, 2h, 8h)
 RESPONSE_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)

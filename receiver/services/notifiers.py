@@ -11,8 +11,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping
 
 from callwatch.logs import scrub
 from policy import Policy

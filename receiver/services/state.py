@@ -8,8 +8,8 @@ what it holds (store, HTTP client session, notifiers, workers) and keeps it on t
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import aiohttp
 

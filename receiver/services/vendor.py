@@ -16,11 +16,11 @@ outbox rows (``receiver.domain.vendor.vendor_payloads``).
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any
 
 import aiohttp
 
@@ -71,7 +71,7 @@ async def fetch_health(session: aiohttp.ClientSession | None, url: str | None
                 return None
             body = await resp.json(content_type=None)
             return body if isinstance(body, dict) else None
-    except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+    except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
         log.warning("provider health unavailable", extra={"error": type(exc).__name__})
         return None
 

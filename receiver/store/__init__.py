@@ -14,7 +14,7 @@ from receiver.store.base import Store, StoreError
 
 DEFAULT_STORE_URL = "sqlite:callwatch-receiver.db"
 
-__all__ = ["DEFAULT_STORE_URL", "Store", "StoreError", "make_store", "describe_url"]
+__all__ = ["DEFAULT_STORE_URL", "Store", "StoreError", "describe_url", "make_store"]
 
 
 def make_store(url: str) -> Store:

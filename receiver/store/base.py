@@ -21,10 +21,18 @@ Write paths are whole transactions so a caller can promise "committed or nothing
 
 from __future__ import annotations
 
-from typing import Callable, Protocol
+from collections.abc import Callable
+from typing import Protocol
 
 from receiver.domain.model import (
-    Attempt, Changes, Event, Finish, GroupSnapshot, Incident, OutboxRow, Timer,
+    Attempt,
+    Changes,
+    Event,
+    Finish,
+    GroupSnapshot,
+    Incident,
+    OutboxRow,
+    Timer,
 )
 
 

@@ -15,10 +15,10 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from receiver.store.ops import incidents, outbox, sql, timers, transactions
 from receiver.domain.model import Changes, Finish
 from receiver.store.base import Decide, StoreError
 from receiver.store.migrate import CREATE_TABLE, pending
+from receiver.store.ops import incidents, outbox, sql, timers, transactions
 from receiver.store.reads import StoreReads
 
 _MIGRATION_LOCK = 0x63616C6C  # "call": any constant shared by every replica
@@ -36,6 +36,9 @@ class PostgresStore(StoreReads):
         self._idle: asyncio.Queue[psycopg.AsyncConnection] = asyncio.Queue()
         self._count = 0
         self._slots: asyncio.Semaphore | None = None
+        # Closes of broken connections run in the background; held here so none is collected
+        # before it finishes.
+        self._closing: set[asyncio.Future[None]] = set()
 
     async def open(self) -> None:
         self._slots = asyncio.Semaphore(self.pool_size)
@@ -80,7 +83,9 @@ class PostgresStore(StoreReads):
         assert self._slots is not None
         if broken or conn.closed:
             self._count -= 1
-            asyncio.ensure_future(conn.close())
+            closing = asyncio.ensure_future(conn.close())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
         else:
             self._idle.put_nowait(conn)
         self._slots.release()

@@ -16,12 +16,13 @@ import asyncio
 import queue
 import sqlite3
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-from receiver.store.ops import incidents, outbox, sql, timers, transactions
 from receiver.domain.model import Changes, Finish
 from receiver.store.base import Decide, StoreError
 from receiver.store.migrate import CREATE_TABLE, pending
+from receiver.store.ops import incidents, outbox, sql, timers, transactions
 from receiver.store.reads import StoreReads
 
 GROUP_MAX = 64
@@ -30,7 +31,7 @@ GROUP_MAX = 64
 class _Item:
     """One queued piece of work: an operation (generator) or a plain call, and its future."""
 
-    __slots__ = ("op", "call", "future", "loop")
+    __slots__ = ("call", "future", "loop", "op")
 
     def __init__(self, op: sql.Op | None, call: Callable[[], Any] | None,
                  future: asyncio.Future, loop: asyncio.AbstractEventLoop) -> None:
@@ -48,7 +49,7 @@ def _resolve_all(items: list[_Item], results: list[Any]) -> None:
     ``call_soon_threadsafe`` writes to the loop's self-pipe and wakes it (one per item cost
     about 8% of bench_receiver's throughput)."""
     by_loop: dict[asyncio.AbstractEventLoop, list[tuple[asyncio.Future, Any]]] = {}
-    for item, result in zip(items, results):
+    for item, result in zip(items, results, strict=True):
         by_loop.setdefault(item.loop, []).append((item.future, result))
     for loop, settled in by_loop.items():
         try:
@@ -210,7 +211,8 @@ class SQLiteStore(StoreReads):
 
     async def apply_group(self, delivery_key: str, group_key: str, now: float,
                           decide: Decide) -> Changes | None:
-        return await self._run(transactions.apply_group(False, delivery_key, group_key, now, decide), True)
+        return await self._run(
+            transactions.apply_group(False, delivery_key, group_key, now, decide), True)
 
     async def apply_incident(self, incident_id: str, now: float,
                              decide: Decide) -> Changes | None:
@@ -220,7 +222,8 @@ class SQLiteStore(StoreReads):
         return await self._run(timers.claim_timers(False, worker, now, lease_seconds, limit), True)
 
     async def finish_timer(self, timer_id, worker, now, state, changes=None):
-        return await self._run(transactions.finish_timer(timer_id, worker, now, state, changes), True)
+        return await self._run(
+            transactions.finish_timer(timer_id, worker, now, state, changes), True)
 
     async def claim_outbox(self, worker, now, lease_seconds, limit):
         return await self._run(outbox.claim_outbox(False, worker, now, lease_seconds, limit), True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from exporter_testkit import PUBLIC_URL, TWILIO_TOKEN, Clock, make_app
 
 from exporter.signatures import telnyx_public_key_b64
-from exporter_testkit import PUBLIC_URL, TWILIO_TOKEN, Clock, make_app
 
 
 @pytest.fixture
@@ -22,7 +22,8 @@ def telnyx_key() -> Ed25519PrivateKey:
 @pytest.fixture
 def base_env(telnyx_key) -> dict[str, str]:
     """Webhook secrets only: pollers off, Statuspage off (tests never leave 127.0.0.1)."""
-    return {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN, "TELNYX_PUBLIC_KEY": telnyx_public_key_b64(telnyx_key),
+    return {"TWILIO_AUTH_TOKEN": TWILIO_TOKEN,
+            "TELNYX_PUBLIC_KEY": telnyx_public_key_b64(telnyx_key),
             "CALLWATCH_PUBLIC_URL": PUBLIC_URL, "CALLWATCH_STATUSPAGE": "off"}
 
 

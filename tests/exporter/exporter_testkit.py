@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 from urllib.parse import urlencode
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 
 from callwatch.web import create_app
 from exporter.app import setup_exporter
-from exporter.signatures import telnyx_public_key_b64, telnyx_sign, twilio_sign
+from exporter.signatures import telnyx_sign, twilio_sign
 
 TWILIO_TOKEN = "test-auth-token-0123456789"
 PUBLIC_URL = "https://hooks.example.com"

@@ -39,7 +39,7 @@ async def test_pollers_and_probes_run_by_themselves_and_see_webhook_failures(aio
                    ProbeTarget("app-telnyx", "telnyx_webhook", env["APP_WEBHOOK_TELNYX_URL"],
                                "telnyx"),
                    ProbeTarget("app-api", "http", env["APP_API_URL"], None))
-        settings = ExporterSettings(poll_intervals={k: 0.2 for k in DEFAULT_POLL_INTERVALS},
+        settings = ExporterSettings(poll_intervals=dict.fromkeys(DEFAULT_POLL_INTERVALS, 0.2),
                                     probe_interval_seconds=0.05, probe_targets=targets,
                                     api_timeout_seconds=5.0)
         app = create_app(dataclasses.replace(policy, exporter=settings), CollectorRegistry())

@@ -4,12 +4,12 @@ The 100,000 events go through the parsers and the ingestion core directly (the s
 endpoints call after verifying the signature); a few hundred more go through the real endpoints.
 """
 
+from exporter_testkit import post_telnyx, post_twilio, telnyx_body, twilio_form
 from prometheus_client import CollectorRegistry
 
 from exporter.calls import CallTracker
 from exporter.metrics import create_metrics
 from exporter.parse import telnyx_event, twilio_event
-from exporter_testkit import post_telnyx, post_twilio, telnyx_body, twilio_form
 
 STATUSES = ("completed", "busy", "failed", "no-answer", "canceled", "ringing", "in-progress")
 

@@ -63,7 +63,8 @@ def test_the_command_serves_the_exporter_and_the_probe_command_checks_it(command
     port = free_port()
     proc = subprocess.Popen([sys.executable, "-m", "callwatch", command, "--listen",
                              f"127.0.0.1:{port}"], cwd=tmp_path if command == "run" else REPO,
-                            env={**secrets_env, "CALLWATCH_POLICY": str(REPO / "deploy/policy.yaml"),
+                            env={**secrets_env,
+                                 "CALLWATCH_POLICY": str(REPO / "deploy/policy.yaml"),
                                  "PYTHONPATH": str(REPO)},
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

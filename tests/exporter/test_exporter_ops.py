@@ -1,7 +1,6 @@
 """The ops endpoints the runbooks call: active calls, active quality, provider health."""
 
 import pytest
-
 from exporter_testkit import post_telnyx, post_twilio, telnyx_body, twilio_form
 
 

@@ -104,7 +104,8 @@ async def test_polling_mode_counts_ended_calls_from_both_apis(aiohttp_client, po
     add_call(sim_state, "telnyx", "completed", NOW - 10, ended=False)
     client, poller = await exporter(aiohttp_client, policy, sim_env(sim, sim_state), clock)
     delays = await poll_all(poller)
-    assert all(d == s.interval for s, d in zip(poller.sources, delays.values())), delays
+    assert all(d == s.interval
+               for s, d in zip(poller.sources, delays.values(), strict=True)), delays
     ended = "telephony_calls_ended_total"
     assert value(client, ended, {"provider": "twilio", "direction": "outbound",
                                  "outcome": "completed"}) == 1
@@ -138,7 +139,7 @@ async def test_a_second_poll_counts_nothing_twice(aiohttp_client, policy, sim, s
 
 async def test_the_second_poll_asks_only_for_what_is_new(aiohttp_client, policy, sim, sim_state,
                                                          clock, recorder):
-    client, poller = await exporter(aiohttp_client, policy, sim_env(sim, sim_state), clock)
+    _client, poller = await exporter(aiohttp_client, policy, sim_env(sim, sim_state), clock)
     calls = next(s for s in poller.sources if s.name == "twilio.calls")
     await poller.run_once(calls)
     clock.now += 30
@@ -170,8 +171,10 @@ async def test_monitor_webhook_errors_count_as_failed_deliveries_once(aiohttp_cl
     clock.now += 60
     await poll_all(poller)
     failures = {"source": "provider", "outcome": "failure"}
-    assert value(client, "telephony_webhook_deliveries_total", {"provider": "twilio", **failures}) == 1
-    assert value(client, "telephony_webhook_deliveries_total", {"provider": "telnyx", **failures}) == 1
+    assert value(client, "telephony_webhook_deliveries_total",
+                 {"provider": "twilio", **failures}) == 1
+    assert value(client, "telephony_webhook_deliveries_total",
+                 {"provider": "telnyx", **failures}) == 1
     assert value(client, "telephony_webhook_deliveries_total",
                  {"provider": "telnyx", "source": "provider", "outcome": "success"}) == 1
 
@@ -224,7 +227,7 @@ async def test_without_credentials_pollers_stay_off_and_readyz_says_so(aiohttp_c
 
 async def test_telnyx_polls_ask_only_for_records_finished_since_the_cursor(
         aiohttp_client, policy, sim, sim_state, clock, recorder):
-    client, poller = await exporter(aiohttp_client, policy, sim_env(sim, sim_state), clock)
+    _client, poller = await exporter(aiohttp_client, policy, sim_env(sim, sim_state), clock)
     await poll_all(poller)
     clock.now += 60
     await poll_all(poller)

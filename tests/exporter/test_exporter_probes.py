@@ -7,20 +7,22 @@ import aiohttp
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from exporter_testkit import NOW, TWILIO_TOKEN, make_app
 from prometheus_client import CollectorRegistry
 
-from exporter.metrics import create_metrics
 from callwatch.commands.probe import render_table
+from exporter.metrics import create_metrics
 from exporter.probes import ProbeContext
 from exporter.probes.runner import ProbeRunner
-from exporter_testkit import NOW, TWILIO_TOKEN, make_app
 from policy.spec_exporter import ProbeTarget
 
 
 def targets(server):
     url = lambda path: str(server.make_url(path))  # noqa: E731
-    return (ProbeTarget("twilio-hook", "twilio_webhook", url("/telephony/webhooks/twilio"), "twilio"),
-            ProbeTarget("telnyx-hook", "telnyx_webhook", url("/telephony/webhooks/telnyx"), "telnyx"),
+    return (ProbeTarget("twilio-hook", "twilio_webhook", url("/telephony/webhooks/twilio"),
+                        "twilio"),
+            ProbeTarget("telnyx-hook", "telnyx_webhook", url("/telephony/webhooks/telnyx"),
+                        "telnyx"),
             ProbeTarget("api", "http", url("/healthz"), None),
             ProbeTarget("missing", "http", url("/nope"), None))
 

@@ -6,8 +6,14 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from exporter.signatures import (
-    SignatureError, TelnyxVerifier, TwilioVerifier, load_telnyx_private_key,
-    load_telnyx_public_key, telnyx_public_key_b64, telnyx_sign, twilio_sign,
+    SignatureError,
+    TelnyxVerifier,
+    TwilioVerifier,
+    load_telnyx_private_key,
+    load_telnyx_public_key,
+    telnyx_public_key_b64,
+    telnyx_sign,
+    twilio_sign,
 )
 
 # Twilio's published example (providers.md A4; twilio-python's own test vector).

@@ -1,12 +1,17 @@
 """The webhook endpoints: signatures, bad input, duplicates, outcomes, MOS, active calls."""
 
-import json
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
 from exporter_testkit import (
-    NOW, PUBLIC_URL, TWILIO_TOKEN, make_app, post_telnyx, post_twilio, sample, telnyx_body,
+    NOW,
+    PUBLIC_URL,
+    TWILIO_TOKEN,
+    make_app,
+    post_telnyx,
+    post_twilio,
+    sample,
+    telnyx_body,
     twilio_form,
 )
 

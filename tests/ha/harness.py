@@ -17,8 +17,8 @@ import signal
 import sys
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Awaitable, Callable
 
 import aiohttp
 import psycopg
@@ -124,7 +124,7 @@ async def start_receiver(workdir: Path, store_url: str, notify_url: str, worker:
            "CALLWATCH_OUTBOX_POLL_SECONDS": "0.1", "CALLWATCH_RETRY_BASE_SECONDS": "0.1",
            "CALLWATCH_RETRY_MAX_SECONDS": "0.3", **extra_env}
     log_path = workdir / f"receiver-{worker}.log"
-    with open(log_path, "wb") as log:
+    with await asyncio.to_thread(open, log_path, "wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "callwatch", "receiver", "--listen", f"127.0.0.1:{port}",
             cwd=REPO, env=env, stdout=log, stderr=log)
@@ -146,7 +146,8 @@ async def until_answering(process: asyncio.subprocess.Process, url: str, log_pat
 
     async def answering() -> bool:
         if process.returncode is not None:
-            raise AssertionError(f"{what}: the process exited:\n{log_path.read_text()[-3000:]}")
+            tail = (await asyncio.to_thread(log_path.read_text))[-3000:]
+            raise AssertionError(f"{what}: the process exited:\n{tail}")
         try:
             async with aiohttp.ClientSession() as session:
                 async with session.get(url) as response:
@@ -164,7 +165,7 @@ async def post_alerts(session: aiohttp.ClientSession, receiver_url: str, body: d
                                 headers={"Authorization": f"Bearer {TOKEN}"}) as response:
             await response.read()
             return response.status
-    except (aiohttp.ClientError, asyncio.TimeoutError):
+    except (TimeoutError, aiohttp.ClientError):
         return 0
 
 

@@ -9,7 +9,7 @@ deduplicate); ``--cluster.settle-timeout=2s`` keeps start-up short.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -25,7 +25,7 @@ CLUSTER_ARGS = ("--cluster.peer-timeout=10ms", "--cluster.settle-timeout=2s",
 
 
 def am_alert(name: str, provider: str = "twilio") -> dict:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {"labels": {"alertname": name, "severity": "critical", "provider": provider,
                        "priority": "P2"},
             "annotations": {"summary": f"{name} on {provider}",

@@ -27,13 +27,14 @@ ENDED = "telephony_calls_ended_total"
 
 
 async def start_simulator(workdir: Path) -> tuple[asyncio.subprocess.Process, dict]:
+    err = await asyncio.to_thread(open, workdir / "simulator.err", "wb")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "simulator", "--rate", "8", "--hold-seconds", "0.3",
         "--report-every", "600",
         # calls are generated only with a target; nothing listens there (webhooks are not used)
         "--target-base-url", f"http://127.0.0.1:{free_port()}", cwd=REPO,
         env={**os.environ, "PYTHONPATH": str(REPO)},
-        stdout=asyncio.subprocess.PIPE, stderr=open(workdir / "simulator.err", "wb"))
+        stdout=asyncio.subprocess.PIPE, stderr=err)
     async with asyncio.timeout(30):
         line = await process.stdout.readline()
     ready = json.loads(line)
@@ -50,7 +51,7 @@ async def start_exporter(workdir: Path, name: str, policy_file: Path, sim_env: d
                                       "TWILIO_BASE_URL", "STATUSPAGE_TWILIO_URL",
                                       "STATUSPAGE_TELNYX_URL")}}
     log_path = workdir / f"exporter-{name}.log"
-    with open(log_path, "wb") as log:
+    with await asyncio.to_thread(open, log_path, "wb") as log:
         process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "callwatch", "exporter", "--listen", f"127.0.0.1:{port}",
             "--policy", str(policy_file), cwd=REPO, env=env, stdout=log, stderr=log)

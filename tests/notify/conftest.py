@@ -1,9 +1,11 @@
-"""Fixtures for the notifier tests: the simulator, real aiosmtpd servers, a throwaway certificate."""
+"""Fixtures for the notifier tests: the simulator, real aiosmtpd servers, a throwaway
+certificate."""
 
 from __future__ import annotations
 
 import logging
 import socket
+
 import pytest
 
 from tests.notify.standins import self_signed, server_context

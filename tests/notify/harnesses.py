@@ -18,7 +18,11 @@ from receiver.notify.digest import DigestNotifier, DigestSettings
 from receiver.notify.email import EmailNotifier, SmtpSettings
 from receiver.notify.pagerduty import PagerDutyNotifier, PagerDutySettings
 from receiver.notify.phone import (
-    PhoneNotifier, TelnyxDialer, TelnyxSettings, TwilioDialer, TwilioSettings,
+    PhoneNotifier,
+    TelnyxDialer,
+    TelnyxSettings,
+    TwilioDialer,
+    TwilioSettings,
 )
 from receiver.notify.slack import SlackNotifier, SlackSettings
 from tests.notify.standins import SmtpSink
@@ -39,12 +43,13 @@ class Env:
 
 
 def notification(channel: str, **extra) -> Notification:
-    values = dict(id="n-1", incident_id="inc-1", channel=channel, kind="trigger", priority="P0",
-                  summary="Call drop rate critical on telnyx", text="6.2% of calls dropped",
-                  html="<p>6.2% of calls dropped</p>", provider="telnyx",
-                  recipients=("+15005550001",), dedup_key="callwatch-inc-1",
-                  links={"runbook": "https://runbooks.example/drop"},
-                  details={"alertname": "TelephonyCallDropRateHigh", "value": "6.2%"})
+    values = {"id": "n-1", "incident_id": "inc-1", "channel": channel, "kind": "trigger",
+              "priority": "P0", "summary": "Call drop rate critical on telnyx",
+              "text": "6.2% of calls dropped", "html": "<p>6.2% of calls dropped</p>",
+              "provider": "telnyx", "recipients": ("+15005550001",),
+              "dedup_key": "callwatch-inc-1",
+              "links": {"runbook": "https://runbooks.example/drop"},
+              "details": {"alertname": "TelephonyCallDropRateHigh", "value": "6.2%"}}
     values.update(extra)
     return Notification(**values)
 
@@ -152,7 +157,8 @@ class EmailHarness:
         self.port = 0
 
     async def start(self) -> None:
-        self.port = self.env.smtp_server(self.sink, starttls=True, auth=("callwatch", self.secrets[0]))
+        self.port = self.env.smtp_server(self.sink, starttls=True,
+                                         auth=("callwatch", self.secrets[0]))
 
     def build(self, spec: tuple):
         port, password, starttls = self.port, self.secrets[0], True

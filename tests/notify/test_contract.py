@@ -92,7 +92,8 @@ async def run(harness, spec: tuple) -> Delivery:
 
 
 @pytest.mark.parametrize("name", list(HARNESSES))
-async def test_a_send_the_far_side_accepts_returns_a_delivery_and_logs_no_secret(env, all_logs, name):
+async def test_a_send_the_far_side_accepts_returns_a_delivery_and_logs_no_secret(
+        env, all_logs, name):
     harness = HARNESSES[name](env)
     delivery = await run(harness, ("ok",))
     assert isinstance(delivery, Delivery) and delivery.ref

@@ -8,13 +8,13 @@ import email.policy
 
 import pytest
 
-from receiver.notify.base import Notification, NotifyError
 from receiver.domain.times import next_local_time
+from receiver.notify.base import Notification, NotifyError
 from receiver.notify.digest import DigestNotifier, DigestSettings
 from receiver.notify.email import SmtpSettings
 from tests.notify.standins import SmtpSink
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def utc(*args) -> dt.datetime:
@@ -53,7 +53,8 @@ def test_next_local_time(name, now, send_at, zone, expected):
     (utc(2026, 1, 1), "24:00", "UTC", "HH:MM"),
     (utc(2026, 1, 1), "09:00", "Mars/Olympus", "timezone"),
 ])
-def test_bad_input_to_next_local_time_is_a_value_error_naming_the_problem(now, send_at, zone, message):
+def test_bad_input_to_next_local_time_is_a_value_error_naming_the_problem(
+        now, send_at, zone, message):
     with pytest.raises(ValueError, match=message):
         next_local_time(now, send_at, zone)
 
@@ -67,10 +68,11 @@ def digest_note(kind: str = "digest") -> Notification:
 
 async def test_the_digest_is_one_email_to_the_digest_list_holding_every_item(smtp_server):
     sink = SmtpSink()
-    smtp = SmtpSettings("127.0.0.1", smtp_server(sink), "callwatch@example.com", ("oncall@example.com",))
+    smtp = SmtpSettings("127.0.0.1", smtp_server(sink), "callwatch@example.com",
+                        ("oncall@example.com",))
     notifier = DigestNotifier(DigestSettings(smtp, ("team@example.com",), "09:00", "UTC"))
     delivery = await notifier.send(digest_note())
-    (mail_from, rcpt, raw) = sink.messages[0]
+    (_mail_from, rcpt, raw) = sink.messages[0]
     message = email.message_from_bytes(raw, policy=email.policy.default)
     assert len(sink.messages) == 1 and rcpt == ["team@example.com"]
     assert message["Message-ID"] == delivery.ref
@@ -84,5 +86,7 @@ async def test_a_single_p3_trigger_is_refused_by_the_digest_channel(smtp_server)
     sink = SmtpSink()
     smtp = SmtpSettings("127.0.0.1", smtp_server(sink), "callwatch@example.com", ())
     with pytest.raises(NotifyError) as caught:
-        await DigestNotifier(DigestSettings(smtp, ("team@example.com",), "09:00", "UTC")).send(digest_note("trigger"))
-    assert (caught.value.reason, caught.value.retryable) == ("config", False) and sink.messages == []
+        await DigestNotifier(DigestSettings(smtp, ("team@example.com",), "09:00",
+                                            "UTC")).send(digest_note("trigger"))
+    assert (caught.value.reason, caught.value.retryable) == ("config", False)
+    assert sink.messages == []

@@ -24,8 +24,8 @@ def note(kind: str = "trigger", thread_ref: str | None = None) -> Notification:
 
 
 def settings(port: int, **overrides) -> SmtpSettings:
-    values = dict(host="127.0.0.1", port=port, from_address="callwatch@example.com",
-                  to=("oncall@example.com",), timeout=5.0)
+    values = {"host": "127.0.0.1", "port": port, "from_address": "callwatch@example.com",
+              "to": ("oncall@example.com",), "timeout": 5.0}
     values.update(overrides)
     return SmtpSettings(**values)
 
@@ -34,7 +34,8 @@ def parse(raw: bytes) -> email.message.EmailMessage:
     return email.message_from_bytes(raw, policy=email.policy.default)
 
 
-async def test_an_email_arrives_over_starttls_with_login_and_has_text_and_html_parts(smtp_server, certs):
+async def test_an_email_arrives_over_starttls_with_login_and_has_text_and_html_parts(
+        smtp_server, certs):
     sink = SmtpSink()
     port = smtp_server(sink, starttls=True, auth=("callwatch", PASSWORD))
     notifier = EmailNotifier(settings(port, starttls=True, username="callwatch",

@@ -19,7 +19,8 @@ def note(kind: str, priority: str = "P1") -> Notification:
 
 
 def notifier_for(sim, **overrides) -> PagerDutyNotifier:
-    values = dict(base_url=sim.pagerduty_url, ca_file=sim.pagerduty_ca_file, sleep_timer=0.01)
+    values = {"base_url": sim.pagerduty_url, "ca_file": sim.pagerduty_ca_file,
+              "sleep_timer": 0.01}
     values.update(overrides)
     return PagerDutyNotifier(PagerDutySettings(sim.env()["PAGERDUTY_ROUTING_KEY"], **values))
 
@@ -35,7 +36,8 @@ async def test_trigger_acknowledge_resolve_share_one_dedup_key_over_tls(sim):
     alert = sim.pagerduty.alerts["callwatch-inc-42"]
     assert alert.status == "resolved" and sim.pagerduty.opened == 1
     trigger = sim.pagerduty.events[0]
-    assert [e["event_action"] for e in sim.pagerduty.events] == ["trigger", "acknowledge", "resolve"]
+    actions = [e["event_action"] for e in sim.pagerduty.events]
+    assert actions == ["trigger", "acknowledge", "resolve"]
     assert trigger["payload"]["severity"] == "critical"
     assert trigger["payload"]["custom_details"]["incident_id"] == "inc-42"
     assert trigger["payload"]["custom_details"]["value"] == "6.2%"

@@ -8,8 +8,14 @@ import telnyx
 
 from receiver.notify.base import Notification, NotifyError
 from receiver.notify.phone import (
-    PhoneNotifier, TelnyxDialer, TelnyxSettings, TwilioDialer, TwilioSettings, decode_client_state,
-    speak_on_answer, twiml,
+    PhoneNotifier,
+    TelnyxDialer,
+    TelnyxSettings,
+    TwilioDialer,
+    TwilioSettings,
+    decode_client_state,
+    speak_on_answer,
+    twiml,
 )
 
 FROM = "+15005550006"
@@ -58,7 +64,8 @@ async def test_when_twilio_answers_500_the_call_goes_through_telnyx(sim, notifie
     assert "Call drop rate critical on telnyx" in state["say"] and state["incident"] == "inc-9"
 
 
-async def test_an_incident_about_twilio_is_called_through_telnyx_without_trying_twilio(sim, notifier):
+async def test_an_incident_about_twilio_is_called_through_telnyx_without_trying_twilio(
+        sim, notifier):
     delivery = await notifier.send(note(provider="twilio", summary="Twilio is down"))
     assert delivery.via == "telnyx"
     assert sim.requests("twilio") == [] and len(sim.state.placed_calls("telnyx")) == 1

@@ -18,7 +18,8 @@ from receiver.notify.registry import build_notifiers
 from receiver.notify.slack import SlackNotifier
 
 FULL_ENV = {
-    "PAGERDUTY_ROUTING_KEY": "pd-routing-key-registry-1", "SLACK_BOT_TOKEN": "xoxb-registry-token-1",
+    "PAGERDUTY_ROUTING_KEY": "pd-routing-key-registry-1",
+    "SLACK_BOT_TOKEN": "xoxb-registry-token-1",
     "TWILIO_ACCOUNT_SID": "AC" + "2" * 32, "TWILIO_AUTH_TOKEN": "twilio-registry-token",
     "TELNYX_API_KEY": "KEY-telnyx-registry", "TELNYX_CONNECTION_ID": "conn-1",
     "SMTP_PASSWORD": "smtp-registry-password",

@@ -8,7 +8,8 @@ from receiver.notify.base import Notification, NotifyError
 from receiver.notify.slack import SlackNotifier, SlackSettings, build_message
 
 
-def note(kind: str, thread_ref: str | None = None, summary: str = "Call drop rate critical") -> Notification:
+def note(kind: str, thread_ref: str | None = None,
+         summary: str = "Call drop rate critical") -> Notification:
     return Notification(
         id=f"n-{kind}", incident_id="inc-7", channel="slack", kind=kind, priority="P1",
         summary=summary, text="6.2% of answered calls dropped on twilio", provider="twilio",

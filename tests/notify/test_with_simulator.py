@@ -13,12 +13,14 @@ from receiver.notify.registry import build_notifiers
 
 
 def page(channel: str, kind: str = "trigger", **extra) -> Notification:
-    values = dict(id=f"{channel}-{kind}", incident_id="inc-100", channel=channel, kind=kind,
-                  priority="P0", summary="Total outage: no calls complete on twilio",
-                  text="0% of calls completed in 5 minutes", html="<p>0% of calls completed</p>",
-                  provider="twilio", dedup_key="callwatch-inc-100",
-                  links={"runbook": "https://runbooks.example/outage"},
-                  details={"alertname": "TelephonyServiceDown", "value": "0%"})
+    values = {"id": f"{channel}-{kind}", "incident_id": "inc-100", "channel": channel,
+              "kind": kind, "priority": "P0",
+              "summary": "Total outage: no calls complete on twilio",
+              "text": "0% of calls completed in 5 minutes",
+              "html": "<p>0% of calls completed</p>", "provider": "twilio",
+              "dedup_key": "callwatch-inc-100",
+              "links": {"runbook": "https://runbooks.example/outage"},
+              "details": {"alertname": "TelephonyServiceDown", "value": "0%"}}
     values.update(extra)
     return Notification(**values)
 
@@ -52,10 +54,12 @@ async def test_each_channel_of_the_default_policy_pages_through_the_simulator(si
 async def test_email_with_login_and_starttls_reaches_the_simulator_sink(policy):
     from simulator import Simulator
 
-    async with Simulator(traffic=False, smtp_username="callwatch", smtp_password="s3cret-smtp-pw") as sim:
+    async with Simulator(traffic=False, smtp_username="callwatch",
+                         smtp_password="s3cret-smtp-pw") as sim:
         channels = dict(policy.channels)
         email = channels["email"]
-        channels["email"] = dataclasses.replace(email, settings={**email.settings, "starttls": True})
+        channels["email"] = dataclasses.replace(email,
+                                                settings={**email.settings, "starttls": True})
         env = {**sim.env(), "SMTP_CA_FILE": sim.pagerduty_ca_file}  # one throwaway cert for both
         notifiers = build_notifiers(dataclasses.replace(policy, channels=channels), env)
         try:

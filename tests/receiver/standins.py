@@ -8,7 +8,6 @@ delivery, anything else a retryable failure.
 
 from __future__ import annotations
 
-import asyncio
 import json
 from dataclasses import asdict
 from typing import Any
@@ -81,7 +80,7 @@ class HttpNotifier:
                 if response.status >= 300:
                     raise NotifyError("server_error", f"HTTP {response.status}", retryable=True)
                 return Delivery(ref=(await response.json()).get("ref"))
-        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise NotifyError("connection", type(exc).__name__, retryable=True) from None
 
     async def close(self) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from prometheus_client import CollectorRegistry
 
-from receiver.http.common import RECEIVER
 from receiver.domain.model import Changes, Timer
+from receiver.http.common import RECEIVER
 from tests.receiver.conftest import TOKEN, auth
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -217,7 +217,7 @@ async def test_declaring_an_incident_routes_it_and_schedules_escalation(make_cli
     assert opened["detail"]["description"] == DECLARED["description"]
     timers = await client.app[RECEIVER].store.timers_for(body["id"])
     # the one started at opening (fired at once by the escalation worker), then its successor
-    assert [(t.kind, t.due_at) for t in timers][0] == ("escalation", clock.now)
+    assert (timers[0].kind, timers[0].due_at) == ("escalation", clock.now)
     listed = (await (await client.get("/incidents")).json())["incidents"]
     assert [i["id"] for i in listed] == [body["id"]]
 

@@ -11,10 +11,10 @@ from prometheus_client import CollectorRegistry
 from exporter.calls import CallEvent, CallTracker
 from exporter.health import ProviderState, provider_health
 from exporter.metrics import create_metrics
+from receiver.config import load_config
 from receiver.domain.communications import Communications
 from receiver.domain.context import incident_context
 from receiver.domain.model import Event, Incident
-from receiver.config import load_config
 from receiver.domain.vendor import vendor_payloads
 from receiver.services.vendor import vendor_context
 from tests.receiver.test_actions import DECLARED, call, open_incident
@@ -80,7 +80,7 @@ async def test_a_p2_incident_has_no_customer_notice(make_client):
 
 async def test_an_incident_about_no_vendor_has_no_vendor_email(make_client):
     client = await make_client()
-    status, declared = await call(client, "/incidents", DECLARED)
+    _status, declared = await call(client, "/incidents", DECLARED)
     body = await communications(client, declared["id"])
     assert body["vendor_email"] is None
     assert body["customer_notice"] is not None  # P0
@@ -192,8 +192,8 @@ async def test_vendor_payloads_draft_to_on_call_and_copy_the_vendor_only_when_op
                                       now=incident.opened_at + 1800)
     assert vendor["time_window"] == "2027-01-15 08:00-08:30 UTC (ongoing)"
     comms = Communications()
-    kwargs = dict(now=incident.opened_at + 1800, new_id=lambda: next(ids), batch="vendor:twilio",
-                  comms=comms)
+    kwargs = {"now": incident.opened_at + 1800, "new_id": lambda: next(ids),
+              "batch": "vendor:twilio", "comms": comms}
     drafts = vendor_payloads(incident, [], policy, vendor, **kwargs)
     assert [(r.channel, r.kind, r.payload["recipients"]) for r in drafts] == [
         ("email", "escalate", ["oncall@example.com"])]

@@ -6,8 +6,13 @@ import itertools
 
 import pytest
 
-from receiver.domain.actions import (ActionContext, conflict_message, decide_acknowledge,
-                              decide_declare, decide_resolve)
+from receiver.domain.actions import (
+    ActionContext,
+    conflict_message,
+    decide_acknowledge,
+    decide_declare,
+    decide_resolve,
+)
 from receiver.domain.model import GroupSnapshot, Incident
 
 T0 = 1_800_000_000.0

@@ -12,7 +12,7 @@ import json
 import os
 import socket
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -64,7 +64,7 @@ def free_port() -> int:
 
 
 def am_alert(name: str, provider: str, severity: str = "critical", ends: datetime | None = None):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     body = {"labels": {"alertname": name, "severity": severity, "provider": provider},
             "annotations": {"summary": f"{name} on {provider}",
                             "description": "6.2% of answered calls dropped",
@@ -95,6 +95,13 @@ async def receiver(aiohttp_server, policy, tmp_path, recorders):
     return server, captured
 
 
+def _start_alertmanager(binary: str, config: Path, tmp_path: Path, port: int) -> subprocess.Popen:
+    return subprocess.Popen(
+        [binary, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
+         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "am.log", "wb"))
+
+
 @pytest.fixture
 async def alertmanager(alertmanager_bin, receiver, tmp_path):
     server, _ = receiver
@@ -103,10 +110,7 @@ async def alertmanager(alertmanager_bin, receiver, tmp_path):
     config = tmp_path / "alertmanager.yml"
     config.write_text(CONFIG.format(url=server.make_url("/alerts"), token_file=token_file))
     port = free_port()
-    process = subprocess.Popen(
-        [alertmanager_bin, f"--config.file={config}", f"--storage.path={tmp_path / 'am'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=open(tmp_path / "am.log", "wb"))
+    process = _start_alertmanager(alertmanager_bin, config, tmp_path, port)
     base = f"http://127.0.0.1:{port}"
     async with aiohttp.ClientSession() as session:
         for _ in range(100):
@@ -164,7 +168,7 @@ async def test_real_alertmanager_payloads_become_the_right_incidents(receiver, a
     assert all(c["headers"]["Authorization"] == f"Bearer {TOKEN}" for c in captured)
     await wait_for(lambda: recorders["pagerduty"].sent and len(recorders["slack"].sent) == 2)
 
-    ended = datetime.now(timezone.utc) - timedelta(seconds=1)
+    ended = datetime.now(UTC) - timedelta(seconds=1)
     await post_alerts(alertmanager, [am_alert("TelephonyCallDropRateHigh", "twilio", ends=ended),
                                      am_alert("TelephonyCallDropRateHigh", "telnyx", ends=ended)])
 

@@ -30,9 +30,11 @@ def _context(**incident_changes) -> dict:
         "timeline": [{"at": "2026-11-27T03:00:00Z", "kind": "opened", "actor": None,
                       "detail": "TelephonyCallDropRateHigh firing"}],
         "report": {"mtta": None, "mttr": None, "sla_breached": False},
-        "vendor": {"name": "Twilio", "account_id": "AC123", "account_id_source": "TWILIO_ACCOUNT_SID",
+        "vendor": {"name": "Twilio", "account_id": "AC123",
+                   "account_id_source": "TWILIO_ACCOUNT_SID",
                    "connection_id": None, "issue_type": "Outage", "time_window": "03:00-03:35 UTC",
-                   "affected_services": ["Programmable Voice"], "affected_numbers": ["+15005550006"],
+                   "affected_services": ["Programmable Voice"],
+                   "affected_numbers": ["+15005550006"],
                    "error_messages": ["SIP 503 Service Unavailable"],
                    "example_call_ids": ["CA0001", "CA0002"]},
         "contact": {"name": "On-call Engineer", "title": "SRE", "company": "Example Corp",
@@ -83,7 +85,8 @@ def test_the_voice_script_reads_the_summary(comms: Communications) -> None:
 def test_the_report_leaves_people_parts_as_marked_prompts(comms: Communications) -> None:
     text = comms.render("post_incident_report", **_context())
     for section in ("## 1. Executive summary", "## 2. Timeline", "## 3. Root cause analysis",
-                    "## 4. Impact assessment", "## 5. Lessons learned", "## 6. Preventive measures"):
+                    "## 4. Impact assessment", "## 5. Lessons learned",
+                    "## 6. Preventive measures"):
         assert section in text
     assert text.count("**TO DO**") >= 8
     assert "| 2026-11-27T03:00:00Z | opened | callwatch |" in text

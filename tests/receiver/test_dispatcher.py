@@ -4,20 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from prometheus_client import CollectorRegistry
 
 from receiver.config import DispatchSettings
-from receiver.services.dispatcher import Dispatcher, next_fallback
-from receiver.domain.incidents import Context, decide
-from receiver.services.metrics import ReceiverMetrics
 from receiver.domain.alertmanager import delivery_key, parse_payload
+from receiver.domain.incidents import Context, decide
+from receiver.services.dispatcher import Dispatcher, next_fallback
+from receiver.services.metrics import ReceiverMetrics
 from receiver.store import make_store
 from tests.receiver.conftest import FakeClock, with_notifications
 from tests.receiver.standins import (
-    DeadNotifier, FlakyNotifier, RecordingNotifier, alert, payload,
+    DeadNotifier,
+    FlakyNotifier,
+    RecordingNotifier,
+    alert,
+    payload,
 )
 
 SETTINGS = DispatchSettings(lease_seconds=30, retry_base_seconds=10, retry_max_seconds=60,
@@ -153,13 +157,13 @@ async def test_a_row_failing_past_its_maximum_age_is_abandoned(store, policy):
 
 
 async def test_due_digest_rows_leave_as_one_digest_notification(store, policy):
-    clock = FakeClock(datetime(2026, 11, 27, 10, 0, tzinfo=timezone.utc).timestamp())
+    clock = FakeClock(datetime(2026, 11, 27, 10, 0, tzinfo=UTC).timestamp())
     notifiers = recorders(policy)
     d = dispatcher(store, policy, clock, notifiers)
     for name in ("A", "B", "C"):
         await deliver(store, policy, clock, alert(f"Warn{name}", severity="warning"), group=name)
     assert await d.run_once() == 0 and await store.pending_count() == 3
-    clock.now = datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc).timestamp()
+    clock.now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC).timestamp()
     assert await d.run_once() == 3
     sent = notifiers["digest"].sent
     assert len(sent) == 1 and sent[0].kind == "digest"

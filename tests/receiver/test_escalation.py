@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 
 from receiver.domain.escalation import (
-    FiringAlert, IncidentState, due_actions, next_due, pending_actions,
+    FiringAlert,
+    IncidentState,
+    due_actions,
+    next_due,
+    pending_actions,
 )
 
 MINUTE = 60.0

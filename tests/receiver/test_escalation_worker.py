@@ -9,9 +9,9 @@ from prometheus_client import CollectorRegistry
 
 from callwatch.web import create_app
 from receiver.app import setup_receiver
+from receiver.http.common import RECEIVER
 from receiver.services.escalation import EscalationWorker
 from receiver.services.metrics import ReceiverMetrics
-from receiver.http.common import RECEIVER
 from tests.receiver.conftest import auth
 from tests.receiver.standins import alert, payload
 
@@ -103,7 +103,7 @@ async def test_a_restart_at_minute_14_still_escalates_at_minute_15(
     await _sent(recorders, "pagerduty", "escalate")
     clock.advance(14 * MINUTE)
     await first.close()                      # the process goes away at minute 14
-    second = await start()                   # a new one on the same store
+    await start()                            # a new one on the same store
     clock.advance(1 * MINUTE)
     assert len(await _sent(recorders, "phone", "escalate")) == 1
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from receiver.domain.incidents import Context, decide
-from receiver.domain.priority import alert_priority
 from receiver.domain.alertmanager import parse_payload
+from receiver.domain.incidents import Context, decide
 from receiver.domain.model import GroupSnapshot
+from receiver.domain.priority import alert_priority
 from tests.receiver.conftest import auth, with_notifications
 from tests.receiver.standins import alert, payload
 
@@ -136,12 +136,12 @@ def test_reopen_window(policy, gap, reopens):
 
 
 def test_a_p3_goes_to_the_digest_due_at_its_send_time(policy):
-    now = datetime(2026, 11, 27, 10, 30, tzinfo=timezone.utc).timestamp()
+    now = datetime(2026, 11, 27, 10, 30, tzinfo=UTC).timestamp()
     changes = decide(group(alert(severity="warning")), GroupSnapshot("g", None, frozenset()),
                      ctx(policy, now))
     assert [(r.channel, r.kind) for r in changes.outbox] == [("digest", "trigger")]
-    due = datetime.fromtimestamp(changes.outbox[0].next_attempt_at, timezone.utc)
-    assert due == datetime(2026, 11, 28, 9, 0, tzinfo=timezone.utc)  # send_at 09:00 UTC
+    due = datetime.fromtimestamp(changes.outbox[0].next_attempt_at, UTC)
+    assert due == datetime(2026, 11, 28, 9, 0, tzinfo=UTC)  # send_at 09:00 UTC
 
 
 async def eventually(predicate, timeout=5.0):
@@ -177,7 +177,8 @@ async def test_a_resolve_threads_under_the_first_message_per_channel(make_client
     answer = await (await client.post("/alerts", data=json.dumps(resolved),
                                       headers=auth())).json()
     assert answer["state"] == "resolved"
-    await eventually(lambda: len(recorders["slack"].sent) == 2 and len(recorders["email"].sent) == 2)
+    await eventually(lambda: len(recorders["slack"].sent) == 2
+                     and len(recorders["email"].sent) == 2)
     for name in ("slack", "email"):
         trigger, resolve = recorders[name].sent
         assert (trigger.kind, resolve.kind) == ("trigger", "resolve")

@@ -9,7 +9,6 @@ recording HTTP endpoint run by this test, which can answer 503 per channel on de
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import signal
 import socket
@@ -59,7 +58,7 @@ async def start_receiver(tmp_path: Path, notify_url: str, port: int):
            "CALLWATCH_TEST_NOTIFY_URL": notify_url, "CALLWATCH_OUTBOX_LEASE_SECONDS": "1",
            "CALLWATCH_OUTBOX_POLL_SECONDS": "0.1", "CALLWATCH_RETRY_BASE_SECONDS": "0.1",
            "CALLWATCH_RETRY_MAX_SECONDS": "0.3"}
-    log = open(tmp_path / f"receiver-{port}.log", "wb")
+    log = await asyncio.to_thread(open, tmp_path / f"receiver-{port}.log", "wb")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "callwatch", "receiver", "--listen", f"127.0.0.1:{port}",
         cwd=REPO, env=env, stdout=log, stderr=log)

@@ -6,8 +6,17 @@ import asyncio
 
 import pytest
 
+from receiver.domain.model import (
+    Attempt,
+    Changes,
+    Event,
+    Finish,
+    GroupSnapshot,
+    Incident,
+    NewOutbox,
+    Timer,
+)
 from receiver.store import make_store
-from receiver.domain.model import Attempt, Changes, Event, Finish, GroupSnapshot, Incident, NewOutbox, Timer
 
 pytestmark = pytest.mark.binaries
 
@@ -199,7 +208,8 @@ async def test_concurrent_deliveries_of_one_key_apply_once(store, store_url):
     try:
         results = await asyncio.gather(*(
             (store if i % 2 else other).apply_group(
-                "same", "g", 100.0, opening(incident(id=f"inc{i}", group="g"), row(f"o{i}", inc=f"inc{i}")))
+                "same", "g", 100.0,
+                opening(incident(id=f"inc{i}", group="g"), row(f"o{i}", inc=f"inc{i}")))
             for i in range(6)))
     finally:
         await other.close()

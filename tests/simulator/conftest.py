@@ -5,12 +5,13 @@ from __future__ import annotations
 import random
 
 import pytest
+from simhelpers import FakeClock
 
 from simulator.app import create_app
 from simulator.core import Faults, Recorder
-from simhelpers import FakeClock
 from simulator.slack import SlackState
 from simulator.state import SimState
+
 
 @pytest.fixture
 def clock() -> FakeClock:

@@ -66,7 +66,8 @@ async def test_slow_api_and_notifier_outage_set_latency_and_notifier_failures(cl
     ("POST", "/control/fail", {"service": "slack", "status": "500"}, "invalid_fault"),
     ("POST", "/control/fail", {"service": "slack", "status": 200, "count": 1}, "invalid_fault"),
     ("GET", "/control/requests?service=fax", None, "unknown_service"),
-    ("PUT", "/control/statuspage", {"provider": "twilio", "indicator": "meh"}, "invalid_statuspage"),
+    ("PUT", "/control/statuspage", {"provider": "twilio", "indicator": "meh"},
+     "invalid_statuspage"),
     ("PUT", "/control/statuspage", {"provider": "vonage", "indicator": "major"},
      "invalid_statuspage"),
     ("PUT", "/control/traffic", {"rate": "fast"}, "invalid_traffic"),
@@ -119,7 +120,8 @@ async def _traffic_to_app(client, state, control, key, calls: int):
     return generator
 
 
-async def test_the_app_accepts_every_signed_webhook_the_generator_sends(client, state, control, key):
+async def test_the_app_accepts_every_signed_webhook_the_generator_sends(
+        client, state, control, key):
     generator = await _traffic_to_app(client, state, control, key, 60)
     assert generator.stats.by_status == {200: generator.stats.sent}
     assert control.app_stats.accepted["twilio"] > 0 and control.app_stats.accepted["telnyx"] > 0

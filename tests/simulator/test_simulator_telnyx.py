@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import telnyx
-
 from simhelpers import NOW, add_call
 
 
@@ -69,7 +68,8 @@ async def test_a_texml_call_is_recorded_and_needs_texml_or_url(client, state):
         state.telnyx_connection_id, from_="+15005550006", to="+15005550001",
         texml="<Response><Say>P0</Say></Response>")
     assert created.status == "queued" and created.call_sid.startswith("v3:")
-    assert state.placed[created.call_sid]["request"]["Texml"] == "<Response><Say>P0</Say></Response>"
+    request = state.placed[created.call_sid]["request"]
+    assert request["Texml"] == "<Response><Say>P0</Say></Response>"
     with pytest.raises(telnyx.UnprocessableEntityError):
         await client.texml.calls.create(state.telnyx_connection_id, from_="+1", to="+2")
 

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
+from simhelpers import NOW, add_call
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
-
-from simhelpers import NOW, add_call
 
 
 @pytest.fixture
@@ -35,7 +34,7 @@ async def test_listing_calls_pages_through_every_call_newest_first(client, state
     calls = await client.calls.list_async(page_size=2)
     assert [c.sid for c in calls] == [c.id for c in reversed(made)]
     assert calls[0].status == "completed" and calls[0].duration == "60"
-    assert calls[0].start_time == datetime.fromtimestamp(NOW - 596, timezone.utc)
+    assert calls[0].start_time == datetime.fromtimestamp(NOW - 596, UTC)
 
 
 async def test_the_page_token_survives_calls_arriving_between_pages(client, state):
@@ -52,7 +51,7 @@ async def test_status_and_start_time_filters_reach_the_server_and_filter(client,
     add_call(state, "twilio", "completed", NOW - 7200)
     busy = add_call(state, "twilio", "busy", NOW - 60)
     add_call(state, "twilio", "busy", NOW - 7200)
-    after = datetime.fromtimestamp(NOW - 3600, timezone.utc)
+    after = datetime.fromtimestamp(NOW - 3600, UTC)
     calls = await client.calls.list_async(status="busy", start_time_after=after)
     assert [c.sid for c in calls] == [busy.id]
     assert calls[0].duration is None and calls[0].end_time is None
@@ -60,7 +59,8 @@ async def test_status_and_start_time_filters_reach_the_server_and_filter(client,
     assert query["Status"] == "busy" and query["StartTime>"] == after.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-async def test_a_dropped_call_is_completed_at_twilio_and_active_calls_are_in_progress(client, state):
+async def test_a_dropped_call_is_completed_at_twilio_and_active_calls_are_in_progress(
+        client, state):
     add_call(state, "twilio", "dropped", NOW - 60, sip=503)
     live = add_call(state, "twilio", "completed", NOW - 30, ended=False)
     statuses = {c.sid: c.status for c in await client.calls.list_async()}
@@ -120,7 +120,7 @@ async def test_monitor_alerts_filter_by_level_and_start_date(client, state, cloc
     clock.now = NOW
     recent = state.add_alert("11205", "CA" + "2" * 32, "http://app/hook", "connection failure")
     state.add_alert("13227", "CA" + "3" * 32, "http://app/hook", "a warning", log_level="warning")
-    start = datetime.fromtimestamp(NOW - 3600, timezone.utc)
+    start = datetime.fromtimestamp(NOW - 3600, UTC)
     alerts = await client.monitor.v1.alerts.list_async(log_level="error", start_date=start,
                                                        page_size=1)
     assert [(a.sid, a.error_code) for a in alerts] == [(recent.sid, "11205")]
@@ -140,7 +140,8 @@ async def test_a_wrong_auth_token_is_401_with_twilio_error_20003(server, state):
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-async def test_an_injected_failure_surfaces_as_the_sdk_exception_then_clears(client, faults, status):
+async def test_an_injected_failure_surfaces_as_the_sdk_exception_then_clears(
+        client, faults, status):
     faults.fail("twilio", status, count=2)
     with pytest.raises(TwilioException) as listed:
         await client.calls.list_async()

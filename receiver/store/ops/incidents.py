@@ -77,7 +77,7 @@ def get_incident(incident_id: str) -> Op:
 def list_incidents(state: str | None, limit: int) -> Op:
     where, params = ("WHERE state = ?", (state,)) if state else ("", ())
     rows = yield Q(f"SELECT {_INCIDENT_COLUMNS} FROM incidents {where} "
-                   "ORDER BY opened_at DESC, id LIMIT ?", params + (limit,))
+                   "ORDER BY opened_at DESC, id LIMIT ?", (*params, limit))
     return [incident_from_row(row) for row in rows]
 
 

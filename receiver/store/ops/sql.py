@@ -11,10 +11,12 @@ rows with ``FOR UPDATE SKIP LOCKED``; SQLite's ``BEGIN IMMEDIATE`` already seria
 
 from __future__ import annotations
 
+from collections.abc import Generator, Mapping
 from dataclasses import dataclass
-from typing import Any, Generator, Mapping
+from typing import Any
 
 import orjson
+
 
 @dataclass(frozen=True)
 class Q:
