@@ -13,7 +13,7 @@ flap at this scale), past the reopen window, with a random phase against the scr
 
 Latency = PagerDuty ``received_at`` - the simulator's ``since`` (both the same wall clock).
 Floor = the paging rule's ``for`` + scrape interval + evaluation interval + Alertmanager
-``group_wait``, read from the configs the stack rendered. Overhead = latency - floor; the issue's
+``group_wait``, read from the configs the stack rendered. Overhead = latency - floor; the
 target is a median overhead under 2 s. The rate window (5m/60 = 5 s) also delays detection: the
 "+window" column (floor incl. rate window) adds it so the reader sees both.
 

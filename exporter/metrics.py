@@ -1,4 +1,4 @@
-"""Every exporter metric (DESIGN.md "Exporter"), registered on a given registry.
+"""Every exporter metric (docs/exporter.md), registered on a given registry.
 
 Names come from ``policy.catalog`` (the contract). Labels are closed sets only — provider,
 direction, outcome, source, operation, probe target names from the policy — never a call id,

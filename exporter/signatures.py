@@ -1,12 +1,12 @@
 """Webhook signature checks for Twilio and Telnyx, and the signing the probes need.
 
-Twilio (providers.md A4): ``X-Twilio-Signature`` = base64 HMAC-SHA1(auth token, public URL +
+Twilio: ``X-Twilio-Signature`` = base64 HMAC-SHA1(auth token, public URL +
 sorted form params), verified with the SDK's ``RequestValidator`` against the URL Twilio called —
 the PUBLIC one (``CALLWATCH_PUBLIC_URL`` + path + query), not what a proxy forwarded to us. When
 ``X-Twilio-Webhooks-Signature-Settings`` names ``algorithm=HMAC_SHA256`` the request was signed with
 a webhook SharedKey secret instead of the auth token.
 
-Telnyx (providers.md B3): ``telnyx-signature-ed25519`` = base64 Ed25519 signature of
+Telnyx: ``telnyx-signature-ed25519`` = base64 Ed25519 signature of
 ``f"{telnyx-timestamp}|{raw body}"``, checked with the account's base64 32-byte public key; the
 timestamp must be within 300 s of now (the clock is injected). Verified with libsodium through
 PyNaCl (installed by ``telnyx[webhooks]``; about twice as fast as OpenSSL here) and else with

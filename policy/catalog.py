@@ -1,6 +1,6 @@
 """The fixed catalog: the six threshold rows, their recording rules and alert names.
 
-These names are contracts (DESIGN.md): other tools, dashboards and tests depend on them.
+These names are contracts: other tools, dashboards and tests depend on them.
 The policy file sets only the numbers; what a row measures is defined here, once.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Exporter metric names (DESIGN.md "Exporter"). The exporter defines them with these names.
+# Exporter metric names. The exporter defines them with these names.
 CALLS_ENDED = "telephony_calls_ended_total"
 CALLS_ACTIVE = "telephony_calls_active"
 CALL_MOS = "telephony_call_mos"
@@ -36,7 +36,7 @@ class Row:
     """What one threshold row measures and how it is named and shown."""
 
     key: str
-    title: str            # the seed's row name
+    title: str            # the row's name, as the dashboard shows it
     record: str           # recording rule name
     alert: str            # alert name
     direction: str        # "above": alert when the value rises past the threshold; "below": falls

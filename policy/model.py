@@ -17,7 +17,7 @@ SEVERITIES = ("warning", "critical")
 
 @dataclass(frozen=True)
 class Threshold:
-    """One row of the seed's "Alert Thresholds" table, as configured."""
+    """One row of the policy's alert thresholds table, as configured."""
 
     key: str                    # catalog key, e.g. "call_drop_rate"
     warning: float

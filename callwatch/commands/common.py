@@ -1,4 +1,4 @@
-"""Options several commands share, with the conventions from DESIGN.md "Running it"."""
+"""Options several commands share: ``--policy`` and ``--listen``, the same everywhere."""
 
 from __future__ import annotations
 

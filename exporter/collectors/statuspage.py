@@ -1,7 +1,7 @@
 """Each provider's Statuspage ``summary.json`` → ``telephony_provider_status{provider}``.
 
 ``status.indicator``: ``none`` 0, ``minor`` and ``maintenance`` 1, ``major`` 2, ``critical`` 3
-(providers.md C). An unknown indicator is taken as ``minor`` (1: something is reported, we
+(Statuspage's own scale). An unknown indicator is taken as ``minor`` (1: something is reported, we
 cannot say how bad); a page that cannot be fetched or parsed leaves the last value in place and
 records the problem (the status page being down says nothing about the provider).
 These requests are not provider API calls and are kept out of the API metrics.

@@ -1,4 +1,4 @@
-"""Telnyx polling through ``telnyx.AsyncTelnyx`` (providers.md B1, B4).
+"""Telnyx polling through ``telnyx.AsyncTelnyx``.
 
 - ``telnyx.calls``: active calls of ``TELNYX_CONNECTION_ID`` (→ live calls), and — only when
   polling is Telnyx's source of truth for outcomes (no ``TELNYX_PUBLIC_KEY``, so no verified

@@ -1,4 +1,4 @@
-"""Twilio polling through the official SDK's async client (providers.md A1-A3).
+"""Twilio polling through the official SDK's async client.
 
 Three sources, each incremental with its own cursor:
 
@@ -77,7 +77,7 @@ def make_client(account_sid: str, auth_token: str, base_url: str | None) -> Clie
 
 def classify_error(exc: BaseException) -> PollError | None:
     """SDK errors → PollError: list/page raise TwilioException(msg, Response), fetch raises
-    TwilioRestException (providers.md A1)."""
+    TwilioRestException."""
     if isinstance(exc, TwilioRestException):
         return http_error(exc.status, f"HTTP {exc.status} (code {exc.code})")
     if isinstance(exc, TwilioException) and len(exc.args) > 1:

@@ -1,6 +1,6 @@
 """Twilio polling mode: completed calls wait for their Voice Insights summary before counting.
 
-The Call resource has no SIP code (providers.md A1), so a ``completed`` call polled from it
+The Call resource has no SIP code, so a ``completed`` call polled from it
 cannot be told from a dropped one. In polling mode (Twilio's source of truth for outcomes) the
 calls poller therefore parks completed calls here; the Insights poller resolves each with its
 summary's ``properties.last_sip_response_num`` (not 2xx → dropped, via ``exporter.outcomes``).

@@ -1,4 +1,4 @@
-"""A signed Telnyx ``call.hangup`` event to a webhook endpoint (providers.md B3 "Synthetic probe").
+"""A signed Telnyx ``call.hangup`` event to a webhook endpoint.
 
 Signed with ``CALLWATCH_PROBE_TELNYX_PRIVATE_KEY``; the target must trust its public key
 (callwatch: ``TELNYX_PUBLIC_KEY``). Carries ``X-Callwatch-Probe: 1`` (see twilio_webhook).

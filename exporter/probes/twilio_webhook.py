@@ -1,4 +1,4 @@
-"""A signed Twilio status callback to a webhook endpoint (providers.md A4 "Synthetic probe").
+"""A signed Twilio status callback to a webhook endpoint.
 
 Signed with ``TWILIO_AUTH_TOKEN`` over the target URL exactly as configured (configure the public
 URL the endpoint's owner validates against). Carries ``X-Callwatch-Probe: 1`` so callwatch's own

@@ -135,7 +135,7 @@ def _row_alerts(policy: Policy, threshold: Threshold, options: RenderOptions) ->
         condition = f"{row.record} {op} {value:g}{guard}"
         notes = _annotations(policy, row, level, value, window, threshold.runbook)
         if level == "critical" and threshold.priority_critical_majority:
-            # Split by the provider's share of calls: the seed's ">50% of users affected" is P1.
+            # Split by the provider's share of calls: ">50% of users affected" is P1.
             # When the share crosses 50% mid-incident, the twin that stops keeps firing for at
             # least the row's `for` (and one evaluation), until the other twin has waited out its
             # own `for`: the critical never lapses while the condition holds.

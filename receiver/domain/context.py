@@ -25,7 +25,7 @@ from receiver.domain.model import Event, Incident
 from receiver.domain.priority import leading_alert
 from receiver.domain.times import iso
 
-SERVICE = "Telephony Platform"   # the service every notice is about (the seed's wording)
+SERVICE = "Telephony Platform"   # the service every notice is about
 MANUAL_PREFIX = "manual:"        # group_key of an incident declared by hand
 
 

@@ -4,7 +4,7 @@
 the next thing will be due, so the receiver can keep one timer per incident in the store and a
 restart resumes exactly where it stopped. Nothing here reads a clock or does I/O.
 
-Rules, from the policy (seed "Internal Escalation Matrix", "Business Escalation"):
+Rules, from the policy's ``escalation`` section:
 
 - Engineering chain: each step whose ``priorities`` include the incident's priority is due at
   ``opened_at + after``. Acknowledgement stops it.

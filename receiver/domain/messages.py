@@ -1,9 +1,10 @@
 """The words of every notification, composed in this one module.
 
-Issue 5 replaces the bodies with Jinja2 templates; the fields stay. ``compose`` returns the
-Notification fields stored in an outbox row's payload (everything but ``id`` and
-``thread_ref``, which the dispatcher adds at send time); ``compose_digest`` folds several
-rows into the one daily message.
+The pages' words are written here, in code: ``compose`` returns the Notification fields stored
+in an outbox row's payload (everything but ``id`` and ``thread_ref``, which the dispatcher adds
+at send time); ``compose_digest`` folds several rows into the one daily message. The longer
+texts people read (notices, vendor email, voice script, report) are rendered from the Jinja2
+templates by ``receiver.domain.communications``.
 """
 
 from __future__ import annotations

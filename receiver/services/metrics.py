@@ -1,4 +1,4 @@
-"""The receiver's metrics (DESIGN.md names), registered on the app's registry.
+"""The receiver's metrics (names listed in docs/receiver.md), registered on the app's registry.
 
 ``callwatch_incidents_open`` and ``callwatch_outbox_pending`` are read from the store (so they
 are right across restarts and replicas) each time the dispatcher polls.

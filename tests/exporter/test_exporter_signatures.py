@@ -16,7 +16,7 @@ from exporter.signatures import (
     twilio_sign,
 )
 
-# Twilio's published example (providers.md A4; twilio-python's own test vector).
+# Twilio's published example (twilio-python's own test vector).
 VECTOR_URL = "https://mycompany.com/myapp.php?foo=1&bar=2"
 VECTOR_PARAMS = {"CallSid": "CA1234567890ABCDE", "Caller": "+12349013030", "Digits": "1234",
                  "From": "+12349013030", "To": "+18005551212"}

@@ -1,4 +1,4 @@
-"""Templates: every seed field present, HTML escaped, sandboxed, overridable by path."""
+"""Templates: every field the notices need present, HTML escaped, sandboxed, overridable."""
 
 from __future__ import annotations
 

@@ -22,7 +22,7 @@ NORMAL_TELNYX = {"normal_clearing", "time_limit", "originator_cancel"}
 
 
 def outcome_of(webhook) -> tuple[str, str, float | None]:
-    """(provider, outcome, mos) of a final webhook, by DESIGN.md's definitions."""
+    """(provider, outcome, mos) of a final webhook, by the exporter's definitions."""
     if webhook.provider == "twilio":
         form = dict(parse_qsl(webhook.body.decode()))
         status, sip = form["CallStatus"], int(form.get("SipResponseCode", "200"))
