@@ -27,7 +27,17 @@ from policy import Policy
 from receiver.domain import outbox
 from receiver.domain.context import MANUAL_PREFIX
 from receiver.domain.escalation import TIMER_KIND
-from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox, Timer
+from receiver.domain.model import (
+    Changes,
+    Event,
+    EventKind,
+    GroupSnapshot,
+    Incident,
+    IncidentState,
+    MessageKind,
+    NewOutbox,
+    Timer,
+)
 from receiver.domain.priority import leading_alert
 from receiver.domain.times import iso
 
@@ -57,13 +67,13 @@ class Outcome:
 
 def conflict_message(incident: Incident, attempted: str, actor: str | None) -> str:
     """"incident X was already acknowledged by Y at T" (the 409 detail)."""
-    if incident.state == "acknowledged":
+    if incident.state == IncidentState.ACKNOWLEDGED:
         who, when = incident.acked_by or actor, incident.acked_at
     else:
         who, when = actor, incident.resolved_at
     by = f" by {who}" if who else ""
     text = f"incident {incident.id} was already {incident.state}{by} at {iso(when)}"
-    if attempted == "acknowledge" and incident.state == "resolved":
+    if attempted == "acknowledge" and incident.state == IncidentState.RESOLVED:
         text += "; a resolved incident cannot be acknowledged"
     return text
 
@@ -72,14 +82,15 @@ def decide_acknowledge(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:
     """Acknowledge a triggered incident (see the module docstring); else a conflict."""
     current = snapshot.incident
     assert current is not None
-    if current.state != "triggered":
+    if current.state != IncidentState.TRIGGERED:
         return Outcome(Changes(), conflict=current.state, incident=current)
-    incident = replace(current, state="acknowledged", acked_at=ctx.now, acked_by=ctx.actor,
-                       updated_at=ctx.now)
-    event = Event(incident.id, ctx.now, "acknowledged", ctx.actor,
+    incident = replace(current, state=IncidentState.ACKNOWLEDGED, acked_at=ctx.now,
+                       acked_by=ctx.actor, updated_at=ctx.now)
+    event = Event(incident.id, ctx.now, EventKind.ACKNOWLEDGED, ctx.actor,
                   {"after_seconds": round(ctx.now - current.opened_at, 3)})
     channels = _told(snapshot.notified, ctx, extra_skip=NO_ACK_CHANNEL_TYPES)
-    rows = _rows(incident, channels, "acknowledge", ctx, note=f"Acknowledged by {ctx.actor}")
+    rows = _rows(incident, channels, MessageKind.ACKNOWLEDGE, ctx,
+                 note=f"Acknowledged by {ctx.actor}")
     timer = Timer(ctx.new_id(), incident.id, TIMER_KIND, ctx.now, {})
     return Outcome(Changes(incident=incident, events=[event], outbox=rows, timers=[timer],
                            cancel_timers=(TIMER_KIND,), acknowledged_incident=incident),
@@ -90,12 +101,13 @@ def decide_resolve(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:
     """Resolve an open incident by hand (see the module docstring); else a conflict."""
     current = snapshot.incident
     assert current is not None
-    if current.state == "resolved":
+    if current.state == IncidentState.RESOLVED:
         return Outcome(Changes(), conflict=current.state, incident=current)
-    incident = replace(current, state="resolved", resolved_at=ctx.now, updated_at=ctx.now)
-    event = Event(incident.id, ctx.now, "resolved", ctx.actor,
+    incident = replace(current, state=IncidentState.RESOLVED, resolved_at=ctx.now,
+                       updated_at=ctx.now)
+    event = Event(incident.id, ctx.now, EventKind.RESOLVED, ctx.actor,
                   {"after_seconds": round(ctx.now - current.opened_at, 3), "by_hand": True})
-    rows = _rows(incident, _told(snapshot.notified, ctx), "resolve", ctx,
+    rows = _rows(incident, _told(snapshot.notified, ctx), MessageKind.RESOLVE, ctx,
                  note=f"Resolved by {ctx.actor}")
     return Outcome(Changes(incident=incident, events=[event], outbox=rows, cancel_timers=("*",),
                            resolved_incident=incident), incident=incident)
@@ -108,13 +120,13 @@ def decide_declare(snapshot: GroupSnapshot, ctx: ActionContext, *, incident_id: 
     if snapshot.incident is not None:  # the group key is fresh: this cannot happen twice
         return Outcome(Changes(), conflict=snapshot.incident.state, incident=snapshot.incident)
     incident = Incident(id=incident_id, group_key=MANUAL_PREFIX + incident_id,
-                        priority=priority, state="triggered", summary=summary,
+                        priority=priority, state=IncidentState.TRIGGERED, summary=summary,
                         provider=provider, opened_at=ctx.now, labels={"source": "manual"},
                         updated_at=ctx.now)
-    event = Event(incident.id, ctx.now, "opened", ctx.actor,
+    event = Event(incident.id, ctx.now, EventKind.OPENED, ctx.actor,
                   {"priority": priority, "declared": True, "description": description})
     channels = ctx.policy.routing[priority].channels
-    rows = _rows(incident, channels, "trigger", ctx,
+    rows = _rows(incident, channels, MessageKind.TRIGGER, ctx,
                  note=f"Declared by {ctx.actor}: {description}")
     timer = Timer(ctx.new_id(), incident.id, TIMER_KIND, ctx.now, {})
     return Outcome(Changes(incident=incident, new_incident=True, events=[event], outbox=rows,

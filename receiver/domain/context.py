@@ -21,7 +21,7 @@ from typing import Any
 
 from policy import Policy
 from policy.durations import format_duration
-from receiver.domain.model import Event, Incident
+from receiver.domain.model import Event, EventKind, Incident, IncidentState
 from receiver.domain.priority import leading_alert
 from receiver.domain.times import iso
 
@@ -39,7 +39,7 @@ def human(seconds: float | None) -> str | None:
 def declared_description(timeline: Sequence[Event]) -> str:
     """The description given when the incident was declared by hand ("" otherwise)."""
     for event in timeline:
-        if event.kind == "opened" and isinstance(event.detail.get("description"), str):
+        if event.kind == EventKind.OPENED and isinstance(event.detail.get("description"), str):
             return event.detail["description"]
     return ""
 
@@ -56,13 +56,13 @@ def impact(incident: Incident, timeline: Sequence[Event], policy: Policy) -> str
 
 def sla_breached(incident: Incident, timeline: Sequence[Event], policy: Policy,
                  now: float | None = None) -> bool:
-    if any(event.kind == "sla_breached" for event in timeline):
+    if any(event.kind == EventKind.SLA_BREACHED for event in timeline):
         return True
     spec = policy.priorities.get(incident.priority)
     if spec is None:
         return False
     acked = incident.acked_at
-    if acked is None and incident.state == "resolved":
+    if acked is None and incident.state == IncidentState.RESOLVED:
         acked = incident.resolved_at  # resolved without an ack: resolution is the response
     if acked is None:
         return now is not None and now - incident.opened_at > spec.response_seconds

@@ -30,7 +30,16 @@ from dataclasses import dataclass, field
 from policy.model import EscalationStep, Policy
 from receiver.domain import messages, outbox
 from receiver.domain.ids import new_id
-from receiver.domain.model import Changes, Event, Incident, NewOutbox, Timer
+from receiver.domain.model import (
+    Changes,
+    Event,
+    EventKind,
+    Incident,
+    IncidentState,
+    MessageKind,
+    NewOutbox,
+    Timer,
+)
 
 ENGINEERING = "engineering"
 BUSINESS = "business"
@@ -46,7 +55,7 @@ class FiringAlert:
 
 
 @dataclass(frozen=True)
-class IncidentState:
+class EscalationCase:
     """What escalation needs to know about an incident."""
 
     priority: str
@@ -75,7 +84,7 @@ def _step_action(kind: str, step: EscalationStep, due_at: float) -> Action:
     return Action(f"{kind}:{step.level}", kind, due_at, step.level, step.contacts, step.channels)
 
 
-def _engineering(incident: IncidentState, policy: Policy) -> list[Action]:
+def _engineering(incident: EscalationCase, policy: Policy) -> list[Action]:
     chain = policy.escalation.engineering
     actions = [_step_action(ENGINEERING, step, incident.opened_at + step.after_seconds)
                for step in chain if incident.priority in step.priorities]
@@ -87,17 +96,17 @@ def _engineering(incident: IncidentState, policy: Policy) -> list[Action]:
     return actions
 
 
-def _business(incident: IncidentState, policy: Policy) -> list[Action]:
+def _business(incident: EscalationCase, policy: Policy) -> list[Action]:
     return [_step_action(BUSINESS, step, incident.opened_at + step.after_seconds)
             for step in policy.escalation.business if incident.priority in step.priorities]
 
 
-def _sla(incident: IncidentState, policy: Policy) -> list[Action]:
+def _sla(incident: EscalationCase, policy: Policy) -> list[Action]:
     response = policy.priorities[incident.priority].response_seconds
     return [Action(SLA, SLA, incident.opened_at + response)]
 
 
-def _vendor(incident: IncidentState, policy: Policy) -> list[Action]:
+def _vendor(incident: EscalationCase, policy: Policy) -> list[Action]:
     actions = []
     for provider, vendor in policy.vendors.items():
         starts = [alert.since + criterion.lasting_seconds
@@ -108,12 +117,12 @@ def _vendor(incident: IncidentState, policy: Policy) -> list[Action]:
     return actions
 
 
-def pending_actions(incident: IncidentState, policy: Policy) -> list[Action]:
+def pending_actions(incident: EscalationCase, policy: Policy) -> list[Action]:
     """Every action still to come for ``incident`` (due or not), earliest first, one per key."""
-    if incident.state == "resolved":
+    if incident.state == IncidentState.RESOLVED:
         return []
     candidates = _business(incident, policy) + _vendor(incident, policy)
-    if incident.state == "triggered":
+    if incident.state == IncidentState.TRIGGERED:
         candidates += _engineering(incident, policy) + _sla(incident, policy)
     earliest: dict[str, Action] = {}
     for action in candidates:
@@ -124,12 +133,12 @@ def pending_actions(incident: IncidentState, policy: Policy) -> list[Action]:
     return sorted(earliest.values(), key=lambda action: (action.due_at, action.key))
 
 
-def due_actions(incident: IncidentState, policy: Policy, now: float) -> list[Action]:
+def due_actions(incident: EscalationCase, policy: Policy, now: float) -> list[Action]:
     """The actions due at ``now`` that have not been carried out yet."""
     return [action for action in pending_actions(incident, policy) if action.due_at <= now]
 
 
-def next_due(incident: IncidentState, policy: Policy) -> float | None:
+def next_due(incident: EscalationCase, policy: Policy) -> float | None:
     """When the next action falls due, or None when nothing more will happen."""
     pending = pending_actions(incident, policy)
     return pending[0].due_at if pending else None
@@ -139,7 +148,7 @@ def next_due(incident: IncidentState, policy: Policy) -> float | None:
 
 TIMER_KIND = "escalation"
 ACTOR = "escalation"
-DONE_EVENTS = {"escalated", "sla_breached", "vendor_escalation"}
+DONE_EVENTS = {EventKind.ESCALATED, EventKind.SLA_BREACHED, EventKind.VENDOR_ESCALATION}
 
 
 def escalation_timer(incident_id: str, due_at: float) -> Timer:
@@ -150,18 +159,18 @@ def escalation_timer(incident_id: str, due_at: float) -> Timer:
 def done_keys(timeline: list[Event]) -> set[str]:
     """The escalation actions already carried out since the incident last (re)opened: an
     incident that fires again after resolving pages its people again."""
-    start = max((i for i, e in enumerate(timeline) if e.kind == "reopened"), default=-1)
+    start = max((i for i, e in enumerate(timeline) if e.kind == EventKind.REOPENED), default=-1)
     return {str(e.detail.get("key")) for e in timeline[start + 1:] if e.kind in DONE_EVENTS}
 
 
-def incident_state(incident: Incident, done: set[str]) -> IncidentState:
+def escalation_case(incident: Incident, done: set[str]) -> EscalationCase:
     """What escalation needs. An alert counts as firing since the incident opened: the moment
     callwatch knew, whatever ``startsAt`` a late or replayed delivery carries."""
     alerts = tuple(FiringAlert(a.get("labels", {}).get("alertname", ""),
                                a.get("labels", {}).get("provider") or incident.provider,
                                incident.opened_at)
                    for a in incident.alerts if a.get("status", "firing") == "firing")
-    return IncidentState(incident.priority, incident.state, incident.opened_at, incident.provider,
+    return EscalationCase(incident.priority, incident.state, incident.opened_at, incident.provider,
                          alerts, frozenset(done))
 
 
@@ -185,9 +194,9 @@ def action_rows(incident: Incident, action: Action, policy: Policy, now: float, 
                  and not (action.kind == ENGINEERING and _is_route(policy, action, incident,
                                                                      channel))}
     return outbox.message_rows(
-        incident, reachable, "escalate", policy=policy, now=now, new_id=new_id, batch=batch,
-        public_url=public_url, alert=incident.alerts[0] if incident.alerts else None, note=note,
-        recipients=reachable)
+        incident, reachable, MessageKind.ESCALATE, policy=policy, now=now, new_id=new_id,
+        batch=batch, public_url=public_url, note=note, recipients=reachable,
+        alert=incident.alerts[0] if incident.alerts else None)
 
 
 def _is_route(policy: Policy, action: Action, incident: Incident, channel: str) -> bool:
@@ -207,16 +216,16 @@ def escalation_changes(incident: Incident, due: list[Action], policy: Policy, no
         batch = f"{timer_id}:{action.key}"
         if action.kind in (ENGINEERING, BUSINESS):
             rows = action_rows(incident, action, policy, now, batch, public_url)
-            kind, detail = "escalated", {"level": action.level, "chain": action.kind,
+            kind, detail = EventKind.ESCALATED, {"level": action.level, "chain": action.kind,
                                          "contacts": list(action.contacts),
                                          "channels": [r.channel for r in rows]}
         elif action.kind == VENDOR:
             rows = vendor_rows.get(action.key, [])
-            kind, detail = "vendor_escalation", {"provider": action.provider,
+            kind, detail = EventKind.VENDOR_ESCALATION, {"provider": action.provider,
                                                  "channels": [r.channel for r in rows]}
         else:
             rows = []
-            kind, detail = "sla_breached", {
+            kind, detail = EventKind.SLA_BREACHED, {
                 "response_seconds": policy.priorities[incident.priority].response_seconds}
         changes.outbox.extend(rows)
         changes.events.append(Event(incident.id, now, kind, ACTOR,

@@ -30,7 +30,16 @@ from policy.model import PRIORITIES
 from receiver.domain import outbox
 from receiver.domain.alertmanager import Alert, AlertGroup, stored_alert
 from receiver.domain.escalation import TIMER_KIND, escalation_timer
-from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, NewOutbox
+from receiver.domain.model import (
+    Changes,
+    Event,
+    EventKind,
+    GroupSnapshot,
+    Incident,
+    IncidentState,
+    MessageKind,
+    NewOutbox,
+)
 from receiver.domain.priority import alert_priority, highest
 
 NO_RESOLVE_TYPES = ("phone",)  # nobody is woken by a call to hear that it is over
@@ -52,12 +61,12 @@ def decide(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
     """The changes one delivery makes to its group's incident (see the module docstring)."""
     current = snapshot.incident
     group = _with_other_routes(group, current)
+    resolved = current is not None and current.state == IncidentState.RESOLVED
     if group.status == "resolved" or not group.firing_alerts:
-        return _resolve(group, snapshot, ctx) if current and current.state != "resolved" \
-            else Changes()
-    if current is None or (current.state == "resolved" and not _within_reopen(current, ctx)):
+        return _resolve(group, snapshot, ctx) if current and not resolved else Changes()
+    if current is None or (resolved and not _within_reopen(current, ctx)):
         return _open(group, ctx)
-    if current.state == "resolved":
+    if current.state == IncidentState.RESOLVED:
         return _reopen(group, current, ctx)
     return _update(group, snapshot, ctx)
 
@@ -65,7 +74,7 @@ def decide(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
 def _with_other_routes(group: AlertGroup, current: Incident | None) -> AlertGroup:
     """``group`` plus the still-firing alerts the open incident holds from its other route
     groups; each group's latest delivery replaces that group's earlier alerts."""
-    if current is None or current.state == "resolved":
+    if current is None or current.state == IncidentState.RESOLVED:
         return group
     others = tuple(stored_alert(a) for a in current.alerts
                    if a.get("status") == "firing" and a.get("group")
@@ -108,29 +117,31 @@ def _refresh(incident: Incident, group: AlertGroup, ctx: Context) -> Incident:
 def _open(group: AlertGroup, ctx: Context) -> Changes:
     priority, alert = _leading(group, ctx)
     incident = _refresh(Incident(
-        id=ctx.new_id(), group_key=group.incident_key, priority=priority, state="triggered",
-        summary=_summary(group, alert), provider=alert.labels.get("provider") or
-        group.common_labels.get("provider"), opened_at=ctx.now), group, ctx)
+        id=ctx.new_id(), group_key=group.incident_key, priority=priority,
+        state=IncidentState.TRIGGERED, summary=_summary(group, alert),
+        provider=alert.labels.get("provider") or group.common_labels.get("provider"),
+        opened_at=ctx.now), group, ctx)
     detail = {"priority": priority, "alerts": len(group.firing_alerts),
               "truncated_alerts": group.truncated_alerts}
     channels = ctx.policy.routing[priority].channels
     return Changes(incident=incident, new_incident=True,
-                   events=[Event(incident.id, ctx.now, "opened", ACTOR, detail)],
-                   outbox=_notify(incident, channels, "trigger", group, alert, ctx),
+                   events=[Event(incident.id, ctx.now, EventKind.OPENED, ACTOR, detail)],
+                   outbox=_notify(incident, channels, MessageKind.TRIGGER, group, alert, ctx),
                    timers=[escalation_timer(incident.id, ctx.now)])
 
 
 def _reopen(group: AlertGroup, current: Incident, ctx: Context) -> Changes:
     priority, alert = _leading(group, ctx)
-    incident = _refresh(replace(current, state="triggered", priority=priority, resolved_at=None,
-                                acked_at=None, acked_by=None, summary=_summary(group, alert)),
-                        group, ctx)
-    event = Event(incident.id, ctx.now, "reopened", ACTOR,
+    incident = _refresh(replace(current, state=IncidentState.TRIGGERED, priority=priority,
+                                resolved_at=None, acked_at=None, acked_by=None,
+                                summary=_summary(group, alert)), group, ctx)
+    event = Event(incident.id, ctx.now, EventKind.REOPENED, ACTOR,
                   {"priority": priority, "resolved_at": current.resolved_at})
     channels = ctx.policy.routing[priority].channels
-    return Changes(incident=incident, events=[event], outbox=_notify(
-        incident, channels, "trigger", group, alert, ctx, note="Reopened: the alert fired again"),
-        cancel_timers=(TIMER_KIND,), timers=[escalation_timer(incident.id, ctx.now)])
+    rows = _notify(incident, channels, MessageKind.TRIGGER, group, alert, ctx,
+                   note="Reopened: the alert fired again")
+    return Changes(incident=incident, events=[event], outbox=rows, cancel_timers=(TIMER_KIND,),
+                   timers=[escalation_timer(incident.id, ctx.now)])
 
 
 def _update(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
@@ -142,11 +153,11 @@ def _update(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes
     before = {a.get("fingerprint") for a in current.alerts if a.get("status") == "firing"}
     after = {a.fingerprint for a in group.firing_alerts}
     if before != after:
-        changes.events.append(Event(incident.id, ctx.now, "alerts_changed", ACTOR, {
+        changes.events.append(Event(incident.id, ctx.now, EventKind.ALERTS_CHANGED, ACTOR, {
             "firing": len(after), "added": len(after - before), "cleared": len(before - after)}))
     if priority == current.priority:
         return changes
-    changes.events.append(Event(incident.id, ctx.now, "priority_changed", ACTOR,
+    changes.events.append(Event(incident.id, ctx.now, EventKind.PRIORITY_CHANGED, ACTOR,
                                 {"from": current.priority, "to": priority}))
     changes.cancel_timers = (TIMER_KIND,)
     changes.timers.append(escalation_timer(incident.id, ctx.now))
@@ -156,22 +167,23 @@ def _update(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes
     route = ctx.policy.routing[priority].channels
     fresh = [c for c in route if c not in snapshot.notified]
     paged = [c for c in sorted(snapshot.notified) if ctx.policy.channels.get(c)]
-    changes.outbox = (_notify(incident, fresh, "trigger", group, alert, ctx, note=note)
-                      + _notify(incident, paged, "update", group, alert, ctx, note=note))
+    changes.outbox = (_notify(incident, fresh, MessageKind.TRIGGER, group, alert, ctx, note=note)
+                      + _notify(incident, paged, MessageKind.UPDATE, group, alert, ctx, note=note))
     return changes
 
 
 def _resolve(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes:
     current = snapshot.incident
     assert current is not None
-    incident = _refresh(replace(current, state="resolved", resolved_at=ctx.now), group, ctx)
-    event = Event(incident.id, ctx.now, "resolved", ACTOR,
+    incident = _refresh(replace(current, state=IncidentState.RESOLVED, resolved_at=ctx.now),
+                        group, ctx)
+    event = Event(incident.id, ctx.now, EventKind.RESOLVED, ACTOR,
                   {"after_seconds": round(ctx.now - current.opened_at, 3)})
     alert = group.alerts[0]
     channels = [c for c in sorted(snapshot.notified) if ctx.policy.channels.get(c)
                 and ctx.policy.channels[c].type not in NO_RESOLVE_TYPES]
     return Changes(incident=incident, events=[event], resolved_incident=incident,
-                   outbox=_notify(incident, channels, "resolve", group, alert, ctx),
+                   outbox=_notify(incident, channels, MessageKind.RESOLVE, group, alert, ctx),
                    cancel_timers=("*",))
 
 

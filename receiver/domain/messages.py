@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from policy import Policy
+from receiver.domain.model import MessageKind
 
 _HEADLINES = {
     "trigger": "[{priority}] {summary}",
@@ -80,7 +81,7 @@ def compose_digest(channel: str, payloads: Iterable[Mapping[str, Any]], policy: 
         first = str(item.get("text", "")).splitlines()[:1] or [item.get("summary", "")]
         lines.append(f"- {first[0]} (incident {item.get('incident_id', '?')})")
     return {
-        "incident_id": "", "channel": channel, "kind": "digest", "priority": "P3",
+        "incident_id": "", "channel": channel, "kind": MessageKind.DIGEST, "priority": "P3",
         "summary": f"Daily digest: {len(items)} notification(s)", "text": "\n".join(lines),
         "html": _html(lines), "provider": None, "recipients": list(recipients_for(policy, channel)),
         "dedup_key": None, "links": {}, "details": {"count": str(len(items))},

@@ -8,11 +8,61 @@ seconds (float) from the caller's clock.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
-INCIDENT_STATES = ("triggered", "acknowledged", "resolved")
-OUTBOX_STATES = ("pending", "sent", "failed", "abandoned")
-TIMER_STATES = ("pending", "fired", "cancelled")
+
+class IncidentState(StrEnum):
+    TRIGGERED = "triggered"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class OutboxState(StrEnum):
+    PENDING = "pending"        # waiting for its due time, or for a retry
+    SENT = "sent"
+    FAILED = "failed"          # a failure that retrying cannot fix
+    ABANDONED = "abandoned"    # still failing past CALLWATCH_OUTBOX_MAX_AGE_SECONDS
+
+
+class TimerState(StrEnum):
+    PENDING = "pending"
+    FIRED = "fired"
+    CANCELLED = "cancelled"
+
+
+class MessageKind(StrEnum):
+    """What a notification tells (an outbox row's ``kind``)."""
+
+    TRIGGER = "trigger"
+    UPDATE = "update"
+    ACKNOWLEDGE = "acknowledge"
+    RESOLVE = "resolve"
+    ESCALATE = "escalate"
+    DIGEST = "digest"          # the day's P3 rows of a digest channel, sent as one
+
+
+class EventKind(StrEnum):
+    """What a timeline event records."""
+
+    OPENED = "opened"
+    REOPENED = "reopened"
+    ALERTS_CHANGED = "alerts_changed"
+    PRIORITY_CHANGED = "priority_changed"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    NOTIFIED = "notified"
+    NOTIFY_FAILED = "notify_failed"
+    NOTIFY_ABANDONED = "notify_abandoned"
+    FALLBACK = "fallback"
+    ESCALATED = "escalated"
+    SLA_BREACHED = "sla_breached"
+    VENDOR_ESCALATION = "vendor_escalation"
+
+
+INCIDENT_STATES = tuple(IncidentState)
+OUTBOX_STATES = tuple(OutboxState)
+TIMER_STATES = tuple(TimerState)
 
 
 @dataclass
@@ -41,7 +91,7 @@ class Event:
 
     incident_id: str
     at: float
-    kind: str        # opened, reopened, priority_changed, alerts_changed, resolved, notified, ...
+    kind: str        # an EventKind
     actor: str       # "alertmanager", "dispatcher", a person's name
     detail: dict[str, Any] = field(default_factory=dict)
 

@@ -28,7 +28,7 @@ from policy import Policy
 from receiver.domain import messages, outbox
 from receiver.domain.communications import Communications
 from receiver.domain.context import incident_context
-from receiver.domain.model import Event, Incident, NewOutbox
+from receiver.domain.model import Event, Incident, MessageKind, NewOutbox
 
 # name ("account_id", "connection_id", "numbers") -> (value, where it was read); a name the
 # vendor does not ask for is absent
@@ -136,7 +136,7 @@ def vendor_payloads(incident: Incident, timeline: Sequence[Event], policy: Polic
     rendered = comms.render("vendor_email", **context)
     subject, _, body = rendered.partition("\n")
     subject = subject.removeprefix("Subject:").strip() or f"Vendor escalation: {incident.summary}"
-    base = messages.compose(incident_id=incident.id, kind="escalate", channel=channel,
+    base = messages.compose(incident_id=incident.id, kind=MessageKind.ESCALATE, channel=channel,
                             priority=incident.priority, summary=incident.summary,
                             provider=incident.provider, alert=None, policy=policy,
                             public_url=public_url)
@@ -144,12 +144,13 @@ def vendor_payloads(incident: Incident, timeline: Sequence[Event], policy: Polic
              "text": "Draft vendor escalation email; review and send it to the vendor.\n\n"
                      + rendered, "html": None, "details": {"vendor": str(vendor.get("name")),
                                                            "draft": "true"}}
-    rows = [outbox.new_row(incident.id, channel, "escalate", draft, policy=policy, now=now,
-                           new_id=new_id, batch=batch)]
+    rows = [outbox.new_row(incident.id, channel, MessageKind.ESCALATE, draft, policy=policy,
+                           now=now, new_id=new_id, batch=batch)]
     support = [c.value for c in spec.contacts if c.kind == "email"]
     if spec.send_to_vendor and support:
         to_vendor = {**base, "summary": subject, "text": body.lstrip("\n"), "html": None,
                      "recipients": support[:1], "details": {"vendor": str(vendor.get("name"))}}
-        rows.append(outbox.new_row(incident.id, channel, "escalate", to_vendor, policy=policy,
-                                   now=now, new_id=new_id, batch=f"{batch}:vendor"))
+        rows.append(outbox.new_row(incident.id, channel, MessageKind.ESCALATE, to_vendor,
+                                   policy=policy, now=now, new_id=new_id,
+                                   batch=f"{batch}:vendor"))
     return rows

@@ -33,6 +33,7 @@ from receiver.domain.actions import (
     decide_resolve,
 )
 from receiver.domain.ids import new_id
+from receiver.domain.model import IncidentState
 from receiver.http.common import invalid, json_object, require_auth, store_errors, text_field
 from receiver.http.incidents import incident_json
 from receiver.services.apply import apply_action, declare_incident, resolver_of
@@ -57,7 +58,8 @@ async def _person_action(request: web.Request, decide, verb: str) -> web.Respons
     if outcome.conflict is not None:
         incident = outcome.incident
         assert incident is not None
-        actor = await resolver_of(state, incident.id) if incident.state == "resolved" else None
+        resolved = incident.state == IncidentState.RESOLVED
+        actor = await resolver_of(state, incident.id) if resolved else None
         raise ApiError(409, "conflict", conflict_message(incident, verb, actor))
     log.info(f"incident {verb}d by hand", extra={"incident": incident_id})
     return web.json_response(incident_json(outcome.incident))

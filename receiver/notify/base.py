@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-KINDS = ("trigger", "update", "acknowledge", "resolve", "escalate", "digest")  # digest: P3 batch
+from receiver.domain.model import MessageKind
+
+KINDS = tuple(MessageKind)  # digest: the day's P3 rows of a digest channel, as one
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from receiver.domain.alertmanager import AlertGroup, delivery_key
 from receiver.domain.context import MANUAL_PREFIX
 from receiver.domain.ids import new_id
 from receiver.domain.incidents import Context, decide
-from receiver.domain.model import Changes, Incident
+from receiver.domain.model import Changes, EventKind, Incident
 from receiver.services.state import ReceiverState
 from receiver.store.base import StoreError
 
@@ -77,7 +77,7 @@ async def resolver_of(state: ReceiverState, incident_id: str) -> str | None:
         events = await state.opened_store().timeline(incident_id)
     except StoreError:
         return None
-    return next((e.actor for e in reversed(events) if e.kind == "resolved"), None)
+    return next((e.actor for e in reversed(events) if e.kind == EventKind.RESOLVED), None)
 
 
 def _committed(state: ReceiverState, changes: Changes) -> None:

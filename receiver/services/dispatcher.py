@@ -32,7 +32,15 @@ from policy import Policy
 from receiver.config import DispatchSettings
 from receiver.domain import messages, outbox
 from receiver.domain.ids import new_id
-from receiver.domain.model import Attempt, Event, Finish, OutboxRow
+from receiver.domain.model import (
+    Attempt,
+    Event,
+    EventKind,
+    Finish,
+    MessageKind,
+    OutboxRow,
+    OutboxState,
+)
 from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
 from receiver.services.metrics import ReceiverMetrics
 from receiver.store.base import Store, StoreError
@@ -139,7 +147,7 @@ class Dispatcher:
 
     async def _send_row(self, row: OutboxRow) -> None:
         thread_ref = None
-        if row.kind != "trigger":
+        if row.kind != MessageKind.TRIGGER:
             thread_ref = await self.store.first_ref(row.incident_id, row.channel)
         notification = to_notification(row.id, row.payload, row.channel, row.kind, thread_ref)
         outcome = await self._deliver(row.channel, notification)
@@ -149,7 +157,8 @@ class Dispatcher:
         fields = messages.compose_digest(channel, (r.payload for r in rows), self.policy,
                                          self.clock())
         ident = "digest-" + hashlib.sha256("|".join(r.id for r in rows).encode()).hexdigest()[:16]
-        outcome = await self._deliver(channel, to_notification(ident, fields, channel, "digest"))
+        digest = to_notification(ident, fields, channel, MessageKind.DIGEST)
+        outcome = await self._deliver(channel, digest)
         for row in rows:
             await self._finish(row, outcome)
 
@@ -192,25 +201,26 @@ class Dispatcher:
             self.metrics.notifications.labels(row.channel, "fallback").inc()
 
     def _sent(self, row: OutboxRow, delivery: Delivery, now: float) -> Finish:
-        event = Event(row.incident_id, now, "notified", ACTOR,
+        event = Event(row.incident_id, now, EventKind.NOTIFIED, ACTOR,
                       {"channel": row.channel, "kind": row.kind, "ref": delivery.ref,
                        "via": delivery.via, "attempts": row.attempts + 1})
-        return Finish("sent", Attempt(row.id, now, self.worker, "sent"),
+        return Finish(OutboxState.SENT, Attempt(row.id, now, self.worker, "sent"),
                       delivered_ref=delivery.ref, delivered_via=delivery.via, events=(event,))
 
     def _failed(self, row: OutboxRow, error: NotifyError, now: float) -> Finish:
         first = row.first_attempt_at if row.first_attempt_at is not None else now
         detail = error.detail[:500]
         if not error.retryable or now - row.created_at >= self.settings.max_age_seconds:
-            state = "failed" if not error.retryable else "abandoned"
-            event = Event(row.incident_id, now, "notify_" + state, ACTOR,
+            state, kind = ((OutboxState.FAILED, EventKind.NOTIFY_FAILED) if not error.retryable
+                           else (OutboxState.ABANDONED, EventKind.NOTIFY_ABANDONED))
+            event = Event(row.incident_id, now, kind, ACTOR,
                           {"channel": row.channel, "kind": row.kind, "reason": error.reason})
             return replace(self._fallback(row, now), state=state, events=(event,),
                            attempt=Attempt(row.id, now, self.worker, state, error.reason, detail))
         delay = min(self.settings.retry_base_seconds * 2 ** row.attempts,
                     self.settings.retry_max_seconds)
-        finish = Finish("pending", Attempt(row.id, now, self.worker, "retry", error.reason, detail),
-                        next_attempt_at=now + self.jitter(delay))
+        retry = Attempt(row.id, now, self.worker, "retry", error.reason, detail)
+        finish = Finish(OutboxState.PENDING, retry, next_attempt_at=now + self.jitter(delay))
         if now - first >= self.policy.notifications.fallback_after_seconds:
             fallback = self._fallback(row, now)
             finish = replace(finish, fallbacks=fallback.fallbacks,
@@ -221,15 +231,15 @@ class Dispatcher:
         """A Finish carrying the copy of ``row`` for the route's next fallback channel, if any."""
         target = next_fallback(self.policy, str(row.payload.get("priority", "")), row.channel)
         if target is None:
-            return Finish("pending", Attempt(row.id, now, self.worker, "retry"))
+            return Finish(OutboxState.PENDING, Attempt(row.id, now, self.worker, "retry"))
         payload = dict(row.payload, channel=target,
                        recipients=list(messages.recipients_for(self.policy, target)))
         copy = outbox.new_row(row.incident_id, target, row.kind, payload, policy=self.policy,
                               now=now, new_id=new_id, batch=row.batch, fallback_of=row.id)
-        event = Event(row.incident_id, now, "fallback", ACTOR,
+        event = Event(row.incident_id, now, EventKind.FALLBACK, ACTOR,
                       {"from": row.channel, "to": target, "kind": row.kind})
-        return Finish("pending", Attempt(row.id, now, self.worker, "retry"), fallbacks=(copy,),
-                      fallback_events=(event,))
+        return Finish(OutboxState.PENDING, Attempt(row.id, now, self.worker, "retry"),
+                      fallbacks=(copy,), fallback_events=(event,))
 
 
 def next_fallback(policy: Policy, priority: str, channel: str) -> str | None:

@@ -25,12 +25,12 @@ from receiver.domain.escalation import (
     Action,
     done_keys,
     due_actions,
+    escalation_case,
     escalation_changes,
     escalation_timer,
-    incident_state,
     next_due,
 )
-from receiver.domain.model import Event, Incident, NewOutbox, Timer
+from receiver.domain.model import Event, Incident, IncidentState, NewOutbox, Timer, TimerState
 from receiver.services.metrics import ReceiverMetrics
 from receiver.store.base import Store, StoreError
 
@@ -91,12 +91,12 @@ class EscalationWorker:
 
     async def fire(self, timer: Timer, now: float) -> int:
         incident = await self.store.get_incident(timer.incident_id)
-        if incident is None or incident.state == "resolved":
-            await self.store.finish_timer(timer.id, self.worker, now, "cancelled")
+        if incident is None or incident.state == IncidentState.RESOLVED:
+            await self.store.finish_timer(timer.id, self.worker, now, TimerState.CANCELLED)
             return 0
         timeline = await self.store.timeline(incident.id)
         done = done_keys(timeline)
-        due = due_actions(incident_state(incident, done), self.policy, now)
+        due = due_actions(escalation_case(incident, done), self.policy, now)
         vendor_rows = {}  # drafted before the transaction: it may ask the exporter over HTTP
         for action in due:
             if action.kind == VENDOR and self.vendor_rows is not None:
@@ -104,10 +104,10 @@ class EscalationWorker:
                     incident, timeline, action, now, f"{timer.id}:{action.key}")
         changes = escalation_changes(incident, due, self.policy, now, timer.id, vendor_rows,
                                      self.public_url)
-        later = next_due(incident_state(incident, done | {a.key for a in due}), self.policy)
+        later = next_due(escalation_case(incident, done | {a.key for a in due}), self.policy)
         if later is not None:
             changes.timers.append(escalation_timer(incident.id, max(later, now)))
-        if not await self.store.finish_timer(timer.id, self.worker, now, "fired", changes):
+        if not await self.store.finish_timer(timer.id, self.worker, now, TimerState.FIRED, changes):
             return 0  # the claim was lost (acknowledged meanwhile, or another worker took it)
         for action in due:
             if action.kind == SLA:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from receiver.domain.escalation import (
+    EscalationCase,
     FiringAlert,
-    IncidentState,
     due_actions,
     next_due,
     pending_actions,
@@ -19,11 +19,11 @@ OPENED = 1_000_000.0
 
 def _incident(priority: str, state: str = "triggered", done: tuple[str, ...] = (),
               provider: str | None = "twilio", alerts: tuple[FiringAlert, ...] = ()):
-    return IncidentState(priority=priority, state=state, opened_at=OPENED, provider=provider,
+    return EscalationCase(priority=priority, state=state, opened_at=OPENED, provider=provider,
                          alerts=alerts, done=frozenset(done))
 
 
-def _keys(incident: IncidentState, policy, minutes: float) -> set[str]:
+def _keys(incident: EscalationCase, policy, minutes: float) -> set[str]:
     return {action.key for action in due_actions(incident, policy, OPENED + minutes * MINUTE)}
 
 
