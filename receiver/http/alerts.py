@@ -16,9 +16,9 @@ from aiohttp import web
 
 from callwatch.web import ApiError, read_body
 from receiver.domain.alertmanager import AlertGroup, PayloadError, parse_payload
-from receiver.http.common import RECEIVER, authorized, unauthorized
+from receiver.http.common import RECEIVER, authorized, store_errors, unauthorized
 from receiver.services.apply import apply_delivery
-from receiver.services.state import ReceiverState, StoreNotOpen
+from receiver.services.state import ReceiverState
 from receiver.store.base import StoreError
 
 log = logging.getLogger("callwatch.receiver.alerts")
@@ -30,15 +30,9 @@ async def post_alerts(request: web.Request) -> web.Response:
         state.metrics.deliveries.labels("unauthorized").inc()
         raise unauthorized(state.config.credentials)
     group = _parse(await read_body(request, state.config.alerts_max_body), state)
-    try:
+    with store_errors("the incident store is unavailable; the delivery was not recorded",
+                      on_failure=lambda exc: _store_failed(state, exc)):
         changes = await apply_delivery(state, group)
-    except StoreNotOpen as exc:
-        raise ApiError(503, "unavailable", str(exc)) from None
-    except StoreError as exc:
-        state.metrics.deliveries.labels("unavailable").inc()
-        log.warning("store failure; answering 503", extra={"error": str(exc)})
-        raise ApiError(503, "store_unavailable",
-                       "the incident store is unavailable; the delivery was not recorded") from None
     if changes is None:
         state.metrics.deliveries.labels("duplicate").inc()
         return web.json_response({"status": "duplicate", "duplicate": True})
@@ -67,3 +61,8 @@ def _parse(body: bytes, state: ReceiverState) -> AlertGroup:
 
 def _short(exc: Exception) -> str:
     return str(exc).splitlines()[0][:200]
+
+
+def _store_failed(state: ReceiverState, exc: StoreError) -> None:
+    state.metrics.deliveries.labels("unavailable").inc()
+    log.warning("store failure; answering 503", extra={"error": str(exc)})

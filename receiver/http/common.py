@@ -12,7 +12,7 @@ import binascii
 import contextlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -20,7 +20,7 @@ from aiohttp import web
 from callwatch.web import MAX_BODY, ApiError, read_body
 from receiver.config import Credentials
 from receiver.services.state import ReceiverState, StoreNotOpen
-from receiver.store.base import Store, StoreError
+from receiver.store.base import StoreError
 
 RECEIVER = web.AppKey("receiver", ReceiverState)
 
@@ -52,21 +52,18 @@ def _same(given: str, expected: str) -> bool:
     return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
-def store_of(state: ReceiverState) -> Store:
-    """The open store; 503 while it is not open."""
-    with store_errors():
-        return state.opened_store()
-
-
 @contextlib.contextmanager
-def store_errors(detail: str = "the incident store is unavailable"):
+def store_errors(detail: str = "the incident store is unavailable",
+                 on_failure: Callable[[StoreError], None] | None = None) -> Iterator[None]:
     """StoreError inside the block -> 503 JSON: ``unavailable`` while the store is not open,
-    else ``store_unavailable`` with ``detail``."""
+    else ``store_unavailable`` with ``detail`` (after ``on_failure(error)``, e.g. a metric)."""
     try:
         yield
     except StoreNotOpen as exc:
         raise ApiError(503, "unavailable", str(exc)) from None
-    except StoreError:
+    except StoreError as exc:
+        if on_failure is not None:
+            on_failure(exc)
         raise ApiError(503, "store_unavailable", detail) from None
 
 

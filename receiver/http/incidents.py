@@ -12,8 +12,7 @@ from aiohttp import web
 from callwatch.web import ApiError
 from receiver.domain.model import INCIDENT_STATES, Incident
 from receiver.domain.times import iso
-from receiver.http.common import RECEIVER
-from receiver.store.base import StoreError
+from receiver.http.common import RECEIVER, store_errors
 
 
 def incident_json(incident: Incident) -> dict:
@@ -36,25 +35,21 @@ async def list_incidents(request: web.Request) -> web.Response:
     raw_limit = request.query.get("limit", "100")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
         raise ApiError(400, "bad_request", "limit must be an integer from 1 to 1000")
-    store = _store(request)
-    try:
-        found = await store.list_incidents(state=state_filter, limit=int(raw_limit))
-    except StoreError:
-        raise ApiError(503, "store_unavailable", "the incident store is unavailable") from None
+    with store_errors():
+        found = await request.app[RECEIVER].opened_store().list_incidents(
+            state=state_filter, limit=int(raw_limit))
     return web.json_response({"incidents": [incident_json(i) for i in found]})
 
 
 async def get_incident(request: web.Request) -> web.Response:
     incident_id = request.match_info["incident_id"]
-    store = _store(request)
-    try:
+    with store_errors():
+        store = request.app[RECEIVER].opened_store()
         incident = await store.get_incident(incident_id)
         if incident is None:
             raise ApiError(404, "not_found", f"no incident with id {incident_id[:80]!r}")
         events = await store.timeline(incident_id)
         outbox = await store.outbox_for(incident_id)
-    except StoreError:
-        raise ApiError(503, "store_unavailable", "the incident store is unavailable") from None
     body = incident_json(incident)
     body["alerts"] = incident.alerts
     body["timeline"] = [{"at": iso(e.at), "kind": e.kind, "actor": e.actor, "detail": e.detail}
@@ -64,9 +59,3 @@ async def get_incident(request: web.Request) -> web.Response:
                               "delivered_ref": r.delivered_ref} for r in outbox]
     return web.json_response(body)
 
-
-def _store(request: web.Request):
-    store = request.app[RECEIVER].store
-    if store is None:
-        raise ApiError(503, "unavailable", "the store is not open yet")
-    return store
