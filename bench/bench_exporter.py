@@ -63,7 +63,7 @@ def serve(kind: str, port: int, public_key: str) -> None:
 
 # -- client side --------------------------------------------------------------------------
 def twilio_requests(n: int) -> list[tuple[bytes, dict]]:
-    from exporter.signatures import twilio_sign
+    from callwatch.signatures import twilio_sign
     url = PUBLIC_URL + "/telephony/webhooks/twilio"
     out = []
     for i in range(n):
@@ -80,7 +80,7 @@ def twilio_requests(n: int) -> list[tuple[bytes, dict]]:
 
 
 def telnyx_requests(n: int, key) -> list[tuple[bytes, dict]]:
-    from exporter.signatures import telnyx_sign
+    from callwatch.signatures import telnyx_sign
     now = int(time.time())
     out = []
     for i in range(n):
@@ -142,7 +142,7 @@ def start_server(kind: str, public_key: str) -> tuple[subprocess.Popen, int]:
 def throughput() -> None:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-    from exporter.signatures import telnyx_public_key_b64
+    from callwatch.signatures import telnyx_public_key_b64
     pin(1)
     key = Ed25519PrivateKey.generate()
     public = telnyx_public_key_b64(key)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
+from callwatch.signatures import TelnyxVerifier, TwilioVerifier, load_telnyx_public_key
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
 from exporter.background import setup_background
 from exporter.calls import CallTracker
@@ -20,7 +21,6 @@ from exporter.config import ExporterConfig, load_config
 from exporter.keys import CONFIG, INGEST, METRICS, TRACKER
 from exporter.metrics import ExporterMetrics, create_metrics
 from exporter.ops import add_ops_routes
-from exporter.signatures import TelnyxVerifier, TwilioVerifier, load_telnyx_public_key
 from exporter.webhooks import WebhookIngest
 
 log = logging.getLogger("callwatch.exporter")

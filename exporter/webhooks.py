@@ -25,16 +25,16 @@ from urllib.parse import parse_qsl
 from aiohttp import web
 from multidict import MultiDict
 
-from callwatch.web import ApiError, read_body
-from exporter.calls import CallTracker
-from exporter.metrics import ExporterMetrics
-from exporter.parse import PayloadError, telnyx_event, twilio_event
-from exporter.signatures import (
+from callwatch.signatures import (
     TWILIO_SIGNATURE_HEADER,
     SignatureError,
     TelnyxVerifier,
     TwilioVerifier,
 )
+from callwatch.web import ApiError, read_body
+from exporter.calls import CallTracker
+from exporter.metrics import ExporterMetrics
+from exporter.parse import PayloadError, telnyx_event, twilio_event
 
 log = logging.getLogger("callwatch.exporter.webhooks")
 TWILIO_PATH = "/telephony/webhooks/twilio"

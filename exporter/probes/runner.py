@@ -15,12 +15,12 @@ from collections.abc import Callable, Iterable
 import aiohttp
 from aiohttp import web
 
+from callwatch.signatures import load_telnyx_private_key
 from callwatch.web import POLICY
 from exporter.config import ExporterConfig
 from exporter.keys import METRICS
 from exporter.metrics import ExporterMetrics
 from exporter.probes import ProbeContext, ProbeResult, probe_for
-from exporter.signatures import load_telnyx_private_key
 from policy.spec_exporter import ProbeTarget
 
 log = logging.getLogger("callwatch.exporter.probes")

@@ -9,9 +9,9 @@ from __future__ import annotations
 import json
 import secrets
 
+from callwatch.signatures import telnyx_sign
 from exporter.probes import ProbeContext, ProbeResult
 from exporter.probes.send import exchange, failed
-from exporter.signatures import telnyx_sign
 from exporter.webhooks import PROBE_HEADER
 from policy.spec_exporter import ProbeTarget
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import secrets
 from urllib.parse import urlencode
 
+from callwatch.signatures import twilio_sign
 from exporter.probes import ProbeContext, ProbeResult
 from exporter.probes.send import exchange, failed
-from exporter.signatures import twilio_sign
 from exporter.webhooks import PROBE_HEADER
 from policy.spec_exporter import ProbeTarget
 

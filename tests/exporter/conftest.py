@@ -6,7 +6,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from exporter_testkit import PUBLIC_URL, TWILIO_TOKEN, Clock, make_app
 
-from exporter.signatures import telnyx_public_key_b64
+from callwatch.signatures import telnyx_public_key_b64
 
 
 @pytest.fixture

@@ -7,9 +7,9 @@ from urllib.parse import urlencode
 
 from prometheus_client import CollectorRegistry
 
+from callwatch.signatures import telnyx_sign, twilio_sign
 from callwatch.web import create_app
 from exporter.app import setup_exporter
-from exporter.signatures import telnyx_sign, twilio_sign
 
 TWILIO_TOKEN = "test-auth-token-0123456789"
 PUBLIC_URL = "https://hooks.example.com"

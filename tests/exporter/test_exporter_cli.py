@@ -15,7 +15,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from exporter.signatures import telnyx_public_key_b64
+from callwatch.signatures import telnyx_public_key_b64
 
 REPO = Path(__file__).resolve().parents[2]
 

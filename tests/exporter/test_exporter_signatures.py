@@ -5,7 +5,7 @@ import base64
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from exporter.signatures import (
+from callwatch.signatures import (
     SignatureError,
     TelnyxVerifier,
     TwilioVerifier,

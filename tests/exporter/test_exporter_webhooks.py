@@ -68,7 +68,7 @@ async def test_twilio_signature_covers_the_query_string(client):
 
 
 async def _sig(form, path):
-    from exporter.signatures import twilio_sign
+    from callwatch.signatures import twilio_sign
     return twilio_sign(TWILIO_TOKEN, PUBLIC_URL + path, form)
 
 
@@ -76,7 +76,7 @@ async def test_twilio_shared_key_sha256_callbacks_are_accepted(aiohttp_client, p
                                                                 clock):
     env = dict(base_env, TWILIO_WEBHOOK_SHARED_KEY="shared-secret-value")
     client = await aiohttp_client(make_app(policy, env, clock))
-    from exporter.signatures import twilio_sign
+    from callwatch.signatures import twilio_sign
     form = twilio_form("CA5", "busy")
     url = PUBLIC_URL + "/telephony/webhooks/twilio"
     headers = {"X-Twilio-Signature": twilio_sign("shared-secret-value", url, form, "HMAC_SHA256"),
@@ -235,7 +235,7 @@ async def test_a_stale_telnyx_webhook_is_forbidden(client, telnyx_key):
 
 async def test_a_forged_telnyx_body_is_forbidden(client, telnyx_key):
     signed = telnyx_body("call.hangup", "L5", hangup_cause="normal_clearing")
-    from exporter.signatures import telnyx_sign
+    from callwatch.signatures import telnyx_sign
     headers = telnyx_sign(telnyx_key, signed, int(NOW))
     forged = signed.replace(b"normal_clearing", b"unspecified_xxx")
     response = await client.post("/telephony/webhooks/telnyx", data=forged, headers=headers)

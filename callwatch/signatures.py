@@ -1,4 +1,5 @@
-"""Webhook signature checks for Twilio and Telnyx, and the signing the probes need.
+"""Webhook signature checks for Twilio and Telnyx (the exporter's webhooks, the receiver's call
+and message callbacks), and the signing the probes need.
 
 Twilio: ``X-Twilio-Signature`` = base64 HMAC-SHA1(auth token, public URL +
 sorted form params), verified with the SDK's ``RequestValidator`` against the URL Twilio called —
