@@ -20,6 +20,7 @@ class IncidentState(StrEnum):
 
 class OutboxState(StrEnum):
     PENDING = "pending"        # waiting for its due time, or for a retry
+    AWAITING = "awaiting"      # a call placed: has a person answered? (the provider tells)
     SENT = "sent"
     FAILED = "failed"          # a failure that retrying cannot fix
     ABANDONED = "abandoned"    # still failing past CALLWATCH_OUTBOX_MAX_AGE_SECONDS
@@ -56,6 +57,9 @@ class EventKind(StrEnum):
     NOTIFY_ABANDONED = "notify_abandoned"
     FALLBACK = "fallback"
     ESCALATED = "escalated"
+    ESCALATION_REQUESTED = "escalation_requested"   # someone asked for the next level now
+    PAGE_ANSWERED = "page_answered"                 # a person answered a call
+    PAGE_UNANSWERED = "page_unanswered"             # no answer, busy, failed, voicemail
     SLA_BREACHED = "sla_breached"
     VENDOR_ESCALATION = "vendor_escalation"
 
@@ -106,8 +110,10 @@ class NewOutbox:
     kind: str
     payload: dict[str, Any]
     next_attempt_at: float
-    batch: str                      # rows of one change share it; (batch, channel, kind) is unique
+    batch: str              # rows of one change share it; (batch, channel, kind, lane) is unique
     fallback_of: str | None = None
+    page: str | None = None         # the opaque reference a provider's callback carries back
+    lane: str = ""                  # who it is for (a contact key); "" for the channel
 
 
 @dataclass(frozen=True)
@@ -132,6 +138,8 @@ class OutboxRow:
     delivered_via: str | None = None
     fallback_of: str | None = None
     last_error: str | None = None
+    page: str | None = None
+    lane: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,7 +149,7 @@ class Attempt:
     outbox_id: str
     at: float
     worker: str
-    outcome: str            # sent | retry | failed | abandoned
+    outcome: str            # sent | dialed | retry | failed | abandoned | answered | unanswered
     reason: str | None = None
     detail: str | None = None
 
@@ -150,14 +158,15 @@ class Attempt:
 class Finish:
     """The outcome of an attempt: the row's new state and, when not sent, when to try again."""
 
-    state: str                      # pending (retry later) | sent | failed | abandoned
+    state: str                      # an OutboxState: pending means retry later
     attempt: Attempt
     next_attempt_at: float | None = None
     delivered_ref: str | None = None
     delivered_via: str | None = None
-    fallbacks: tuple[NewOutbox, ...] = ()   # inserted unless (batch, channel, kind) exists
+    fallbacks: tuple[NewOutbox, ...] = ()   # inserted unless (batch, channel, kind, lane) exists
     events: tuple[Event, ...] = ()
     fallback_events: tuple[Event, ...] = ()  # inserted only when a fallback row was new
+    counts_attempt: bool = True     # False when the attempt was counted as the call was placed
 
 
 @dataclass(frozen=True)

@@ -83,10 +83,29 @@ class Store(Protocol):
 
     async def claim_outbox(self, worker: str, now: float, lease_seconds: float,
                            limit: int) -> list[OutboxRow]:
-        """Claim due pending rows (oldest first, one row per incident and channel at a time)."""
+        """Claim due pending rows (oldest first, one row per incident, channel and lane at a
+        time)."""
 
     async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
         """Record the attempt and new state; False (and nothing written) if the claim was lost."""
+
+    async def mark_awaiting(self, row_id: str, worker: str, now: float, until: float) -> bool:
+        """Count the attempt of a claimed page row and set it ``awaiting`` until ``until``,
+        before its call is placed; False (nothing written) if the claim was lost."""
+
+    async def claim_unanswered(self, worker: str, now: float, lease_seconds: float,
+                               limit: int) -> list[OutboxRow]:
+        """Claim ``awaiting`` rows past their deadline: calls whose outcome never came."""
+
+    async def settle_page(self, page: str, now: float, decide: Callable[[OutboxRow], Finish | None]
+                          ) -> tuple[OutboxRow | None, Finish | None]:
+        """Apply ``decide``'s Finish to the row of ``page`` atomically (a provider said how the
+        call went); (None, None) for an unknown page, (row, None) when nothing changed."""
+
+    async def record_callback(self, provider: str, event_id: str, now: float) -> bool:
+        """Remember a provider callback id; False if it was seen before (a replay)."""
+
+    async def page_row(self, page: str) -> OutboxRow | None: ...
 
     async def first_ref(self, incident_id: str, channel: str) -> str | None:
         """The delivered ref of the incident's first sent message on ``channel`` (threading)."""
@@ -103,4 +122,5 @@ class Store(Protocol):
     async def timers_for(self, incident_id: str) -> list[Timer]: ...
 
     async def prune_deliveries(self, before: float) -> int:
-        """Forget delivery keys older than ``before`` (Alertmanager stops retrying long before)."""
+        """Forget delivery keys and provider callback ids older than ``before`` (Alertmanager
+        and the providers stop retrying long before)."""

@@ -15,19 +15,19 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-from receiver.domain.model import Changes, Finish
-from receiver.store.base import Decide, StoreError
+from receiver.store.base import StoreError
+from receiver.store.methods import StoreMethods
 from receiver.store.migrate import CREATE_TABLE, pending
-from receiver.store.ops import incidents, outbox, sql, timers, transactions
-from receiver.store.reads import StoreReads
+from receiver.store.ops import sql
 
 _MIGRATION_LOCK = 0x63616C6C  # "call": any constant shared by every replica
 
 
-class PostgresStore(StoreReads):
+class PostgresStore(StoreMethods):
     """``Store`` on PostgreSQL (see receiver.store.base.Store for the contract)."""
 
     dialect = "postgresql"
+    pg = True
 
     def __init__(self, url: str, pool_size: int = 5, connect_timeout: float = 5.0) -> None:
         self.url = url
@@ -105,7 +105,7 @@ class PostgresStore(StoreReads):
         finally:
             await conn.execute("SELECT pg_advisory_unlock(%s)", (_MIGRATION_LOCK,))
 
-    async def _run(self, op: sql.Op) -> Any:
+    async def _run(self, op: sql.Op, write: bool = False) -> Any:
         conn = await self._acquire()
         try:
             async with conn.transaction():
@@ -117,41 +117,6 @@ class PostgresStore(StoreReads):
         finally:
             # a connection left mid-transaction or closed is replaced, never reused
             self._release(conn, not _usable(conn))
-
-    async def ping(self) -> None:
-        await self._run(sql.ping())
-
-    async def apply_group(self, delivery_key: str, group_key: str, now: float,
-                          decide: Decide) -> Changes | None:
-        return await self._run(transactions.apply_group(True, delivery_key, group_key, now, decide))
-
-    async def apply_incident(self, incident_id: str, now: float,
-                             decide: Decide) -> Changes | None:
-        return await self._run(transactions.apply_incident(True, incident_id, now, decide))
-
-    async def claim_timers(self, worker, now, lease_seconds, limit):
-        return await self._run(timers.claim_timers(True, worker, now, lease_seconds, limit))
-
-    async def finish_timer(self, timer_id, worker, now, state, changes=None):
-        return await self._run(transactions.finish_timer(timer_id, worker, now, state, changes))
-
-
-
-
-    async def claim_outbox(self, worker, now, lease_seconds, limit):
-        return await self._run(outbox.claim_outbox(True, worker, now, lease_seconds, limit))
-
-    async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
-        return await self._run(outbox.finish_outbox(row_id, worker, now, finish))
-
-
-
-
-
-
-    async def prune_deliveries(self, before):
-        return await self._run(incidents.prune_deliveries(before))
-
 
 
 async def _drive(conn: psycopg.AsyncConnection, op: sql.Op) -> Any:

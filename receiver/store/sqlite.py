@@ -19,11 +19,10 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
-from receiver.domain.model import Changes, Finish
-from receiver.store.base import Decide, StoreError
+from receiver.store.base import StoreError
+from receiver.store.methods import StoreMethods
 from receiver.store.migrate import CREATE_TABLE, pending
-from receiver.store.ops import incidents, outbox, sql, timers, transactions
-from receiver.store.reads import StoreReads
+from receiver.store.ops import sql
 
 GROUP_MAX = 64
 
@@ -72,10 +71,11 @@ def _settle(future: asyncio.Future, result: Any) -> None:
         future.set_result(result)
 
 
-class SQLiteStore(StoreReads):
+class SQLiteStore(StoreMethods):
     """``Store`` on a SQLite file (see receiver.store.base.Store for the contract)."""
 
     dialect = "sqlite"
+    pg = False
 
     def __init__(self, path: str, synchronous: str = "NORMAL", busy_timeout_ms: int = 5000) -> None:
         self.path = path
@@ -205,34 +205,6 @@ class SQLiteStore(StoreReads):
             _rollback(conn)
             results = [StoreError(f"SQLite commit failed: {exc}")] * len(items)
         _resolve_all(items, results)
-
-    async def ping(self) -> None:
-        await self._run(sql.ping())
-
-    async def apply_group(self, delivery_key: str, group_key: str, now: float,
-                          decide: Decide) -> Changes | None:
-        return await self._run(
-            transactions.apply_group(False, delivery_key, group_key, now, decide), True)
-
-    async def apply_incident(self, incident_id: str, now: float,
-                             decide: Decide) -> Changes | None:
-        return await self._run(transactions.apply_incident(False, incident_id, now, decide), True)
-
-    async def claim_timers(self, worker, now, lease_seconds, limit):
-        return await self._run(timers.claim_timers(False, worker, now, lease_seconds, limit), True)
-
-    async def finish_timer(self, timer_id, worker, now, state, changes=None):
-        return await self._run(
-            transactions.finish_timer(timer_id, worker, now, state, changes), True)
-
-    async def claim_outbox(self, worker, now, lease_seconds, limit):
-        return await self._run(outbox.claim_outbox(False, worker, now, lease_seconds, limit), True)
-
-    async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
-        return await self._run(outbox.finish_outbox(row_id, worker, now, finish), True)
-
-    async def prune_deliveries(self, before):
-        return await self._run(incidents.prune_deliveries(before), True)
 
 
 def _drive(conn: sqlite3.Connection, op: sql.Op) -> Any:

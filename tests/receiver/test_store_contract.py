@@ -260,3 +260,75 @@ async def test_old_delivery_keys_are_pruned_and_recent_ones_kept(store):
     assert await store.prune_deliveries(300.0) == 1
     assert await store.apply_group("new", "g", 600.0, lambda s: Changes()) is None
     assert await store.apply_group("old", "g", 600.0, lambda s: Changes()) is not None
+
+
+def call(id, person, due=100.0, batch="b1"):
+    """A phone row paging ``person``: its own lane and page reference."""
+    return NewOutbox(id=id, incident_id="inc1", channel="phone", kind="trigger",
+                     payload={"summary": "s", "priority": "P0"}, next_attempt_at=due,
+                     batch=batch, page=f"page-{id}", lane=person)
+
+
+async def test_each_person_has_a_row_and_a_lane_and_lanes_do_not_wait_for_each_other(store):
+    await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), call("ada", "ada"), call("bob", "bob")))
+    await store.apply_group("k2", "g", 101.0, lambda s: Changes(
+        outbox=[call("ada2", "ada", due=101.0, batch="b2")]))
+    rows = {r.id: r for r in await store.outbox_for("inc1")}
+    assert (rows["ada"].lane, rows["ada"].page, rows["bob"].lane) == ("ada", "page-ada", "bob")
+    claimed = await store.claim_outbox("w1", 102.0, 30.0, 10)
+    assert sorted(r.id for r in claimed) == ["ada", "bob"]      # ada2 waits behind ada
+    assert await store.mark_awaiting("ada", "w1", 102.0, 400.0)
+    assert await store.finish_outbox("ada", "w1", 103.0, Finish(
+        "awaiting", attempt("ada", "dialed"), next_attempt_at=400.0, delivered_ref="CA1",
+        counts_attempt=False))
+    assert await store.claim_outbox("w1", 104.0, 30.0, 10) == []  # still ringing ada
+    row_ = await store.page_row("page-ada")
+    assert (row_.state, row_.attempts, row_.delivered_ref, row_.claimed_by) == (
+        "awaiting", 1, "CA1", None)
+
+
+async def test_an_awaiting_call_is_settled_by_its_page_or_claimed_after_its_deadline(store):
+    await store.apply_group("k1", "g", 100.0, opening(incident(group="g"), call("ada", "ada")))
+    await store.claim_outbox("w1", 100.0, 30.0, 10)
+    assert await store.mark_awaiting("ada", "w1", 100.0, 400.0)
+    assert not await store.mark_awaiting("ada", "w1", 100.0, 400.0)   # not pending any more
+    await store.finish_outbox("ada", "w1", 101.0, Finish(
+        "awaiting", attempt("ada", "dialed"), next_attempt_at=400.0, counts_attempt=False))
+    assert await store.claim_unanswered("w1", 399.0, 30.0, 10) == []
+    retry = Finish("pending", attempt("ada", "unanswered", at=150.0, reason="no-answer"),
+                   next_attempt_at=270.0,
+                   events=(Event("inc1", 150.0, "page_unanswered", "provider", {"n": 1}),))
+    seen: list[str] = []
+
+    def decide(row):
+        seen.append(row.state)
+        return retry if row.state == "awaiting" else None
+
+    row_, finish = await store.settle_page("page-ada", 150.0, decide)
+    assert (row_.id, finish) == ("ada", retry)
+    assert await store.settle_page("page-ada", 151.0, decide) == (
+        await store.page_row("page-ada"), None)                      # decide saw 'pending'
+    assert await store.settle_page("no-such-page", 151.0, decide) == (None, None)
+    after = await store.page_row("page-ada")
+    assert (after.state, after.attempts, after.next_attempt_at, after.last_error) == (
+        "pending", 1, 270.0, "no-answer: boom")
+    assert seen == ["awaiting", "pending"]
+    assert [a.outcome for a in await store.attempts_for("ada")] == ["dialed", "unanswered"]
+    assert [e.kind for e in await store.timeline("inc1")] == ["opened", "page_unanswered"]
+    # the retry: dialed again, and this time no outcome comes before the deadline
+    await store.claim_outbox("w1", 270.0, 30.0, 10)
+    assert await store.mark_awaiting("ada", "w1", 270.0, 570.0)
+    await store.finish_outbox("ada", "w1", 271.0, Finish(
+        "awaiting", attempt("ada", "dialed"), next_attempt_at=570.0, counts_attempt=False))
+    assert [r.id for r in await store.claim_unanswered("w2", 570.0, 30.0, 10)] == ["ada"]
+    assert await store.claim_unanswered("w3", 571.0, 30.0, 10) == []
+    assert (await store.page_row("page-ada")).attempts == 2
+
+
+async def test_a_provider_callback_id_acts_once_and_old_ids_are_pruned(store):
+    assert await store.record_callback("telnyx", "ev-1", 100.0)
+    assert not await store.record_callback("telnyx", "ev-1", 101.0)
+    assert await store.record_callback("twilio", "ev-1", 101.0)      # another provider's id
+    await store.prune_deliveries(200.0)
+    assert await store.record_callback("telnyx", "ev-1", 300.0)

@@ -9,7 +9,7 @@ from receiver.store.ops.incidents import insert_event
 from receiver.store.ops.sql import Op, Q, dumps, loads
 
 _OUTBOX_COLUMNS = ("id, incident_id, channel, kind, payload, state, attempts, next_attempt_at, "
-                   "created_at, batch, fallback_of")
+                   "created_at, batch, fallback_of, page, lane")
 
 
 def outbox_from_row(row: dict[str, Any]) -> OutboxRow:
@@ -19,12 +19,13 @@ def outbox_from_row(row: dict[str, Any]) -> OutboxRow:
 
 
 def insert_outbox(row: NewOutbox, now: float) -> Op:
-    """Insert ``row``; returns whether it was new ((batch, channel, kind) is unique)."""
+    """Insert ``row``; returns whether it was new ((batch, channel, kind, lane) is unique)."""
     count = yield Q(f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES "
-                    "(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?) "
-                    "ON CONFLICT (batch, channel, kind) DO NOTHING",
+                    "(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?) "
+                    "ON CONFLICT (batch, channel, kind, lane) DO NOTHING",
                     (row.id, row.incident_id, row.channel, row.kind, dumps(row.payload),
-                     row.next_attempt_at, now, row.batch, row.fallback_of), "rowcount")
+                     row.next_attempt_at, now, row.batch, row.fallback_of, row.page, row.lane),
+                    "rowcount")
     return count == 1
 
 
@@ -36,15 +37,17 @@ def notified_channels(incident_id: str) -> Op:
 
 
 def claim_outbox(pg: bool, worker: str, now: float, lease_seconds: float, limit: int) -> Op:
-    """Due pending rows not claimed (or whose claim expired), and no earlier pending row of
-    the same incident on the same channel (a resolve never overtakes its trigger)."""
+    """Due pending rows not claimed (or whose claim expired), and no earlier pending or
+    awaiting row of the same incident, channel and lane (a resolve never overtakes its
+    trigger; a person is not rung twice at once)."""
     skip_locked = " FOR UPDATE SKIP LOCKED" if pg else ""
     rows = yield Q(
         "UPDATE outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq IN ("
         " SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
         " AND (o.claimed_by IS NULL OR o.claim_expires_at <= ?)"
         " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.incident_id = o.incident_id"
-        "  AND e.channel = o.channel AND e.state = 'pending' AND e.seq < o.seq)"
+        "  AND e.channel = o.channel AND e.lane = o.lane"
+        "  AND e.state IN ('pending', 'awaiting') AND e.seq < o.seq)"
         f" ORDER BY o.seq LIMIT ?{skip_locked}) RETURNING *",
         (worker, now + lease_seconds, now, now, limit))
     return sorted((outbox_from_row(row) for row in rows), key=lambda row: row.seq)
@@ -54,16 +57,24 @@ def finish_outbox(row_id: str, worker: str, now: float, finish: Finish) -> Op:
     """See ``Store.finish_outbox``."""
     a = finish.attempt
     updated = yield Q(
-        "UPDATE outbox SET state = ?, attempts = attempts + 1, next_attempt_at = ?,"
-        " first_attempt_at = COALESCE(first_attempt_at, ?), delivered_ref = ?, delivered_via = ?,"
+        "UPDATE outbox SET state = ?, attempts = attempts + ?, next_attempt_at = ?,"
+        " first_attempt_at = COALESCE(first_attempt_at, ?),"
+        " delivered_ref = COALESCE(?, delivered_ref), delivered_via = COALESCE(?, delivered_via),"
         " last_error = ?, claimed_by = NULL, claim_expires_at = NULL"
-        " WHERE id = ? AND claimed_by = ? AND state = 'pending'",
-        (finish.state, finish.next_attempt_at if finish.next_attempt_at is not None else now,
-         a.at, finish.delivered_ref, finish.delivered_via,
-         None if finish.state == "sent" else f"{a.reason}: {a.detail}", row_id, worker),
+        " WHERE id = ? AND claimed_by = ? AND state IN ('pending', 'awaiting')",
+        (finish.state, 1 if finish.counts_attempt else 0,
+         finish.next_attempt_at if finish.next_attempt_at is not None else now,
+         a.at, finish.delivered_ref, finish.delivered_via, _last_error(finish), row_id, worker),
         "rowcount")
     if updated == 0:
         return False
+    yield from record_outcome(finish, now)
+    return True
+
+
+def record_outcome(finish: Finish, now: float) -> Op:
+    """The attempt row, the fallback copies (each once) and the events of ``finish``."""
+    a = finish.attempt
     yield Q("INSERT INTO attempts (outbox_id, at, worker, outcome, reason, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)", (a.outbox_id, a.at, a.worker, a.outcome, a.reason,
                                            a.detail), "none")
@@ -72,7 +83,12 @@ def finish_outbox(row_id: str, worker: str, now: float, finish: Finish) -> Op:
         fresh = (yield from insert_outbox(row, now)) or fresh
     for event in finish.events + (finish.fallback_events if fresh else ()):
         yield from insert_event(event)
-    return True
+
+
+def _last_error(finish: Finish) -> str | None:
+    if finish.state in ("sent", "awaiting"):
+        return None
+    return f"{finish.attempt.reason}: {finish.attempt.detail}"
 
 
 def first_ref(incident_id: str, channel: str) -> Op:

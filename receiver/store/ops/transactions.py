@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from receiver.domain.model import Changes, GroupSnapshot
 from receiver.store.base import Decide
-from receiver.store.ops import incidents, outbox, timers
+from receiver.store.ops import incidents, outbox, pages, timers
 from receiver.store.ops.sql import Op
 
 
@@ -56,3 +56,10 @@ def write_changes(changes: Changes, now: float) -> Op:
         yield from timers.cancel_timers(changes.incident.id, tuple(changes.cancel_timers))
     for timer in changes.timers:
         yield from timers.insert_timer(timer, now)
+
+
+def prune_keys(before: float) -> Op:
+    """Forget the delivery keys and provider callback ids received before ``before``."""
+    count = yield from incidents.prune_deliveries(before)
+    yield from pages.prune_callbacks(before)
+    return count

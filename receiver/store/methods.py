@@ -1,0 +1,95 @@
+"""Every ``Store`` method, written once for both engines: each runs operations from ``ops``.
+
+Mixed into ``SQLiteStore`` and ``PostgresStore``. An engine supplies ``pg`` (the dialect flag
+the operations take) and ``_run(op, write)``, which drives one operation in one transaction
+(``write``: SQLite queues it for its writer's commit group; PostgreSQL ignores it).
+"""
+
+from __future__ import annotations
+
+from receiver.domain.model import Finish
+from receiver.store.base import Decide
+from receiver.store.ops import incidents, outbox, pages, sql, timers, transactions
+
+
+class StoreMethods:
+    pg: bool = False
+
+    async def _run(self, op, write: bool = False):  # pragma: no cover - engines override
+        raise NotImplementedError
+
+    # --- writes -----------------------------------------------------------------------------
+
+    async def apply_group(self, delivery_key: str, group_key: str, now: float, decide: Decide):
+        return await self._run(
+            transactions.apply_group(self.pg, delivery_key, group_key, now, decide), True)
+
+    async def apply_incident(self, incident_id: str, now: float, decide: Decide):
+        return await self._run(
+            transactions.apply_incident(self.pg, incident_id, now, decide), True)
+
+    async def claim_timers(self, worker, now, lease_seconds, limit):
+        return await self._run(
+            timers.claim_timers(self.pg, worker, now, lease_seconds, limit), True)
+
+    async def finish_timer(self, timer_id, worker, now, state, changes=None):
+        return await self._run(
+            transactions.finish_timer(timer_id, worker, now, state, changes), True)
+
+    async def claim_outbox(self, worker, now, lease_seconds, limit):
+        return await self._run(
+            outbox.claim_outbox(self.pg, worker, now, lease_seconds, limit), True)
+
+    async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
+        return await self._run(outbox.finish_outbox(row_id, worker, now, finish), True)
+
+    async def mark_awaiting(self, row_id: str, worker: str, now: float, until: float) -> bool:
+        return await self._run(pages.mark_awaiting(row_id, worker, now, until), True)
+
+    async def claim_unanswered(self, worker, now, lease_seconds, limit):
+        return await self._run(
+            pages.claim_unanswered(self.pg, worker, now, lease_seconds, limit), True)
+
+    async def settle_page(self, page: str, now: float, decide: pages.Settle):
+        return await self._run(pages.settle_page(self.pg, page, now, decide), True)
+
+    async def record_callback(self, provider: str, event_id: str, now: float) -> bool:
+        return await self._run(pages.record_callback(provider, event_id, now), True)
+
+    async def prune_deliveries(self, before):
+        return await self._run(transactions.prune_keys(before), True)
+
+    # --- reads ------------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await self._run(sql.ping())
+
+    async def get_incident(self, incident_id):
+        return await self._run(incidents.get_incident(incident_id))
+
+    async def list_incidents(self, state=None, limit=100):
+        return await self._run(incidents.list_incidents(state, limit))
+
+    async def timeline(self, incident_id):
+        return await self._run(incidents.timeline(incident_id))
+
+    async def first_ref(self, incident_id, channel):
+        return await self._run(outbox.first_ref(incident_id, channel))
+
+    async def outbox_for(self, incident_id):
+        return await self._run(outbox.outbox_for(incident_id))
+
+    async def attempts_for(self, outbox_id):
+        return await self._run(outbox.attempts_for(outbox_id))
+
+    async def page_row(self, page: str):
+        return await self._run(pages.page_row(page))
+
+    async def pending_count(self):
+        return await self._run(outbox.pending_count())
+
+    async def open_counts(self):
+        return await self._run(incidents.open_counts())
+
+    async def timers_for(self, incident_id):
+        return await self._run(timers.timers_for(incident_id))
