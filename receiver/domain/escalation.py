@@ -196,7 +196,7 @@ def action_rows(incident: Incident, action: Action, policy: Policy, now: float, 
     return outbox.message_rows(
         incident, reachable, MessageKind.ESCALATE, policy=policy, now=now, new_id=new_id,
         batch=batch, public_url=public_url, note=note, recipients=reachable,
-        alert=incident.alerts[0] if incident.alerts else None)
+        contacts=action.contacts, alert=incident.alerts[0] if incident.alerts else None)
 
 
 def _is_route(policy: Policy, action: Action, incident: Incident, channel: str) -> bool:

@@ -12,6 +12,7 @@ a Mersenne Twister seeded once from the OS is plenty for ids that are unique, no
 from __future__ import annotations
 
 import random
+import secrets
 import time
 
 _random = random.Random()  # seeded from os.urandom once, at import
@@ -19,3 +20,8 @@ _random = random.Random()  # seeded from os.urandom once, at import
 
 def new_id() -> str:
     return f"{time.time_ns() // 1_000_000 & 0xFFFF_FFFF_FFFF:012x}{_random.getrandbits(48):012x}"
+
+
+def new_token() -> str:
+    """A page reference: 128 random bits from the OS, URL-safe (a callback carries it back)."""
+    return secrets.token_urlsafe(16)

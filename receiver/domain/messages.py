@@ -96,9 +96,13 @@ def recipients_for(policy: Policy, channel: str) -> tuple[str, ...]:
     configured = spec.settings.get("to")
     if isinstance(configured, (list, tuple)) and configured:
         return tuple(str(item) for item in configured)
-    if not policy.escalation.engineering:
-        return ()
-    return contact_addresses(policy, policy.escalation.engineering[0].contacts, channel)
+    return contact_addresses(policy, first_level_contacts(policy), channel)
+
+
+def first_level_contacts(policy: Policy) -> tuple[str, ...]:
+    """The first engineering level's contacts: the people a route pages."""
+    first = policy.escalation.engineering
+    return first[0].contacts if first else ()
 
 
 def contact_addresses(policy: Policy, contacts: Iterable[str], channel: str) -> tuple[str, ...]:

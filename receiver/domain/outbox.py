@@ -3,7 +3,12 @@
 Every row is due at once, except on a ``digest`` channel, where it waits for the channel's
 next ``send_at`` in its ``timezone`` (the dispatcher then sends all due rows of that channel as
 one digest). ``message_rows`` composes one message per channel (``receiver.domain.messages``);
-``new_row`` wraps a payload that is already composed (a vendor draft, a fallback copy).
+``new_row`` wraps a payload that is already composed (a vendor draft); ``fallback_copy`` is the
+copy of a failing row for the route's next fallback channel.
+
+A page a person answers (``PERSONAL_TYPES``: a phone call) is one row per person: its lane is
+the contact's key, its recipients that contact's address, and it carries a ``page`` token the
+provider's callbacks bring back. Everything else is one row per channel.
 """
 
 from __future__ import annotations
@@ -13,8 +18,11 @@ from typing import Any
 
 from policy import Policy
 from receiver.domain import messages
-from receiver.domain.model import Incident, NewOutbox
+from receiver.domain.ids import new_token as random_token
+from receiver.domain.model import Event, EventKind, Incident, NewOutbox, OutboxRow
 from receiver.domain.times import next_local_timestamp
+
+PERSONAL_TYPES = ("phone",)   # channel types paged person by person, each page answerable
 
 
 def due_at(policy: Policy, channel: str, now: float) -> float:
@@ -27,22 +35,27 @@ def due_at(policy: Policy, channel: str, now: float) -> float:
 
 def new_row(incident_id: str, channel: str, kind: str, payload: dict[str, Any], *,
             policy: Policy, now: float, new_id: Callable[[], str], batch: str,
-            fallback_of: str | None = None) -> NewOutbox:
+            fallback_of: str | None = None, page: str | None = None,
+            lane: str = "") -> NewOutbox:
     """One row carrying ``payload`` (the Notification fields, see ``messages.compose``)."""
     return NewOutbox(id=new_id(), incident_id=incident_id, channel=channel, kind=kind,
                      payload=payload, next_attempt_at=due_at(policy, channel, now), batch=batch,
-                     fallback_of=fallback_of)
+                     fallback_of=fallback_of, page=page, lane=lane)
 
 
 def message_rows(incident: Incident, channels: Iterable[str], kind: str, *, policy: Policy,
                  now: float, new_id: Callable[[], str], batch: str, public_url: str = "",
                  alert: Mapping[str, Any] | None = None, note: str = "",
                  counts: Mapping[str, int] | None = None,
-                 recipients: Mapping[str, tuple[str, ...]] | None = None) -> list[NewOutbox]:
-    """One row per channel telling ``kind`` about ``incident``.
+                 recipients: Mapping[str, tuple[str, ...]] | None = None,
+                 contacts: tuple[str, ...] | None = None,
+                 new_token: Callable[[], str] = random_token) -> list[NewOutbox]:
+    """The rows telling ``kind`` about ``incident`` on ``channels``.
 
     ``alert`` is the leading alert (labels, annotations) the message quotes; ``recipients``
-    replaces a channel's own recipients (an escalation pages that level's contacts).
+    replaces a channel's own recipients (an escalation pages that level's contacts);
+    ``contacts`` are the people a personal channel pages (default: the first engineering
+    level's, like the route).
     """
     rows = []
     for channel in channels:
@@ -50,8 +63,60 @@ def message_rows(incident: Incident, channels: Iterable[str], kind: str, *, poli
             incident_id=incident.id, kind=kind, channel=channel, priority=incident.priority,
             summary=incident.summary, provider=incident.provider, alert=alert, policy=policy,
             public_url=public_url, note=note, counts=counts)
+        if policy.channels[channel].type in PERSONAL_TYPES:
+            rows += _personal_rows(incident, channel, kind, payload, policy=policy, now=now,
+                                   new_id=new_id, batch=batch, new_token=new_token,
+                                   contacts=contacts)
+            continue
         if recipients and recipients.get(channel):
             payload["recipients"] = list(recipients[channel])
         rows.append(new_row(incident.id, channel, kind, payload, policy=policy, now=now,
                             new_id=new_id, batch=batch))
     return rows
+
+
+def _personal_rows(incident: Incident, channel: str, kind: str, payload: dict[str, Any], *,
+                   policy: Policy, now: float, new_id: Callable[[], str], batch: str,
+                   new_token: Callable[[], str],
+                   contacts: tuple[str, ...] | None) -> list[NewOutbox]:
+    """One row per contact reachable on ``channel``, each in the contact's own lane."""
+    people = contacts if contacts is not None else messages.first_level_contacts(policy)
+    rows = []
+    for key in people:
+        address = messages.contact_addresses(policy, (key,), channel)
+        if not address:
+            continue
+        mine = {**payload, "recipients": list(address), "contact": key,
+                "contact_name": policy.contacts[key].name}
+        rows.append(new_row(incident.id, channel, kind, mine, policy=policy, now=now,
+                            new_id=new_id, batch=batch, page=new_token(), lane=key))
+    return rows
+
+
+def fallback_copy(row: OutboxRow, policy: Policy, now: float, new_id: Callable[[], str],
+                  actor: str) -> tuple[NewOutbox, Event] | None:
+    """The copy of a failing ``row`` for the route's next fallback channel, with its timeline
+    event; None when the route has no further fallback."""
+    target = next_fallback(policy, str(row.payload.get("priority", "")), row.channel)
+    if target is None:
+        return None
+    payload = dict(row.payload, channel=target,
+                   recipients=list(messages.recipients_for(policy, target)))
+    copy = new_row(row.incident_id, target, row.kind, payload, policy=policy, now=now,
+                   new_id=new_id, batch=row.batch, fallback_of=row.id)
+    event = Event(row.incident_id, now, EventKind.FALLBACK, actor,
+                  {"from": row.channel, "to": target, "kind": row.kind})
+    return copy, event
+
+
+def next_fallback(policy: Policy, priority: str, channel: str) -> str | None:
+    """The route's fallback channel after ``channel``: the first fallback for a primary channel,
+    the following one for a fallback channel; channels the route already uses are skipped."""
+    route = policy.routing.get(priority)
+    if route is None:
+        return None
+    start = route.fallback.index(channel) + 1 if channel in route.fallback else 0
+    for candidate in route.fallback[start:]:
+        if candidate not in route.channels and candidate in policy.channels:
+            return candidate
+    return None

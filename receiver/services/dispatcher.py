@@ -229,30 +229,12 @@ class Dispatcher:
 
     def _fallback(self, row: OutboxRow, now: float) -> Finish:
         """A Finish carrying the copy of ``row`` for the route's next fallback channel, if any."""
-        target = next_fallback(self.policy, str(row.payload.get("priority", "")), row.channel)
-        if target is None:
-            return Finish(OutboxState.PENDING, Attempt(row.id, now, self.worker, "retry"))
-        payload = dict(row.payload, channel=target,
-                       recipients=list(messages.recipients_for(self.policy, target)))
-        copy = outbox.new_row(row.incident_id, target, row.kind, payload, policy=self.policy,
-                              now=now, new_id=new_id, batch=row.batch, fallback_of=row.id)
-        event = Event(row.incident_id, now, EventKind.FALLBACK, ACTOR,
-                      {"from": row.channel, "to": target, "kind": row.kind})
-        return Finish(OutboxState.PENDING, Attempt(row.id, now, self.worker, "retry"),
-                      fallbacks=(copy,), fallback_events=(event,))
-
-
-def next_fallback(policy: Policy, priority: str, channel: str) -> str | None:
-    """The route's fallback channel after ``channel``: the first fallback for a primary channel,
-    the following one for a fallback channel; channels the route already uses are skipped."""
-    route = policy.routing.get(priority)
-    if route is None:
-        return None
-    start = route.fallback.index(channel) + 1 if channel in route.fallback else 0
-    for candidate in route.fallback[start:]:
-        if candidate not in route.channels and candidate in policy.channels:
-            return candidate
-    return None
+        retry = Attempt(row.id, now, self.worker, "retry")
+        found = outbox.fallback_copy(row, self.policy, now, new_id, ACTOR)
+        if found is None:
+            return Finish(OutboxState.PENDING, retry)
+        copy, event = found
+        return Finish(OutboxState.PENDING, retry, fallbacks=(copy,), fallback_events=(event,))
 
 
 def to_notification(ident: str, payload: Mapping, channel: str, kind: str,

@@ -12,7 +12,8 @@ from prometheus_client import CollectorRegistry
 from receiver.config import DispatchSettings
 from receiver.domain.alertmanager import delivery_key, parse_payload
 from receiver.domain.incidents import Context, decide
-from receiver.services.dispatcher import Dispatcher, next_fallback
+from receiver.domain.outbox import next_fallback
+from receiver.services.dispatcher import Dispatcher
 from receiver.services.metrics import ReceiverMetrics
 from receiver.store import make_store
 from tests.receiver.conftest import FakeClock, with_notifications

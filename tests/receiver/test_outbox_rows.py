@@ -1,0 +1,56 @@
+"""The one row builder: who a page goes to, one row per person on the phone."""
+
+from __future__ import annotations
+
+import itertools
+
+from receiver.domain import outbox
+from receiver.domain.model import Incident, OutboxRow
+
+NOW = 1_800_000_000.0
+
+
+def incident(priority="P0") -> Incident:
+    return Incident(id="inc1", group_key="g", priority=priority, state="triggered",
+                    summary="Twilio down", provider="twilio", opened_at=NOW)
+
+
+def build(policy, channels, **kwargs):
+    ids = (f"id{n}" for n in itertools.count())
+    tokens = (f"page{n}" for n in itertools.count())
+    return outbox.message_rows(incident(), channels, "trigger", policy=policy, now=NOW,
+                               new_id=lambda: next(ids), batch="b1",
+                               new_token=lambda: next(tokens), **kwargs)
+
+
+def test_a_phone_page_is_one_row_per_person_with_its_own_lane_page_and_number(policy):
+    rows = build(policy, ["phone"], contacts=("oncall", "team_lead", "operations_manager"))
+    # the operations manager has no phone: nobody is rung for them
+    assert [(r.lane, r.page, r.payload["recipients"], r.payload["contact_name"])
+            for r in rows] == [("oncall", "page0", ["+15005550001"], "On-call Engineer"),
+                               ("team_lead", "page1", ["+15005550002"], "Team Lead")]
+    assert {r.batch for r in rows} == {"b1"}
+
+
+def test_a_route_page_on_the_phone_goes_to_the_first_levels_people(policy):
+    [row] = build(policy, ["phone"])
+    assert (row.lane, row.payload["recipients"]) == ("oncall", ["+15005550001"])
+
+
+def test_other_channels_stay_one_row_per_channel_without_a_page(policy):
+    rows = build(policy, ["slack", "email"], contacts=("oncall", "team_lead"))
+    assert [(r.channel, r.lane, r.page) for r in rows] == [("slack", "", None),
+                                                           ("email", "", None)]
+
+
+def test_a_fallback_copy_goes_to_the_routes_next_fallback_channel(policy):
+    [row] = build(policy, ["phone"])
+    failing = OutboxRow(id=row.id, seq=1, incident_id="inc1", channel="phone", kind="trigger",
+                        payload=row.payload, state="pending", attempts=3,
+                        next_attempt_at=NOW, created_at=NOW, batch="b1", page=row.page,
+                        lane=row.lane)
+    copy, event = outbox.fallback_copy(failing, policy, NOW + 60, lambda: "fb1", "dispatcher")
+    assert (copy.channel, copy.fallback_of, copy.payload["recipients"]) == (
+        "email", row.id, ["oncall@example.com"])
+    assert (event.kind, event.detail) == ("fallback", {"from": "phone", "to": "email",
+                                                       "kind": "trigger"})
