@@ -13,6 +13,7 @@ from simulator import appsite, slack, statuspage, telnyx, twilio
 from simulator import control as control_api
 from simulator.core import MAX_BODY, Faults, Recorder, json_errors, middleware
 from simulator.state import SimState
+from simulator.voice import Voice
 
 STATE = web.AppKey("sim_state", SimState)
 RECORDER = web.AppKey("sim_recorder", Recorder)
@@ -22,17 +23,19 @@ FAULTS = web.AppKey("sim_faults", Faults)
 def create_app(state: SimState, recorder: Recorder, faults: Faults,
                slack_state: slack.SlackState | None = None, *,
                telnyx_public_key: str | None = None, app_stats: appsite.AppStats | None = None,
-               control: control_api.Control | None = None) -> web.Application:
+               control: control_api.Control | None = None,
+               voice: Voice | None = None) -> web.Application:
     """The shared simulator app over ``state``; every request recorded, faults applied.
 
     The app stand-in is mounted when ``telnyx_public_key`` is given (it verifies Telnyx
-    signatures with it), the control API when ``control`` is.
+    signatures with it), the control API when ``control`` is. With ``voice``, created calls
+    that name a callback are played out; without, they are only recorded.
     """
     app = web.Application(middlewares=[json_errors, middleware(recorder, faults)],
                           client_max_size=MAX_BODY)
     app[STATE], app[RECORDER], app[FAULTS] = state, recorder, faults
-    twilio.add_routes(app, state)
-    telnyx.add_routes(app, state)
+    twilio.add_routes(app, state, voice)
+    telnyx.add_routes(app, state, voice)
     statuspage.add_routes(app, state)
     slack.add_routes(app, state, slack_state if slack_state is not None else slack.SlackState())
     if telnyx_public_key is not None:

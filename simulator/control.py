@@ -16,7 +16,13 @@
   status page until the next scenario switch.
 - ``PUT /control/traffic`` ``{"rate": 20, "hold_seconds": 3}`` → change the call rate (calls/s)
   and hold time of the running traffic generator.
-- ``POST /control/reset`` → forget calls, requests, notifications and faults; scenario normal.
+- ``POST /control/phone`` ``{"number": "+15550001" | "*", "behaviour": "answer", "digits": "1"}``
+  → what the person at that number (``"*"``: every number without its own) does when a placed
+  call rings: ``answer`` (pressing ``digits``, one per Gather round), ``no-answer``, ``busy``,
+  ``failed``, ``canceled`` or ``machine``. ``GET /control/phone`` → ``{"behaviours",
+  "default", "calls"}``: the behaviours and every played call (``simulator.voice``).
+- ``POST /control/reset`` → forget calls, requests, notifications, faults, phone behaviours and
+  played calls; scenario normal.
 
 Bad input is 400 ``{"error": code, "detail": …}``; nothing here is ever slowed or failed.
 """
@@ -38,6 +44,7 @@ from simulator.smtp import SmtpSink
 from simulator.state import SimState
 from simulator.statuspage import set_indicator
 from simulator.traffic import TrafficConfig
+from simulator.voice import ANY_NUMBER, BadBehaviour, Voice
 
 NOTIFIERS = ("pagerduty", "slack")
 
@@ -68,6 +75,7 @@ class Control:
     app_stats: AppStats
     smtp: SmtpSink | None = None
     traffic: TrafficConfig | None = None
+    voice: Voice | None = None
     scenario: Scenario = SCENARIOS["normal"]
     since: float = 0.0                # clock time the current scenario was switched on
 
@@ -87,6 +95,8 @@ class Control:
         self.app_stats.clear()
         if self.smtp is not None:
             self.smtp.messages.clear()
+        if self.voice is not None:
+            self.voice.reset()
         self.set_scenario("normal")
 
     def notifications(self) -> dict:
@@ -205,6 +215,27 @@ class ControlApi:
         return web.json_response({"rate": self.control.traffic.rate,
                                   "hold_seconds": self.control.traffic.hold_seconds})
 
+    async def get_phone(self, request: web.Request) -> web.Response:
+        if self.control.voice is None:
+            return _error(409, "no_voice", "this simulator plays no calls")
+        return web.json_response(self.control.voice.as_dict())
+
+    async def post_phone(self, request: web.Request) -> web.Response:
+        body = await _json_object(request)
+        if isinstance(body, web.Response):
+            return body
+        if self.control.voice is None:
+            return _error(409, "no_voice", "this simulator plays no calls")
+        if "number" not in body:
+            return _error(400, "invalid_number", "'number' is required: a phone number or '*'")
+        number, name = body["number"], body.get("behaviour")
+        try:
+            chosen = self.control.voice.phone_book.set(number, name, body.get("digits", ""))
+        except BadBehaviour as exc:
+            return _error(400, exc.code, str(exc))
+        return web.json_response({"number": number or ANY_NUMBER, "behaviour": chosen.name,
+                                  "digits": chosen.digits})
+
     async def reset(self, request: web.Request) -> web.Response:
         self.control.reset()
         return web.json_response({"reset": True, "scenario": self.control.scenario.name})
@@ -221,4 +252,6 @@ def add_routes(app: web.Application, control: Control) -> None:
     app.router.add_get("/control/summary", api.summary)
     app.router.add_put("/control/statuspage", api.put_statuspage)
     app.router.add_put("/control/traffic", api.put_traffic)
+    app.router.add_get("/control/phone", api.get_phone)
+    app.router.add_post("/control/phone", api.post_phone)
     app.router.add_post("/control/reset", api.reset)

@@ -5,11 +5,14 @@
         sim.set_scenario("high-drop-rate")
         ...
         sim.requests("pagerduty"); sim.messages(); sim.notifications()
+        sim.phone_behaviour("+15550001", "answer", digits="1")
+        ...; await sim.calls_settled(); sim.phone_calls()
 
 One aiohttp server carries Twilio, Telnyx, Statuspage, Slack, the app and the control API
 (``sim.url``); PagerDuty runs on its own TLS server (``sim.pagerduty_url``, trusted through
 ``sim.pagerduty_ca_file``); the SMTP sink on ``sim.smtp_port``. When webhook targets are given,
-the traffic generator runs in the background at ``rate`` calls per second. Credentials are
+the traffic generator runs in the background at ``rate`` calls per second. Calls the receiver
+places with a callback are played out by ``sim.voice`` (``simulator.voice``). Credentials are
 fresh random values per run unless passed in.
 """
 
@@ -38,6 +41,7 @@ from simulator.smtp import Mail, SmtpSink
 from simulator.state import Clock, SimState
 from simulator.tls import Certificate, make_certificate
 from simulator.traffic import TrafficConfig, TrafficGenerator
+from simulator.voice import Behaviour, PlayedCall, Voice
 from simulator.webhooks import public_key_b64
 
 WEBHOOK_PATHS = {"twilio": "/telephony/webhooks/twilio", "telnyx": "/telephony/webhooks/telnyx"}
@@ -79,8 +83,10 @@ class Simulator:
         self.pagerduty = pagerduty.PagerDutyState()
         self.app_stats = AppStats()
         self.smtp = SmtpSink(self.recorder, self.faults, smtp_username, smtp_password)
+        self.voice = Voice(self.state, self.telnyx_key)
         self.control = Control(self.state, self.recorder, self.faults, self.slack,
-                               self.pagerduty, self.app_stats, self.smtp, self.traffic_config)
+                               self.pagerduty, self.app_stats, self.smtp, self.traffic_config,
+                               voice=self.voice)
         self.generator = TrafficGenerator(self.state, lambda: self.control.scenario,
                                           self.traffic_config, self.telnyx_key,
                                           rng=random.Random(seed + 2), clock=clock)
@@ -108,7 +114,7 @@ class Simulator:
         self.control.set_scenario(self._initial_scenario)
         app = create_app(self.state, self.recorder, self.faults, self.slack,
                          telnyx_public_key=self.telnyx_public_key, app_stats=self.app_stats,
-                         control=self.control)
+                         control=self.control, voice=self.voice)
         runner, port = await serve(app, self.host)
         self._runners.append(runner)
         self.url = f"http://{self.host}:{port}"
@@ -123,7 +129,9 @@ class Simulator:
             self._task = asyncio.create_task(self.generator.run(), name="simulator-traffic")
 
     async def close(self) -> None:
-        """Stop traffic, servers and the SMTP sink; remove the temporary directory."""
+        """Stop traffic, played calls, servers and the SMTP sink; remove the temporary
+        directory."""
+        await self.voice.close()
         if self._task is not None:
             self._task.cancel()
             try:
@@ -191,6 +199,22 @@ class Simulator:
 
     def notifications(self) -> dict:
         return self.control.notifications()
+
+    def phone_behaviour(self, number: str | None, behaviour: str, digits: str = "") -> Behaviour:
+        """What the person at ``number`` (None or "*": every number without its own) does when
+        a placed call rings: ``answer`` pressing ``digits`` (one per Gather round),
+        ``no-answer``, ``busy``, ``failed``, ``canceled`` or ``machine``. ValueError
+        (``BadBehaviour``) naming the problem otherwise."""
+        return self.voice.phone_book.set(number, behaviour, digits)
+
+    def phone_calls(self, provider: str | None = None) -> list[PlayedCall]:
+        """The calls played so far (``simulator.voice.PlayedCall``), oldest first."""
+        return self.voice.played(provider)
+
+    async def calls_settled(self, timeout: float = 10.0) -> list[PlayedCall]:
+        """Wait until every call played so far has finished; TimeoutError naming the others.
+        A Telnyx call ends when ``call.hangup`` has been sent (the receiver hangs up)."""
+        return await self.voice.settled(timeout)
 
     def env(self) -> dict[str, str]:
         """The environment variables callwatch reads to use this simulator."""

@@ -3,9 +3,12 @@
 - ``GET  /v2/connections/{id}/active_calls`` — calls up right now (paged).
 - ``GET  /v2/calls/{call_control_id}`` — ``retrieve_status``: ``is_alive``, times, duration.
 - ``POST /v2/calls`` — dial (``connection_id``, ``to``, ``from`` required; 422 otherwise);
-  kept in ``state.placed`` for the phone notifier's fallback.
+  kept in ``state.placed`` for the phone notifier's fallback. With a ``webhook_url`` the call is
+  then played out in the background (``voice_telnyx.py``): signed events to that URL.
 - ``POST /v2/calls/{call_control_id}/actions/{action}`` (e.g. ``speak``) on a dialled call —
-  recorded in its ``state.placed`` entry under ``actions``; ``{"data": {"result": "ok"}}``.
+  recorded in its ``state.placed`` entry under ``actions``; ``{"data": {"result": "ok"}}``. On a
+  played call the command's follow-up event is sent after this answer; on a played call that
+  has ended, 422 (code ``90018``, "Call has already ended").
 - ``POST /v2/texml/calls/{connection_id}`` — TeXML call (``From``, ``To``, ``Texml`` or
   ``Url``); ``{"call_sid", "from", "to", "status": "queued"}``; kept in ``state.placed``.
 - ``GET  /v2/detail_records`` — ``filter[record_type]`` required (422 without);
@@ -29,9 +32,11 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
+from simulator import voice_telnyx
 from simulator.paging import BadQuery, telnyx_page
 from simulator.state import SimCall, SimState
 from simulator.times import iso_micro, parse_when
+from simulator.voice import Voice, respond_then
 
 
 def telnyx_error(status: int, code: str, title: str, detail: str,
@@ -142,8 +147,9 @@ async def _body(request: web.Request) -> dict | web.Response:
 
 
 class TelnyxApi:
-    def __init__(self, state: SimState) -> None:
+    def __init__(self, state: SimState, voice: Voice | None = None) -> None:
         self.state = state
+        self.voice = voice  # plays dialled calls that have a webhook_url; None: only recorded
 
     def _auth(self, request: web.Request) -> web.Response | None:
         if request.headers.get("Authorization") != f"Bearer {self.state.telnyx_api_key}":
@@ -194,8 +200,14 @@ class TelnyxApi:
         resource = {"call_control_id": call_id, "call_leg_id": self.state.new_id("", 32),
                     "call_session_id": self.state.new_id("", 32), "is_alive": False,
                     "record_type": "call", "start_time": iso_micro(self.state.clock())}
-        self.state.place("telnyx", call_id, body, resource)
-        return web.json_response({"data": resource})
+        placed = self.state.place("telnyx", call_id, body, resource)
+        response = web.json_response({"data": resource})
+        if self.voice is None or not body.get("webhook_url"):
+            return response  # nothing to call back: the call is only recorded
+        placed["played"] = True  # the traffic generator's answer_placed_calls leaves it alone
+        played = voice_telnyx.register(self.voice, body, resource)
+        script = voice_telnyx.play(self.voice, played)
+        return await respond_then(request, response, lambda: self.voice.launch(played, script))
 
     async def action(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
@@ -207,9 +219,21 @@ class TelnyxApi:
         body = await _body(request)
         if isinstance(body, web.Response):
             return body
-        placed.setdefault("actions", []).append({"action": request.match_info["action"],
-                                                 "body": body, "at": self.state.clock()})
-        return web.json_response({"data": {"result": "ok"}})
+        action = request.match_info["action"]
+        played = self.voice.calls.get(placed["id"]) if self.voice is not None else None
+        if isinstance(played, voice_telnyx.TelnyxCall) and played.ended:
+            voice_telnyx.reject(self.voice, played, action, body)
+            return telnyx_error(422, "90018", "Call has already ended",
+                                "This call is no longer active and can't receive commands.")
+        placed.setdefault("actions", []).append({"action": action, "body": body,
+                                                 "at": self.state.clock()})
+        response = web.json_response({"data": {"result": "ok"}})
+        if not isinstance(played, voice_telnyx.TelnyxCall):
+            return response
+        event = voice_telnyx.command(self.voice, played, action, body)
+        if event is None:
+            return response
+        return await respond_then(request, response, lambda: played.inbox.put_nowait(event))
 
     async def texml_call(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
@@ -286,9 +310,9 @@ class TelnyxApi:
             return _bad(str(exc))
 
 
-def add_routes(app: web.Application, state: SimState) -> None:
-    """Mount the Telnyx v2 paths on ``app``."""
-    api = TelnyxApi(state)
+def add_routes(app: web.Application, state: SimState, voice: Voice | None = None) -> None:
+    """Mount the Telnyx v2 paths on ``app`` (``voice`` plays dialled calls that call back)."""
+    api = TelnyxApi(state, voice)
     app.router.add_get("/v2/connections/{id}/active_calls", api.active_calls)
     app.router.add_get("/v2/calls/{id}", api.call_status)
     app.router.add_post("/v2/calls", api.dial)

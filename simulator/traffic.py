@@ -178,8 +178,10 @@ class TrafficGenerator:
         webhooks: list[Webhook] = []
         for placed in self.state.placed_calls("telnyx"):
             resource = placed["resource"]
-            if "answered_at" in placed or "call_control_id" not in resource:
-                continue  # already answered, or a TeXML call (answered by its own document)
+            if ("answered_at" in placed or "call_control_id" not in resource
+                    or placed.get("played")):
+                continue  # already answered, a TeXML call (answered by its own document), or
+                # a call the voice player plays to its dial's webhook_url
             placed["answered_at"] = now
             request = placed["request"]
             call = SimCall("telnyx", resource["call_control_id"], "completed", "outbound",

@@ -7,7 +7,9 @@ Paths (point ``client.api``/``client.insights``/``client.monitor`` ``.base_url``
   ``PageToken``; the answer has ``calls`` plus Twilio's paging meta keys only.
 - ``GET  /2010-04-01/Accounts/{AccountSid}/Calls/{Sid}.json``
 - ``POST /2010-04-01/Accounts/{AccountSid}/Calls.json`` — form ``To``, ``From``, ``Twiml`` or
-  ``Url``; 201 with a queued call; kept in ``state.placed`` (the phone notifier's calls).
+  ``Url``; 201 with a queued call; kept in ``state.placed`` (the phone notifier's calls). With a
+  ``StatusCallback`` or a ``<Gather action>`` in ``Twiml`` the call is then played out in the
+  background (``voice_twilio.py``), and ``GET`` on it shows its final status.
 - ``GET  /v1/Voice/Summaries`` and ``/v1/Voice/{CallSid}/Summary`` — Insights summaries of
   ended calls (``meta.key`` = ``call_summaries``, absolute ``meta.next_page_url``). MOS is
   at ``sdk_edge.metrics.inbound.mos.{avg,min,max}``; ``low_mos`` tag under 3.5.
@@ -24,9 +26,11 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
+from simulator import voice_twilio
 from simulator.paging import BadQuery, twilio_page
 from simulator.state import SimCall, SimState
 from simulator.times import iso_z, parse_when, rfc2822
+from simulator.voice import Voice, respond_then
 
 CALL_STATUS = {"completed": "completed", "dropped": "completed", "failed": "failed",
                "busy": "busy", "no_answer": "no-answer", "canceled": "canceled"}
@@ -116,8 +120,9 @@ def alert_json(alert, account: str, base: str, full: bool = False) -> dict:
 class TwilioApi:
     """Handlers over one :class:`SimState`."""
 
-    def __init__(self, state: SimState) -> None:
+    def __init__(self, state: SimState, voice: Voice | None = None) -> None:
         self.state = state
+        self.voice = voice  # plays created calls that call back; None: calls are only recorded
 
     def _auth(self, request: web.Request) -> web.Response | None:
         header = request.headers.get("Authorization", "")
@@ -185,8 +190,14 @@ class TwilioApi:
                        str(form["From"]), str(form["To"]), now, answered=False)
         resource = {**call_json(call, self.state.twilio_account_sid), "status": "queued",
                     "start_time": None}
-        self.state.place("twilio", call.id, {k: str(v) for k, v in form.items()}, resource)
-        return web.json_response(resource, status=201)
+        request_fields = {k: str(v) for k, v in form.items()}
+        self.state.place("twilio", call.id, request_fields, resource)
+        response = web.json_response(resource, status=201)
+        if self.voice is None or not voice_twilio.wants_play(request_fields):
+            return response  # nothing to call back: the call is only recorded
+        played = voice_twilio.register(self.voice, request_fields, call.id, resource)
+        script = voice_twilio.play(self.voice, played, request_fields)
+        return await respond_then(request, response, lambda: self.voice.launch(played, script))
 
     async def list_summaries(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
@@ -305,9 +316,10 @@ def _within(value: float, op: str, ts: float, date_only: bool) -> bool:
     return ts <= value <= (last if date_only else ts + 0.999)
 
 
-def add_routes(app: web.Application, state: SimState) -> None:
-    """Mount the Twilio API, Insights and Monitor paths on ``app``."""
-    api = TwilioApi(state)
+def add_routes(app: web.Application, state: SimState, voice: Voice | None = None) -> None:
+    """Mount the Twilio API, Insights and Monitor paths on ``app`` (``voice`` plays created
+    calls that call back)."""
+    api = TwilioApi(state, voice)
     app.router.add_get(PREFIX + "/Calls.json", api.list_calls)
     app.router.add_post(PREFIX + "/Calls.json", api.create_call)
     app.router.add_get(PREFIX + "/Calls/{sid}", api.fetch_call)

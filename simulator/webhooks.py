@@ -6,6 +6,9 @@
   occurred_at, payload}, "meta": {attempt, delivered_to}}``, signed with Ed25519 over
   ``f"{timestamp}|{body}"`` (headers ``telnyx-signature-ed25519``, ``telnyx-timestamp``).
   ``call_quality_stats`` values are STRINGS, as Telnyx sends them.
+
+``twilio_headers`` and ``telnyx_envelope`` sign any request that way; the traffic generator and
+the outbound-call player (``voice_twilio.py``, ``voice_telnyx.py``) both use them.
 """
 
 from __future__ import annotations
@@ -67,11 +70,17 @@ def twilio_callback(call: SimCall, account_sid: str, auth_token: str, url: str, 
     """A signed status callback; ``status`` defaults to the call's final status."""
     status = status or TWILIO_STATUS[call.outcome]
     params = twilio_params(call, account_sid, status, now)
-    signature = RequestValidator(auth_token).compute_signature(url, params)
-    headers = {"Content-Type": "application/x-www-form-urlencoded",
-               "X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1"}
     call.sequence += 1
-    return Webhook("twilio", url, headers, urlencode(params).encode(), call.id, status)
+    return Webhook("twilio", url, twilio_headers(auth_token, url, params),
+                   urlencode(params).encode(), call.id, status)
+
+
+def twilio_headers(auth_token: str, url: str, params: dict[str, str]) -> dict[str, str]:
+    """Headers of a Twilio request to ``url`` carrying ``params`` (a form body; empty for GET,
+    whose parameters are then already in ``url``): ``X-Twilio-Signature`` over both."""
+    signature = RequestValidator(auth_token).compute_signature(url, params)
+    return {"Content-Type": "application/x-www-form-urlencoded",
+            "X-Twilio-Signature": signature, "User-Agent": "TwilioProxy/1.1"}
 
 
 def quality_stats(call: SimCall) -> dict | None:
@@ -108,13 +117,21 @@ def telnyx_event(call: SimCall, key: Ed25519PrivateKey, connection_id: str, url:
                  now: float, event_type: str = "call.hangup", event_id: str | None = None
                  ) -> Webhook:
     """A signed Call Control event (``call.hangup`` or ``call.answered``)."""
+    payload = telnyx_payload(call, connection_id, event_type)
+    body, headers = telnyx_envelope(key, url, event_type, payload, now, event_id)
+    return Webhook("telnyx", url, headers, body, call.id, event_type)
+
+
+def telnyx_envelope(key: Ed25519PrivateKey, url: str, event_type: str, payload: dict,
+                    now: float, event_id: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """The body and signed headers of one Call Control event carrying ``payload``."""
     envelope = {"data": {"record_type": "event", "event_type": event_type,
                          "id": event_id or str(uuid.uuid4()), "occurred_at": iso_micro(now),
-                         "payload": telnyx_payload(call, connection_id, event_type)},
+                         "payload": payload},
                 "meta": {"attempt": 1, "delivered_to": url}}
     body = json.dumps(envelope, separators=(",", ":"))
     timestamp = str(int(now))
     signature = base64.b64encode(key.sign(f"{timestamp}|{body}".encode())).decode()
     headers = {"Content-Type": "application/json", "telnyx-signature-ed25519": signature,
                "telnyx-timestamp": timestamp, "User-Agent": "telnyx-webhooks"}
-    return Webhook("telnyx", url, headers, body.encode(), call.id, event_type)
+    return body.encode(), headers
