@@ -21,11 +21,14 @@ from policy.reader import Node
 CHANNEL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pagerduty": ((), ("routing_key_env", "routing_key_file")),
     "slack": (("channel",), ("token_env", "token_file")),
-    "phone": (("from_number",), ("providers",)),
+    "phone": (("from_number",), ("providers", "retry", "machine_detection")),
     "email": (("smtp_host", "smtp_port", "from_address", "to"),
               ("starttls", "username", "password_env", "password_file")),
     "digest": (("send_at", "timezone", "to"), ()),
 }
+# A phone page rings its person up to ``attempts`` times, ``interval`` apart, before falling back;
+# a call whose outcome the provider has not reported after ``outcome_within`` counts unanswered.
+PHONE_RETRY = {"attempts": 3, "interval_seconds": 120.0, "outcome_within_seconds": 600.0}
 _SECRET_WORDS = ("token", "password", "routing_key", "secret", "api_key", "auth_token")
 _LEVEL = re.compile(r"^L[1-9]$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
@@ -53,6 +56,9 @@ def _read_channel(name: str, node: Node) -> Channel:
         if key == "type":
             continue
         settings[key] = _read_channel_setting(key, child)
+    if kind == "phone":
+        settings.setdefault("retry", dict(PHONE_RETRY))
+        settings.setdefault("machine_detection", False)
     return Channel(name, kind, settings)
 
 
@@ -62,8 +68,10 @@ def _read_channel_setting(key: str, node: Node) -> object:
         if port > 65535:
             raise node.error(f"must be a TCP port (1-65535), got {port}")
         return port
-    if key == "starttls":
+    if key in ("starttls", "machine_detection"):
         return node.boolean()
+    if key == "retry":
+        return _read_retry(node)
     if key in ("to", "providers"):
         values = node.strings()
         if not values:
@@ -77,6 +85,19 @@ def _read_channel_setting(key: str, node: Node) -> object:
     if key == "timezone":
         return _read_timezone(node)
     return node.string(allow_empty=(key == "username"))
+
+
+def _read_retry(node: Node) -> dict[str, float]:
+    """A phone channel's ``retry: {attempts, interval, outcome_within}``: calls per page, the
+    wait between them, and how long to wait for the provider to say how a call ended."""
+    node.mapping((), ("attempts", "interval", "outcome_within"))
+    retry = dict(PHONE_RETRY)
+    if node.has("attempts"):
+        retry["attempts"] = node.child("attempts").integer(1)
+    for key in ("interval", "outcome_within"):
+        if node.has(key):
+            retry[f"{key}_seconds"] = node.child(key).duration()
+    return retry
 
 
 def _read_timezone(node: Node) -> str:

@@ -16,6 +16,11 @@ Each ``decide_*`` function gets the store's ``GroupSnapshot`` and an ``ActionCon
   cancelled.
 - declare: a new incident (group key ``manual:<id>``), ``trigger`` rows for the priority's
   route and an ``escalation`` timer due now, exactly like an incident opened by an alert.
+- escalate now (a triggered incident): a timeline event ``escalation_requested`` naming the
+  level (``receiver.domain.escalation.next_level``) and a fresh ``escalation`` timer due now,
+  so the worker pages that level at once.
+
+``ctx.via`` says where a person acted (``phone``, ``slack``...); it is recorded on the event.
 """
 
 from __future__ import annotations
@@ -54,6 +59,7 @@ class ActionContext:
     actor: str
     public_url: str = ""
     skip_types: tuple[str, ...] = ()   # channel types not to tell (the ack came from there)
+    via: str = ""                      # where the person acted: phone, slack, api...
 
 
 @dataclass
@@ -87,7 +93,7 @@ def decide_acknowledge(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:
     incident = replace(current, state=IncidentState.ACKNOWLEDGED, acked_at=ctx.now,
                        acked_by=ctx.actor, updated_at=ctx.now)
     event = Event(incident.id, ctx.now, EventKind.ACKNOWLEDGED, ctx.actor,
-                  {"after_seconds": round(ctx.now - current.opened_at, 3)})
+                  _with_via({"after_seconds": round(ctx.now - current.opened_at, 3)}, ctx))
     channels = _told(snapshot.notified, ctx, extra_skip=NO_ACK_CHANNEL_TYPES)
     rows = _rows(incident, channels, MessageKind.ACKNOWLEDGE, ctx,
                  note=f"Acknowledged by {ctx.actor}")
@@ -131,6 +137,27 @@ def decide_declare(snapshot: GroupSnapshot, ctx: ActionContext, *, incident_id: 
     timer = Timer(ctx.new_id(), incident.id, TIMER_KIND, ctx.now, {})
     return Outcome(Changes(incident=incident, new_incident=True, events=[event], outbox=rows,
                            timers=[timer]), incident=incident)
+
+
+def decide_escalate_now(snapshot: GroupSnapshot, ctx: ActionContext, *,
+                        level: str | None) -> Outcome:
+    """Page ``level`` at once (see the module docstring); a conflict when the incident is not
+    triggered; nothing to write when there is no further level (``level`` None)."""
+    current = snapshot.incident
+    assert current is not None
+    if current.state != IncidentState.TRIGGERED:
+        return Outcome(Changes(), conflict=current.state, incident=current)
+    if level is None:
+        return Outcome(Changes(), incident=current)
+    event = Event(current.id, ctx.now, EventKind.ESCALATION_REQUESTED, ctx.actor,
+                  _with_via({"level": level}, ctx))
+    timer = Timer(ctx.new_id(), current.id, TIMER_KIND, ctx.now, {})
+    return Outcome(Changes(incident=current, events=[event], timers=[timer],
+                           cancel_timers=(TIMER_KIND,)), incident=current)
+
+
+def _with_via(detail: dict, ctx: ActionContext) -> dict:
+    return {**detail, "via": ctx.via} if ctx.via else detail
 
 
 def _told(notified: Iterable[str], ctx: ActionContext,

@@ -64,6 +64,7 @@ class EscalationCase:
     provider: str | None = None  # "twilio", "telnyx", "all" or None
     alerts: tuple[FiringAlert, ...] = ()
     done: frozenset[str] = field(default_factory=frozenset)
+    requested: tuple[tuple[str, float], ...] = ()   # (level, when): "escalate now" by a person
 
 
 @dataclass(frozen=True)
@@ -93,7 +94,24 @@ def _engineering(incident: EscalationCase, policy: Policy) -> list[Action]:
         due = incident.opened_at + deadline.after_seconds
         actions += [_step_action(ENGINEERING, step, due)
                     for step in chain if step.level == deadline.level]
+    actions += [_step_action(ENGINEERING, step, at)
+                for level, at in incident.requested for step in chain if step.level == level]
     return actions
+
+
+def next_level(incident: EscalationCase, policy: Policy) -> str | None:
+    """The engineering level "escalate now" reaches: the first step of the chain that applies
+    to the incident (its priority, or its deadline's level) and has neither been paged nor been
+    asked for already; None when every level has."""
+    asked = {level for level, _ in incident.requested}
+    deadline = policy.escalation.deadlines.get(incident.priority)
+    for step in policy.escalation.engineering:
+        applies = incident.priority in step.priorities or (
+            deadline is not None and step.level == deadline.level)
+        if applies and f"{ENGINEERING}:{step.level}" not in incident.done \
+                and step.level not in asked:
+            return step.level
+    return None
 
 
 def _business(incident: EscalationCase, policy: Policy) -> list[Action]:
@@ -159,11 +177,22 @@ def escalation_timer(incident_id: str, due_at: float) -> Timer:
 def done_keys(timeline: list[Event]) -> set[str]:
     """The escalation actions already carried out since the incident last (re)opened: an
     incident that fires again after resolving pages its people again."""
+    return {str(e.detail.get("key")) for e in _since_reopened(timeline) if e.kind in DONE_EVENTS}
+
+
+def requested_levels(timeline: list[Event]) -> tuple[tuple[str, float], ...]:
+    """The (level, when) of every "escalate now" since the incident last (re)opened."""
+    return tuple((str(e.detail.get("level")), e.at) for e in _since_reopened(timeline)
+                 if e.kind == EventKind.ESCALATION_REQUESTED)
+
+
+def _since_reopened(timeline: list[Event]) -> list[Event]:
     start = max((i for i, e in enumerate(timeline) if e.kind == EventKind.REOPENED), default=-1)
-    return {str(e.detail.get("key")) for e in timeline[start + 1:] if e.kind in DONE_EVENTS}
+    return timeline[start + 1:]
 
 
-def escalation_case(incident: Incident, done: set[str]) -> EscalationCase:
+def escalation_case(incident: Incident, done: set[str],
+                    requested: tuple[tuple[str, float], ...] = ()) -> EscalationCase:
     """What escalation needs. An alert counts as firing since the incident opened: the moment
     callwatch knew, whatever ``startsAt`` a late or replayed delivery carries."""
     alerts = tuple(FiringAlert(a.get("labels", {}).get("alertname", ""),
@@ -171,7 +200,7 @@ def escalation_case(incident: Incident, done: set[str]) -> EscalationCase:
                                incident.opened_at)
                    for a in incident.alerts if a.get("status", "firing") == "firing")
     return EscalationCase(incident.priority, incident.state, incident.opened_at, incident.provider,
-                         alerts, frozenset(done))
+                          alerts, frozenset(done), requested)
 
 
 def recipients(policy: Policy, contacts: tuple[str, ...], channel: str) -> tuple[str, ...] | None:

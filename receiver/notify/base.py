@@ -36,6 +36,8 @@ class Notification:
     dedup_key: str | None = None    # stable per incident (PagerDuty dedup_key)
     links: Mapping[str, str] = field(default_factory=dict)    # runbook, dashboard, incident
     details: Mapping[str, str] = field(default_factory=dict)  # alertname, severity, value, ...
+    page: str | None = None         # a page a person answers: the reference callbacks carry back
+    attempt: int = 1                # which call of that page this is
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class Delivery:
 
     ref: str | None = None
     via: str | None = None          # e.g. "telnyx" when the phone call went through Telnyx
+    awaiting: bool = False          # placed, not yet answered: the provider's callback will say
 
 
 class NotifyError(Exception):

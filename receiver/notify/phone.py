@@ -5,9 +5,16 @@ provider the incident is ABOUT (``Notification.provider``) goes last: paging abo
 through Twilio is the call most likely to fail. Any failure of one provider moves on to the next;
 ``Delivery.via`` names the provider that carried the call(s), ``Delivery.ref`` the call id(s).
 
-Twilio speaks inline TwiML (``<Say>``). Telnyx Call Control cannot speak at dial time: the script
-travels in ``client_state`` (base64 JSON ``{"callwatch": "page", "incident": …, "say": …}``) and
-whoever handles the ``call.answered`` webhook calls ``speak_on_answer`` to read it out.
+Two-way (a ``public_url`` is set and the notification carries a ``page``): the person hears the
+page and ``receiver.domain.pages.MENU``, and answers with a key. Twilio reads TwiML whose
+``<Gather>`` posts the key to ``{public_url}/voice/twilio/gather?page=…&attempt=…&round=1``, and
+reports how the call ended to ``{public_url}/voice/twilio/status?page=…&attempt=…``. Telnyx is
+dialled with ``webhook_url={public_url}/voice/telnyx`` and a ``client_state`` naming the page;
+the receiver speaks and gathers when ``call.answered`` arrives. The send returns
+``Delivery(awaiting=True)``: the page is delivered only once a person answers.
+
+One-way (no public URL): Twilio says the page twice; Telnyx carries the script in
+``client_state`` for whoever handles its webhook (``speak_on_answer``).
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from twilio.base.exceptions import (
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
+from receiver.domain.pages import MENU
 from receiver.notify.base import Delivery, Notification, NotifyError
 from receiver.notify.common import http_error, truncate
 
@@ -42,11 +50,36 @@ _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CLIENT_STATE_SAY_LIMIT = 700   # keeps base64 client_state well under a kilobyte
 
 
+@dataclass(frozen=True)
+class Callbacks:
+    """Where a two-way call reports back, and whether voicemail is to be told apart."""
+
+    public_url: str
+    page: str
+    attempt: int
+    machine_detection: bool = False
+
+    def twilio_gather(self, round_: int = 1) -> str:
+        return (f"{self.public_url}/voice/twilio/gather?page={self.page}"
+                f"&attempt={self.attempt}&round={round_}")
+
+    def twilio_status(self) -> str:
+        return f"{self.public_url}/voice/twilio/status?page={self.page}&attempt={self.attempt}"
+
+    def telnyx_webhook(self) -> str:
+        return f"{self.public_url}/voice/telnyx"
+
+    def telnyx_client_state(self) -> str:
+        return encode_page_state(self.page, self.attempt)
+
+
 class Dialer(Protocol):
     name: str
 
-    async def dial(self, to: str, from_number: str, script: str, notification: Notification) -> str:
-        """Start a call reading ``script``; the provider's call id, or NotifyError."""
+    async def dial(self, to: str, from_number: str, script: str, notification: Notification,
+                   callbacks: Callbacks | None = None) -> str:
+        """Start a call reading ``script`` (two-way when ``callbacks`` is given); the
+        provider's call id, or NotifyError."""
         ...
 
     async def close(self) -> None: ...
@@ -63,9 +96,24 @@ def voice_script(n: Notification) -> str:
 
 def twiml(script: str) -> str:
     """TwiML saying ``script`` twice, XML-escaped (and stripped of characters XML forbids)."""
-    said = escape(_XML_BAD.sub(" ", script), {'"': "&quot;"})
+    said = spoken(script)
     return (f'<Response><Say>{said}</Say><Pause length="1"/>'
             f'<Say>Repeating. {said}</Say></Response>')
+
+
+def gather_twiml(first: str, action_url: str) -> str:
+    """TwiML saying ``first`` then the menu, listening for one key, then the menu once more,
+    then goodbye: the key goes to ``action_url``."""
+    action = escape(action_url, {'"': "&quot;"})
+    gather = f'<Gather input="dtmf" numDigits="1" action="{action}" method="POST" timeout="5">'
+    menu = spoken(MENU)
+    return (f"<Response>{gather}<Say>{spoken(first)}</Say><Pause length=\"1\"/><Say>{menu}</Say>"
+            f"</Gather>{gather}<Say>{menu}</Say></Gather><Say>Goodbye.</Say></Response>")
+
+
+def spoken(text: str) -> str:
+    """``text`` for a TwiML ``<Say>``: XML-escaped, without the characters XML forbids."""
+    return escape(_XML_BAD.sub(" ", text), {'"': "&quot;"})
 
 
 @dataclass(frozen=True)
@@ -111,12 +159,20 @@ class TwilioDialer:
                 self._client.api.base_url = self._base_url.rstrip("/")
         return self._client
 
-    async def dial(self, to: str, from_number: str, script: str, notification: Notification) -> str:
+    async def dial(self, to: str, from_number: str, script: str, notification: Notification,
+                   callbacks: Callbacks | None = None) -> str:
+        options: dict[str, str] = {"twiml": twiml(script)}
+        if callbacks is not None:
+            options = {"twiml": gather_twiml(script, callbacks.twilio_gather()),
+                       "status_callback": callbacks.twilio_status(),
+                       "status_callback_method": "POST"}
+            if callbacks.machine_detection:
+                options["machine_detection"] = "Enable"
         try:
             # our own deadline: AsyncTwilioHttpClient ignores its ``timeout`` (9.13, verified)
             async with asyncio.timeout(self._timeout):
                 call = await self._get_client().calls.create_async(
-                    to=to, from_=from_number, twiml=twiml(script))
+                    to=to, from_=from_number, **options)
         except (TwilioRestException, TwilioServiceException) as exc:
             raise http_error(int(exc.status), "Twilio") from None
         except (TimeoutError, aiohttp.ServerTimeoutError):
@@ -148,12 +204,19 @@ class TelnyxDialer:
                                           timeout=settings.timeout,
                                           max_retries=settings.max_retries)
 
-    async def dial(self, to: str, from_number: str, script: str, notification: Notification) -> str:
+    async def dial(self, to: str, from_number: str, script: str, notification: Notification,
+                   callbacks: Callbacks | None = None) -> str:
+        options: dict[str, str] = {
+            "client_state": encode_client_state(notification.incident_id, script)}
+        if callbacks is not None:
+            options = {"client_state": callbacks.telnyx_client_state(),
+                       "webhook_url": callbacks.telnyx_webhook(), "webhook_url_method": "POST"}
+            if callbacks.machine_detection:
+                options["answering_machine_detection"] = "detect"
         try:
             response = await self._client.calls.dial(
                 connection_id=self._connection_id, to=to, from_=from_number,
-                client_state=encode_client_state(notification.incident_id, script),
-                command_id=f"{notification.id}:{to}")
+                command_id=f"{notification.id}:{notification.attempt}:{to}", **options)
         except telnyx.APIStatusError as exc:
             raise http_error(exc.status_code, "Telnyx") from None
         except telnyx.APITimeoutError:
@@ -174,8 +237,16 @@ def encode_client_state(incident_id: str, script: str) -> str:
     return base64.b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
 
 
+def encode_page_state(page: str, attempt: int, **extra: object) -> str:
+    """A two-way call's Telnyx ``client_state``: which page and call, plus ``extra`` (what the
+    receiver is waiting for next)."""
+    state = {"callwatch": "page", "page": page, "attempt": attempt, **extra}
+    return base64.b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
+
+
 def decode_client_state(client_state: str | None) -> dict | None:
-    """The page script of a Telnyx webhook's ``client_state``; None when it is not one of ours."""
+    """Our state in a Telnyx webhook's ``client_state`` (a page's script, or a two-way call's
+    page and attempt); None when it is not one of ours."""
     try:
         state = json.loads(base64.b64decode(client_state or "", validate=True))
     except (ValueError, TypeError):
@@ -195,16 +266,33 @@ async def speak_on_answer(client: telnyx.AsyncTelnyx, call_control_id: str,
     return True
 
 
+@dataclass(frozen=True)
+class PhoneSettings:
+    """``public_url`` (``CALLWATCH_PUBLIC_URL``): where the providers report back; without it,
+    calls are one-way. ``machine_detection``: voicemail counts as not answered."""
+
+    from_number: str
+    public_url: str = ""
+    machine_detection: bool = False
+
+
 class PhoneNotifier:
-    """Calls every recipient (E.164 numbers in ``Notification.recipients``) from ``from_number``."""
+    """Calls every recipient (E.164 numbers in ``Notification.recipients``) from the settings'
+    ``from_number``."""
 
     channel_type = "phone"
 
-    def __init__(self, from_number: str, dialers: Sequence[Dialer]) -> None:
+    def __init__(self, settings: PhoneSettings, dialers: Sequence[Dialer]) -> None:
         if not dialers:
             raise ValueError("a phone channel needs at least one provider")
-        self._from = from_number
+        self._settings = settings
+        self._from = settings.from_number
         self._dialers = tuple(dialers)
+
+    @property
+    def tracks_answers(self) -> bool:
+        """Whether a page's call is delivered only once a person answers (two-way)."""
+        return bool(self._settings.public_url)
 
     def order_for(self, notification: Notification) -> list[Dialer]:
         """The dialers to try, the one the incident is about moved last."""
@@ -219,21 +307,30 @@ class PhoneNotifier:
                 raise NotifyError("config", f"recipient #{index} is not an E.164 number",
                                   retryable=False)
         script = voice_script(notification)
+        callbacks = self._callbacks(notification)
         refs, via = [], []
         # One recipient failing on every provider fails the send: a retry may call the others
         # again, which beats a page silently lost.
         for number in notification.recipients:
-            ref, name = await self._call(number, script, notification)
+            ref, name = await self._call(number, script, notification, callbacks)
             refs.append(ref)
             if name not in via:
                 via.append(name)
-        return Delivery(ref=",".join(refs), via=",".join(via))
+        return Delivery(ref=",".join(refs), via=",".join(via), awaiting=callbacks is not None)
 
-    async def _call(self, number: str, script: str, n: Notification) -> tuple[str, str]:
+    def _callbacks(self, n: Notification) -> Callbacks | None:
+        """Two-way for a page to one person when the providers can report back."""
+        if not (self.tracks_answers and n.page and len(n.recipients) == 1):
+            return None
+        return Callbacks(self._settings.public_url.rstrip("/"), n.page, n.attempt,
+                         self._settings.machine_detection)
+
+    async def _call(self, number: str, script: str, n: Notification,
+                    callbacks: Callbacks | None) -> tuple[str, str]:
         errors: list[tuple[str, NotifyError]] = []
         for dialer in self.order_for(n):
             try:
-                return await dialer.dial(number, self._from, script, n), dialer.name
+                return await dialer.dial(number, self._from, script, n, callbacks), dialer.name
             except NotifyError as exc:
                 log.warning("phone page via %s failed, trying the next provider",
                             dialer.name, extra={"reason": exc.reason, "incident": n.incident_id})

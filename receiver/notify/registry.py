@@ -31,6 +31,7 @@ from receiver.notify.pagerduty import PagerDutyNotifier, PagerDutySettings
 from receiver.notify.phone import (
     Dialer,
     PhoneNotifier,
+    PhoneSettings,
     TelnyxDialer,
     TelnyxSettings,
     TwilioDialer,
@@ -90,7 +91,10 @@ def build_phone(channel: Channel, policy: Policy, environ: Mapping[str, str]) ->
     for problem in missing:
         log.warning("phone provider not configured", extra={"channel": channel.name,
                                                             "problem": problem})
-    return PhoneNotifier(str(channel.settings["from_number"]), dialers)
+    settings = PhoneSettings(str(channel.settings["from_number"]),
+                             public_url=environ.get("CALLWATCH_PUBLIC_URL", ""),
+                             machine_detection=bool(channel.settings.get("machine_detection")))
+    return PhoneNotifier(settings, dialers)
 
 
 def _twilio(environ: Mapping[str, str]) -> Dialer:

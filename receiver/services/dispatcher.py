@@ -41,7 +41,9 @@ from receiver.domain.model import (
     OutboxRow,
     OutboxState,
 )
+from receiver.domain.pages import CallReport, retry_of
 from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
+from receiver.services.answers import settle
 from receiver.services.metrics import ReceiverMetrics
 from receiver.store.base import Store, StoreError
 
@@ -118,11 +120,19 @@ class Dispatcher:
             await self.store.prune_deliveries(now - DELIVERY_KEY_DAYS * 86400)
 
     async def run_once(self) -> int:
-        """Claim and send every due row once; returns how many rows were claimed."""
+        """Claim and send every due row once, and settle the calls whose outcome never came;
+        returns how many rows were claimed."""
+        now = self.clock()
+        unanswered = await self.store.claim_unanswered(
+            self.worker, now, self.settings.lease_seconds, self.settings.batch_size)
+        for row in unanswered:
+            if row.page is not None:
+                await settle(self.store, self.policy, self.metrics, row.page,
+                             CallReport(row.attempts, "no-report", "deadline"), now)
         rows = await self.store.claim_outbox(self.worker, self.clock(),
                                              self.settings.lease_seconds, self.settings.batch_size)
         if not rows:
-            return 0
+            return len(unanswered)
         digests: dict[str, list[OutboxRow]] = {}
         singles: list[OutboxRow] = []
         for row in rows:
@@ -139,7 +149,7 @@ class Dispatcher:
         await asyncio.gather(*(bounded(self._send_row(row)) for row in singles),
                              *(bounded(self._send_digest(ch, group))
                                for ch, group in digests.items()))
-        return len(rows)
+        return len(rows) + len(unanswered)
 
     def _channel_type(self, channel: str) -> str:
         spec = self.policy.channels.get(channel)
@@ -149,9 +159,22 @@ class Dispatcher:
         thread_ref = None
         if row.kind != MessageKind.TRIGGER:
             thread_ref = await self.store.first_ref(row.incident_id, row.channel)
-        notification = to_notification(row.id, row.payload, row.channel, row.kind, thread_ref)
+        page = row.page if self._tracks_answers(row) else None
+        if page is not None:
+            # the attempt is counted BEFORE the call, so the provider's report finds it
+            now = self.clock()
+            until = now + retry_of(self.policy, row.channel).outcome_within_seconds
+            if not await self.store.mark_awaiting(row.id, self.worker, now, until):
+                return  # the claim was lost: another worker has the row
+        notification = to_notification(row.id, row.payload, row.channel, row.kind, thread_ref,
+                                       page=page, attempt=row.attempts + 1)
         outcome = await self._deliver(row.channel, notification)
-        await self._finish(row, outcome)
+        await self._finish(row, outcome, counted=page is not None)
+
+    def _tracks_answers(self, row: OutboxRow) -> bool:
+        """A page a person answers, on a notifier that hears back whether they did."""
+        notifier = self.notifiers.get(row.channel)
+        return row.page is not None and bool(getattr(notifier, "tracks_answers", False))
 
     async def _send_digest(self, channel: str, rows: list[OutboxRow]) -> None:
         fields = messages.compose_digest(channel, (r.payload for r in rows), self.policy,
@@ -178,13 +201,17 @@ class Dispatcher:
             log.exception("notifier raised", extra={"channel": channel})
             return NotifyError("internal", type(exc).__name__, retryable=True)
 
-    async def _finish(self, row: OutboxRow, outcome: Delivery | NotifyError) -> None:
+    async def _finish(self, row: OutboxRow, outcome: Delivery | NotifyError,
+                      counted: bool = False) -> None:
+        """Record the attempt; ``counted``: mark_awaiting already counted it."""
         now = self.clock()
         self.last_outcome[row.channel] = (isinstance(outcome, Delivery),
                                           None if isinstance(outcome, Delivery) else str(outcome),
                                           now)
         finish = (self._sent(row, outcome, now) if isinstance(outcome, Delivery)
                   else self._failed(row, outcome, now))
+        if counted:
+            finish = replace(finish, counts_attempt=False)
         try:
             ours = await self.store.finish_outbox(row.id, self.worker, now, finish)
         except StoreError as exc:
@@ -201,9 +228,18 @@ class Dispatcher:
             self.metrics.notifications.labels(row.channel, "fallback").inc()
 
     def _sent(self, row: OutboxRow, delivery: Delivery, now: float) -> Finish:
-        event = Event(row.incident_id, now, EventKind.NOTIFIED, ACTOR,
-                      {"channel": row.channel, "kind": row.kind, "ref": delivery.ref,
-                       "via": delivery.via, "attempts": row.attempts + 1})
+        """Sent; or, for a call whose answer is awaited, placed (``dialed``) until its
+        provider reports or ``outcome_within`` passes."""
+        detail = {"channel": row.channel, "kind": row.kind, "ref": delivery.ref,
+                  "via": delivery.via, "attempts": row.attempts + 1}
+        if delivery.awaiting:
+            until = now + retry_of(self.policy, row.channel).outcome_within_seconds
+            event = Event(row.incident_id, now, EventKind.NOTIFIED, ACTOR,
+                          {**detail, "awaiting_answer": True})
+            return Finish(OutboxState.AWAITING, Attempt(row.id, now, self.worker, "dialed"),
+                          next_attempt_at=until, delivered_ref=delivery.ref,
+                          delivered_via=delivery.via, events=(event,))
+        event = Event(row.incident_id, now, EventKind.NOTIFIED, ACTOR, detail)
         return Finish(OutboxState.SENT, Attempt(row.id, now, self.worker, "sent"),
                       delivered_ref=delivery.ref, delivered_via=delivery.via, events=(event,))
 
@@ -238,7 +274,8 @@ class Dispatcher:
 
 
 def to_notification(ident: str, payload: Mapping, channel: str, kind: str,
-                    thread_ref: str | None = None) -> Notification:
+                    thread_ref: str | None = None, page: str | None = None,
+                    attempt: int = 1) -> Notification:
     """The Notification for a stored payload (see messages.compose for its fields)."""
     return Notification(
         id=ident, incident_id=str(payload.get("incident_id", "")), channel=channel, kind=kind,
@@ -246,4 +283,5 @@ def to_notification(ident: str, payload: Mapping, channel: str, kind: str,
         text=str(payload.get("text", "")), html=payload.get("html"),
         provider=payload.get("provider"), recipients=tuple(payload.get("recipients", ())),
         thread_ref=thread_ref, dedup_key=payload.get("dedup_key"),
-        links=dict(payload.get("links", {})), details=dict(payload.get("details", {})))
+        links=dict(payload.get("links", {})), details=dict(payload.get("details", {})),
+        page=page, attempt=attempt)

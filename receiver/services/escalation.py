@@ -29,6 +29,7 @@ from receiver.domain.escalation import (
     escalation_changes,
     escalation_timer,
     next_due,
+    requested_levels,
 )
 from receiver.domain.model import Event, Incident, IncidentState, NewOutbox, Timer, TimerState
 from receiver.services.metrics import ReceiverMetrics
@@ -95,8 +96,8 @@ class EscalationWorker:
             await self.store.finish_timer(timer.id, self.worker, now, TimerState.CANCELLED)
             return 0
         timeline = await self.store.timeline(incident.id)
-        done = done_keys(timeline)
-        due = due_actions(escalation_case(incident, done), self.policy, now)
+        done, requested = done_keys(timeline), requested_levels(timeline)
+        due = due_actions(escalation_case(incident, done, requested), self.policy, now)
         vendor_rows = {}  # drafted before the transaction: it may ask the exporter over HTTP
         for action in due:
             if action.kind == VENDOR and self.vendor_rows is not None:
@@ -104,7 +105,8 @@ class EscalationWorker:
                     incident, timeline, action, now, f"{timer.id}:{action.key}")
         changes = escalation_changes(incident, due, self.policy, now, timer.id, vendor_rows,
                                      self.public_url)
-        later = next_due(escalation_case(incident, done | {a.key for a in due}), self.policy)
+        later = next_due(escalation_case(incident, done | {a.key for a in due}, requested),
+                         self.policy)
         if later is not None:
             changes.timers.append(escalation_timer(incident.id, max(later, now)))
         if not await self.store.finish_timer(timer.id, self.worker, now, TimerState.FIRED, changes):

@@ -19,6 +19,7 @@ from receiver.notify.email import EmailNotifier, SmtpSettings
 from receiver.notify.pagerduty import PagerDutyNotifier, PagerDutySettings
 from receiver.notify.phone import (
     PhoneNotifier,
+    PhoneSettings,
     TelnyxDialer,
     TelnyxSettings,
     TwilioDialer,
@@ -126,7 +127,7 @@ class TwilioHarness(HttpHarness):
         dialer = TwilioDialer(TwilioSettings(
             self.vars["TWILIO_ACCOUNT_SID"], self.secrets[0],
             base_url=self.base_for(spec, self.vars["TWILIO_BASE_URL"]), timeout=TIMEOUT))
-        return PhoneNotifier("+15005550006", [dialer])
+        return PhoneNotifier(PhoneSettings("+15005550006"), [dialer])
 
 
 class TelnyxHarness(HttpHarness):
@@ -141,7 +142,7 @@ class TelnyxHarness(HttpHarness):
         dialer = TelnyxDialer(TelnyxSettings(self.secrets[0], self.vars["TELNYX_CONNECTION_ID"],
                                              base_url=f"{base}/v2", timeout=TIMEOUT,
                                              max_retries=0))
-        return PhoneNotifier("+15005550006", [dialer])
+        return PhoneNotifier(PhoneSettings("+15005550006"), [dialer])
 
 
 class EmailHarness:

@@ -9,6 +9,7 @@ import telnyx
 from receiver.notify.base import Notification, NotifyError
 from receiver.notify.phone import (
     PhoneNotifier,
+    PhoneSettings,
     TelnyxDialer,
     TelnyxSettings,
     TwilioDialer,
@@ -31,7 +32,7 @@ def note(provider: str | None = "telnyx", recipients=("+15005550001",),
 @pytest.fixture
 async def notifier(sim):
     env = sim.env()
-    phone = PhoneNotifier(FROM, [
+    phone = PhoneNotifier(PhoneSettings(FROM), [
         TwilioDialer(TwilioSettings(env["TWILIO_ACCOUNT_SID"], env["TWILIO_AUTH_TOKEN"],
                                     base_url=env["TWILIO_BASE_URL"])),
         TelnyxDialer(TelnyxSettings(env["TELNYX_API_KEY"], env["TELNYX_CONNECTION_ID"],

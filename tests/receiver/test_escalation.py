@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from receiver.domain.escalation import (
@@ -9,6 +11,7 @@ from receiver.domain.escalation import (
     FiringAlert,
     due_actions,
     next_due,
+    next_level,
     pending_actions,
 )
 
@@ -117,3 +120,26 @@ def test_vendor_escalation(policy, provider, alertname, minutes, expected) -> No
                          done=("engineering:L1", "business:L1", "business:L2", "business:L3"))
     keys = {key for key in _keys(incident, policy, minutes) if key.startswith("vendor:")}
     assert keys == expected
+
+
+@pytest.mark.parametrize(("sentence", "incident", "expected"), [
+    ("a P1 whose on-call was paged escalates now to the team lead",
+     _incident("P1", done=("engineering:L1",)), "L2"),
+    ("a second request while the team lead is being paged asks for the engineering manager",
+     dataclasses.replace(_incident("P1", done=("engineering:L1",)),
+                         requested=(("L2", OPENED + MINUTE),)), "L3"),
+    ("a P2 escalates now to its deadline level, the team lead",
+     _incident("P2"), "L2"),
+    ("a P1 with every level paged has nowhere further to go",
+     _incident("P1", done=("engineering:L1", "engineering:L2", "engineering:L3")), None),
+])
+def test_escalate_now_reaches_the_next_level(policy, sentence, incident, expected):
+    assert next_level(incident, policy) == expected, sentence
+
+
+def test_a_requested_level_is_due_when_it_was_asked_for_not_at_its_time(policy):
+    asked = dataclasses.replace(_incident("P1", done=("engineering:L1",)),
+                                requested=(("L2", OPENED + 2 * MINUTE),))
+    assert _keys(asked, policy, 2) == {"engineering:L2"}
+    assert _keys(asked, policy, 1) == set()
+    assert "engineering:L2" not in _keys(_incident("P1", done=("engineering:L1",)), policy, 2)

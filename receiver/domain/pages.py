@@ -1,0 +1,122 @@
+"""A page a person answers: how one call of it ended, and what a keypress on it does.
+
+Pure: no I/O, no clock. A phone page's row is ``awaiting`` while its call rings; the provider
+then reports how the call ended (``CallReport``) and ``settle_call`` decides what follows:
+
+- answered by a person: the page is delivered (``sent``);
+- not answered (no answer, busy, failed, canceled, voicemail when machine detection is on, or
+  no report within the channel's ``outcome_within``): rung again after ``retry.interval`` up
+  to ``retry.attempts`` calls, then the page has failed and the route falls back;
+- a report about an earlier call of the page, or about a page already settled, changes
+  nothing (a late or replayed callback).
+
+On the call the person hears the page, then ``MENU``; ``key_action`` maps a key to what it
+does, and the ``*_reply`` functions say what the person hears back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from policy import Policy
+from receiver.domain import outbox
+from receiver.domain.model import (
+    Attempt,
+    Event,
+    EventKind,
+    Finish,
+    Incident,
+    IncidentState,
+    OutboxRow,
+    OutboxState,
+)
+from receiver.domain.times import iso
+
+MENU = ("Press 1 to acknowledge. Press 2 to escalate to the next level. "
+        "Press 9 to hear this again.")
+KEYS = {"1": "acknowledge", "2": "escalate"}     # any other key repeats the page
+ANSWERED = "answered"
+UNANSWERED = ("no-answer", "busy", "failed", "canceled", "machine", "no-report")
+ACTOR = "phone"
+
+
+@dataclass(frozen=True)
+class CallReport:
+    """What the provider (or the dispatcher's deadline) says about one call of a page."""
+
+    attempt: int            # which call of the page: 1 for the first
+    status: str             # ANSWERED or one of UNANSWERED
+    via: str                # twilio, telnyx, or "deadline" when no report came
+    ref: str | None = None  # the provider's call id
+
+
+@dataclass(frozen=True)
+class Retry:
+    attempts: int
+    interval_seconds: float
+    outcome_within_seconds: float
+
+
+def retry_of(policy: Policy, channel: str) -> Retry:
+    """The channel's ``retry`` settings (the policy reader fills the defaults)."""
+    settings = policy.channels[channel].settings.get("retry") or {}
+    return Retry(int(settings.get("attempts", 3)), float(settings.get("interval_seconds", 120)),
+                 float(settings.get("outcome_within_seconds", 600)))
+
+
+def settle_call(row: OutboxRow, report: CallReport, policy: Policy, now: float,
+                new_id: Callable[[], str]) -> Finish | None:
+    """What ``report`` does to the page's ``row`` (see the module docstring); None: nothing."""
+    if row.state != OutboxState.AWAITING or report.attempt != row.attempts:
+        return None
+    detail = {"channel": row.channel, "contact": row.lane, "attempt": report.attempt,
+              "status": report.status, "via": report.via}
+    if report.status == ANSWERED:
+        return Finish(OutboxState.SENT, Attempt(row.id, now, report.via, "answered"),
+                      delivered_ref=report.ref, delivered_via=report.via,
+                      events=(Event(row.incident_id, now, EventKind.PAGE_ANSWERED, ACTOR,
+                                    detail),))
+    unanswered = Event(row.incident_id, now, EventKind.PAGE_UNANSWERED, ACTOR, detail)
+    attempt = Attempt(row.id, now, report.via, "unanswered", report.status,
+                      f"call {report.attempt} of the page: {report.status}")
+    retry = retry_of(policy, row.channel)
+    if report.attempt < retry.attempts:
+        return Finish(OutboxState.PENDING, attempt, next_attempt_at=now + retry.interval_seconds,
+                      events=(unanswered,))
+    failed = Event(row.incident_id, now, EventKind.NOTIFY_FAILED, ACTOR,
+                   {"channel": row.channel, "kind": row.kind, "reason": report.status})
+    found = outbox.fallback_copy(row, policy, now, new_id, ACTOR)
+    copy, moved = found if found is not None else (None, None)
+    return Finish(OutboxState.FAILED, attempt, events=(unanswered, failed),
+                  fallbacks=(copy,) if copy else (), fallback_events=(moved,) if moved else ())
+
+
+def key_action(digits: str) -> str:
+    """``acknowledge``, ``escalate`` or ``repeat`` for the key a person pressed."""
+    return KEYS.get(digits[:1], "repeat")
+
+
+def acknowledged_reply(name: str) -> str:
+    return f"Acknowledged. Thank you, {name}. Escalation has stopped. Goodbye."
+
+
+def conflict_reply(incident: Incident, resolver: str | None = None) -> str:
+    """What someone hears who acts on an incident that is no longer triggered."""
+    if incident.state == IncidentState.ACKNOWLEDGED:
+        who = incident.acked_by or "someone"
+        return (f"This incident was already acknowledged by {who} at "
+                f"{_spoken_time(incident.acked_at)}. Goodbye.")
+    by = f" by {resolver}" if resolver else ""
+    return f"This incident is already resolved{by}. Goodbye."
+
+
+def escalated_reply(level: str | None, names: str) -> str:
+    if level is None:
+        return "There is no further level to escalate to."
+    return f"Escalating to {level}, {names}, now. Goodbye."
+
+
+def _spoken_time(at: float | None) -> str:
+    text = iso(at) or ""
+    return f"{text[11:16]} UTC" if text else "an earlier time"
