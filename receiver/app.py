@@ -36,6 +36,7 @@ from receiver.services.notifiers import NotifierSet, load_notifier_set
 from receiver.services.pipeline_health import store_health
 from receiver.services.state import ReceiverState
 from receiver.services.vendor import vendor_drafter
+from receiver.services.voice import Voice
 from receiver.store import describe_url, make_store
 
 log = logging.getLogger("callwatch.receiver")
@@ -77,12 +78,14 @@ async def _lifecycle(state: ReceiverState, given: NotifierSet | None,
         state.store = store
         state.notifiers = given if given is not None else load_notifier_set(
             config.notifier_factory, state.policy, config.environ)
+        state.voice = Voice(config.voice, state.clock)
         tasks = _start_workers(state, jitter)
         try:
             yield
         finally:
             await _stop_workers(state, tasks)
             await state.notifiers.close()
+            await state.voice.close()
             state.store = None
             await store.close()
             state.http = None

@@ -11,6 +11,9 @@
 | ``CALLWATCH_PROMETHEUS_URL`` | Prometheus, for ``/alerting/*`` (http://127.0.0.1:9090) |
 | ``CALLWATCH_ALERTMANAGER_URL`` | Alertmanager, for ``/alerting/health`` (http://127.0.0.1:9093) |
 | ``PAGERDUTY_WEBHOOK_SECRET[_FILE]`` | PagerDuty v3 webhook secrets, comma-separated in rotation |
+| ``TWILIO_AUTH_TOKEN[_FILE]`` | verifies ``X-Twilio-Signature`` on call callbacks |
+| ``TELNYX_PUBLIC_KEY`` | verifies the Ed25519 signature of Telnyx call events (base64) |
+| ``TELNYX_API_KEY[_FILE]``, ``TELNYX_BASE_URL`` | Call Control commands on a two-way call |
 | ``CALLWATCH_NOTIFIER_FACTORY`` | as below (receiver.notify.registry:build_notifiers) |
 | ``CALLWATCH_OUTBOX_LEASE_SECONDS`` | claim lifetime; a dead worker's rows are retaken after (60) |
 | ``CALLWATCH_TIMER_LEASE_SECONDS`` | escalation timer claim lifetime, as below (30) |
@@ -41,6 +44,7 @@ from dataclasses import dataclass, field
 
 from callwatch.logs import register_secret
 from callwatch.secrets import read_secret
+from callwatch.signatures import load_telnyx_public_key
 from receiver.store import DEFAULT_STORE_URL
 
 DEFAULT_NOTIFIER_FACTORY = "receiver.notify.registry:build_notifiers"
@@ -78,6 +82,17 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class VoiceSettings:
+    """What the call callbacks need: the providers' verification keys, and Telnyx's API key
+    for the commands that speak and listen on a call."""
+
+    twilio_auth_token: str | None = field(default=None, repr=False)
+    telnyx_public_key: str | None = None
+    telnyx_api_key: str | None = field(default=None, repr=False)
+    telnyx_base_url: str = "https://api.telnyx.com/v2"
+
+
+@dataclass(frozen=True)
 class ReceiverConfig:
     store_url: str
     public_url: str
@@ -89,6 +104,7 @@ class ReceiverConfig:
     prometheus_url: str = DEFAULT_PROMETHEUS_URL
     alertmanager_url: str = DEFAULT_ALERTMANAGER_URL
     pagerduty_webhook_secrets: tuple[str, ...] = ()
+    voice: VoiceSettings = VoiceSettings()
     alerts_max_body: int = 8 * 1024 * 1024
     timer_lease_seconds: float = 30.0
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -136,6 +152,7 @@ def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
         prometheus_url=environ.get("CALLWATCH_PROMETHEUS_URL", DEFAULT_PROMETHEUS_URL),
         alertmanager_url=environ.get("CALLWATCH_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER_URL),
         pagerduty_webhook_secrets=_webhook_secrets(environ, "PAGERDUTY_WEBHOOK_SECRET"),
+        voice=load_voice(environ),
         alerts_max_body=int(_number(environ, "CALLWATCH_ALERTS_MAX_BODY", 8 * 1024 * 1024)),
         timer_lease_seconds=_number(environ, "CALLWATCH_TIMER_LEASE_SECONDS", 30.0),
         environ=dict(environ),
@@ -151,6 +168,22 @@ def load_credentials(environ: Mapping[str, str]) -> Credentials:
         register_secret(secret)
     disabled = environ.get("CALLWATCH_RECEIVER_AUTH", "").lower() == "none"
     return Credentials(token, username, password, disabled)
+
+
+def load_voice(environ: Mapping[str, str]) -> VoiceSettings:
+    """The call callbacks' keys; SecretError for a secret file that cannot be read,
+    ValueError for a public key that is not one."""
+    token = read_secret(environ, "TWILIO_AUTH_TOKEN")
+    api_key = read_secret(environ, "TELNYX_API_KEY")
+    for secret in (token, api_key):
+        register_secret(secret)
+    public_key = environ.get("TELNYX_PUBLIC_KEY") or None
+    if public_key is not None:
+        load_telnyx_public_key(public_key)   # ValueError naming the variable, at start-up
+    return VoiceSettings(twilio_auth_token=token, telnyx_public_key=public_key,
+                         telnyx_api_key=api_key,
+                         telnyx_base_url=environ.get("TELNYX_BASE_URL")
+                         or VoiceSettings.telnyx_base_url)
 
 
 def _webhook_secrets(environ: Mapping[str, str], name: str) -> tuple[str, ...]:

@@ -3,14 +3,23 @@
 ``add_routes(app)`` mounts them on the web shell (``callwatch.web.create_app``), which already
 serves ``/metrics``, ``/healthz`` and ``/readyz``. Who may call each route: the handlers check
 the receiver's credentials (``receiver.http.common.require_auth``) or, for PagerDuty's webhook,
-its signature; the read-only incident and ``/alerting`` routes are open.
+its signature, as for the providers' call callbacks (``/voice/*``); the read-only incident and
+``/alerting`` routes are open.
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from receiver.http import actions, alerting, alerts, communications, incidents, pagerduty
+from receiver.http import (
+    actions,
+    alerting,
+    alerts,
+    communications,
+    incidents,
+    pagerduty,
+    voice,
+)
 
 ROUTES = (
     web.post("/alerts", alerts.post_alerts),
@@ -24,6 +33,9 @@ ROUTES = (
     web.post("/webhooks/pagerduty", pagerduty.webhook),
     web.get("/alerting/metrics/summary", alerting.metrics_summary),
     web.get("/alerting/health", alerting.alerting_health),
+    web.post("/voice/twilio/gather", voice.twilio_gather),
+    web.post("/voice/twilio/status", voice.twilio_status),
+    web.post("/voice/telnyx", voice.telnyx_event),
 )
 
 

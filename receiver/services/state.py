@@ -20,6 +20,7 @@ from receiver.services.dispatcher import Dispatcher
 from receiver.services.escalation import EscalationWorker
 from receiver.services.metrics import ReceiverMetrics
 from receiver.services.notifiers import NotifierSet
+from receiver.services.voice import Voice
 from receiver.store.base import Store, StoreError
 
 
@@ -40,6 +41,7 @@ class ReceiverState:
     notifiers: NotifierSet = field(default_factory=lambda: NotifierSet(problem="not built yet"))
     dispatcher: Dispatcher | None = None
     escalation: EscalationWorker | None = None
+    voice: Voice | None = None                 # call callbacks: verifiers, Telnyx commands
     on_commit: list[Callable[[], None]] = field(default_factory=list)
 
     def opened_store(self) -> Store:

@@ -1,0 +1,230 @@
+"""Call callbacks: the providers tell how a page's call went, and which key the person pressed.
+
+| endpoint | from |
+|---|---|
+| ``POST /voice/twilio/gather?page=…&attempt=…&round=…`` | Twilio's ``<Gather>`` action |
+| ``POST /voice/twilio/status?page=…&attempt=…`` | Twilio's ``StatusCallback`` |
+| ``POST /voice/telnyx`` | Telnyx Call Control events |
+
+Twilio's are verified with ``X-Twilio-Signature`` and ``TWILIO_AUTH_TOKEN``; Telnyx's with
+``telnyx-signature-ed25519`` over ``timestamp|body``, ``TELNYX_PUBLIC_KEY``, 300 s.
+
+Twilio signs the public URL it called (``CALLWATCH_PUBLIC_URL`` + path + query) and the form.
+A forged, missing or stale signature is 403 and changes nothing; a replayed callback (the same
+Twilio call, round or status; the same Telnyx event id) is 409 and changes nothing; without the
+key configured the endpoint answers 503 ``not_configured``.
+
+Twilio gets TwiML back: what the person hears, then either another ``<Gather>`` (the menu) or
+the end of the call. Telnyx gets 200 and the receiver drives the call with commands:
+``call.answered`` → speak the page and the menu, listening for a key (after machine detection
+says human, when the policy asks for it); ``call.gather.ended`` → act on the key;
+``call.speak.ended`` after a goodbye → hang up; ``call.hangup`` before anyone answered → the
+call was not answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+import orjson
+from aiohttp import web
+from multidict import MultiDict
+
+from callwatch.signatures import SignatureError
+from callwatch.web import MAX_BODY, ApiError, read_body
+from receiver.domain import pages
+from receiver.domain.model import OutboxState
+from receiver.http.common import RECEIVER, store_errors
+from receiver.notify.phone import decode_client_state, encode_page_state, gather_twiml, spoken
+from receiver.services import pages as people
+from receiver.services.answers import settle
+from receiver.services.state import ReceiverState
+from receiver.services.voice import TelnyxCommands
+
+log = logging.getLogger("callwatch.receiver.voice")
+TWILIO_STATUS = {"completed": pages.ANSWERED, "no-answer": "no-answer", "busy": "busy",
+                 "failed": "failed", "canceled": "canceled"}
+# Telnyx hangup causes of a call nobody answered
+TELNYX_CAUSES = {"timeout": "no-answer", "no_answer": "no-answer", "user_busy": "busy",
+                 "call_rejected": "failed", "not_found": "failed", "unspecified": "failed",
+                 "originator_cancel": "canceled", "normal_clearing": "no-answer"}
+
+
+# --- Twilio -----------------------------------------------------------------------------------
+
+async def twilio_gather(request: web.Request) -> web.Response:
+    state, form = await _twilio_form(request)
+    page, attempt, round_ = _page_query(request)
+    await _once(state, "twilio", f"{form.get('CallSid', '')}:gather:{page}:{attempt}:{round_}")
+    with store_errors():
+        reply = await people.keypress(state, page, form.get("Digits", ""), attempt, "twilio",
+                                      form.get("CallSid"))
+    if reply.listen:
+        action = _public(state, f"/voice/twilio/gather?page={page}&attempt={attempt}"
+                                f"&round={round_ + 1}")
+        return _twiml(gather_twiml(reply.say, action))
+    return _twiml(f"<Response><Say>{spoken(reply.say)}</Say><Hangup/></Response>")
+
+
+async def twilio_status(request: web.Request) -> web.Response:
+    state, form = await _twilio_form(request)
+    page, attempt, _ = _page_query(request)
+    status = TWILIO_STATUS.get(form.get("CallStatus", ""))
+    if status is None:  # ringing, in-progress...: not an outcome
+        return _twiml("<Response/>")
+    await _once(state, "twilio", f"{form.get('CallSid', '')}:status:{form.get('CallStatus')}")
+    if status == pages.ANSWERED and form.get("AnsweredBy", "human").startswith(("machine",
+                                                                                 "fax")):
+        status = "machine"
+    with store_errors():
+        await settle(state.opened_store(), state.policy, state.metrics, page,
+                     pages.CallReport(attempt, status, "twilio", form.get("CallSid")),
+                     state.clock())
+    return _twiml("<Response/>")
+
+
+async def _twilio_form(request: web.Request) -> tuple[ReceiverState, Mapping[str, str]]:
+    state = request.app[RECEIVER]
+    verifier = state.voice.twilio if state.voice else None
+    if verifier is None:
+        raise _not_configured("twilio", "set TWILIO_AUTH_TOKEN")
+    body = await read_body(request, request.app[MAX_BODY])
+    try:
+        form = MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
+        verifier.verify(_public(state, str(request.rel_url)), form, request.headers)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "malformed_payload", "body is not a form") from None
+    except SignatureError as exc:
+        raise ApiError(403, "invalid_signature", str(exc)) from None
+    return state, form
+
+
+def _page_query(request: web.Request) -> tuple[str, int, int]:
+    page = request.query.get("page", "")
+    try:
+        attempt, round_ = int(request.query.get("attempt", "")), int(request.query.get("round",
+                                                                                       "1"))
+    except ValueError:
+        raise ApiError(400, "bad_request", "attempt and round must be whole numbers") from None
+    if not page:
+        raise ApiError(400, "bad_request", "page is required")
+    return page, attempt, round_
+
+
+def _public(state: ReceiverState, path: str) -> str:
+    return state.config.public_url.rstrip("/") + path
+
+
+def _twiml(xml: str) -> web.Response:
+    return web.Response(text=xml, content_type="text/xml")
+
+
+# --- Telnyx -----------------------------------------------------------------------------------
+
+async def telnyx_event(request: web.Request) -> web.Response:
+    state = request.app[RECEIVER]
+    verifier = state.voice.telnyx if state.voice else None
+    if verifier is None:
+        raise _not_configured("telnyx", "set TELNYX_PUBLIC_KEY")
+    body = await read_body(request, request.app[MAX_BODY])
+    try:
+        verifier.verify(body, request.headers)
+    except SignatureError as exc:
+        raise ApiError(403, "invalid_signature", str(exc)) from None
+    data = _event_data(body)
+    await _once(state, "telnyx", str(data["id"]))
+    payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
+    ours = decode_client_state(payload.get("client_state"))
+    if ours is None or "page" not in ours:
+        return web.json_response({"status": "ignored", "detail": "not a callwatch page call"})
+    with store_errors():
+        await _telnyx_step(state, str(data.get("event_type")), payload, ours)
+    return web.json_response({"status": "ok"})
+
+
+async def _telnyx_step(state: ReceiverState, event: str, payload: Mapping, ours: Mapping) -> None:
+    """One step of a Telnyx call (see the module docstring)."""
+    commands = state.voice.commands if state.voice else None
+    call = str(payload.get("call_control_id") or "")
+    page, attempt = str(ours["page"]), int(ours.get("attempt") or 1)
+    if event == "call.hangup":
+        status = TELNYX_CAUSES.get(str(payload.get("hangup_cause")), "failed")
+        await settle(state.opened_store(), state.policy, state.metrics, page,
+                     pages.CallReport(attempt, status, "telnyx", call), state.clock())
+    elif event in ("call.answered", "call.machine.detection.ended"):
+        await _telnyx_answered(state, event, payload, page, attempt, call, commands)
+    elif event == "call.gather.ended" and commands is not None:
+        await _telnyx_gathered(state, payload, ours, page, attempt, call, commands)
+    elif event == "call.speak.ended" and ours.get("then") == "hangup" and commands is not None:
+        await commands.hangup(call)
+
+
+async def _telnyx_answered(state: ReceiverState, event: str, payload: Mapping, page: str,
+                           attempt: int, call: str, commands: TelnyxCommands | None) -> None:
+    row = await state.opened_store().page_row(page)
+    if row is None or row.state != OutboxState.AWAITING:
+        return
+    detect = bool(state.policy.channels[row.channel].settings.get("machine_detection"))
+    if event == "call.answered" and detect:
+        return  # wait for machine detection's verdict
+    if event == "call.machine.detection.ended" and payload.get("result") == "machine":
+        await settle(state.opened_store(), state.policy, state.metrics, page,
+                     pages.CallReport(attempt, "machine", "telnyx", call), state.clock())
+        if commands is not None:
+            await commands.hangup(call)
+        return
+    await people.answered(state, page, attempt, "telnyx", call)
+    if commands is not None:
+        await commands.gather(call, f"{people.page_script(row)} {pages.MENU}",
+                              encode_page_state(page, attempt, round=1))
+
+
+async def _telnyx_gathered(state: ReceiverState, payload: Mapping, ours: Mapping, page: str,
+                           attempt: int, call: str, commands: TelnyxCommands) -> None:
+    digits, round_ = str(payload.get("digits") or ""), int(ours.get("round") or 1)
+    if not digits:  # nothing pressed: the menu once more, then goodbye
+        if round_ < 2:
+            await commands.gather(call, pages.MENU, encode_page_state(page, attempt, round=2))
+        else:
+            await commands.speak(call, "Goodbye.", encode_page_state(page, attempt,
+                                                                       then="hangup"))
+        return
+    reply = await people.keypress(state, page, digits, attempt, "telnyx", call)
+    if reply.listen:
+        await commands.gather(call, f"{reply.say} {pages.MENU}",
+                              encode_page_state(page, attempt, round=round_ + 1))
+    else:
+        await commands.speak(call, reply.say, encode_page_state(page, attempt, then="hangup"))
+
+
+def _event_data(body: bytes) -> Mapping:
+    try:
+        document = orjson.loads(body)
+    except ValueError:
+        raise ApiError(400, "malformed_payload", "body is not JSON") from None
+    data = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(data, dict):
+        raise ApiError(400, "malformed_payload", "data: required object missing", field="data")
+    for key in ("id", "event_type"):
+        if not isinstance(data.get(key), str) or not data[key]:
+            raise ApiError(400, "malformed_payload", f"data.{key}: required string missing",
+                           field=f"data.{key}")
+    return data
+
+
+# --- shared -----------------------------------------------------------------------------------
+
+async def _once(state: ReceiverState, provider: str, event_id: str) -> None:
+    """409 for a callback already acted on (a replay)."""
+    with store_errors():
+        fresh = await state.opened_store().record_callback(provider, event_id, state.clock())
+    if not fresh:
+        raise ApiError(409, "replayed", f"{provider} callback {event_id[:80]!r} was already "
+                                        "acted on")
+
+
+def _not_configured(provider: str, hint: str) -> ApiError:
+    return ApiError(503, "not_configured", f"{provider} call callbacks are not configured "
+                                           f"({hint}); unsigned callbacks are never accepted")
