@@ -1,0 +1,129 @@
+"""Two-way phone pages on the deployment path: the receiver's real phone notifier (the twilio
+and telnyx SDKs) calls the simulated providers, which ring the person and call back, signed,
+as the providers do. The simulator plays the person: answer and press a key, or not answer."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+from prometheus_client import CollectorRegistry
+
+from callwatch.stack import free_port
+from callwatch.web import create_app
+from policy.scale import scale_policy
+from receiver.app import setup_receiver
+from tests.receiver.conftest import TOKEN, auth
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+ONCALL, TEAM_LEAD = "+15005550001", "+15005550002"
+
+
+@pytest.fixture
+async def sim():
+    from simulator import Simulator
+
+    async with Simulator(traffic=False) as running:
+        yield running
+
+
+@pytest.fixture
+def receiver(aiohttp_server, aiohttp_client, policy, sim, tmp_path):
+    """A receiver at a known port whose CALLWATCH_PUBLIC_URL is itself; the policy runs 60x."""
+
+    async def start():
+        port = free_port()
+        env = {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
+               "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05",
+               "CALLWATCH_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        app = create_app(scale_policy(policy, 60), CollectorRegistry())
+        setup_receiver(app, env)
+        return await aiohttp_client(await aiohttp_server(app, port=port))
+
+    return start
+
+
+def firing(provider: str) -> str:
+    """A P0 (service down) about ``provider``: its calls ring through the other provider."""
+    body = json.loads((FIXTURES / "alertmanager-firing.json").read_text())
+    for alert in body["alerts"]:
+        alert["labels"]["provider"] = provider
+    body["commonLabels"]["provider"] = provider
+    return json.dumps(body)
+
+
+async def incident(client, provider: str) -> str:
+    answer = await (await client.post("/alerts", data=firing(provider), headers=auth())).json()
+    assert answer["priority"] == "P0"
+    return answer["incident"]
+
+
+async def until(client, incident_id, predicate, timeout=20.0) -> dict:
+    for _ in range(int(timeout / 0.05)):
+        body = await (await client.get(f"/incidents/{incident_id}")).json()
+        if predicate(body):
+            return body
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out; timeline: {[e['kind'] for e in body['timeline']]}")
+
+
+def events(body: dict, kind: str) -> list[dict]:
+    return [e for e in body["timeline"] if e["kind"] == kind]
+
+
+async def test_the_on_call_presses_1_on_a_twilio_call_and_the_incident_is_acknowledged(
+        receiver, sim):
+    sim.phone_behaviour(ONCALL, "answer", "1")
+    client = await receiver()
+    incident_id = await incident(client, "telnyx")         # about Telnyx: calls via Twilio
+    body = await until(client, incident_id, lambda b: b["state"] == "acknowledged")
+    assert (body["acked_by"], events(body, "acknowledged")[0]["detail"]["via"]) == (
+        "On-call Engineer", "phone")
+    await sim.calls_settled()
+    [call] = [c for c in sim.phone_calls("twilio") if c.to == ONCALL]
+    gather = next(cb for cb in call.callbacks if cb.kind == "gather")
+    assert gather.status == 200 and "Acknowledged. Thank you" in gather.body
+    body = await until(client, incident_id, lambda b: any(
+        e["detail"].get("contact") == "oncall" for e in events(b, "page_answered")))
+    assert sim.phone_calls("telnyx") == []
+
+
+async def test_the_on_call_presses_2_on_a_telnyx_call_and_the_team_lead_is_called_now(
+        receiver, sim):
+    sim.phone_behaviour(ONCALL, "answer", "2")
+    client = await receiver()
+    incident_id = await incident(client, "twilio")         # about Twilio: calls via Telnyx
+    body = await until(client, incident_id, lambda b: events(b, "escalation_requested"))
+    assert events(body, "escalation_requested")[0]["detail"] == {"level": "L2", "via": "phone"}
+    await until(client, incident_id, lambda b: any(
+        e["detail"].get("level") == "L2" for e in events(b, "escalated")))
+    for _ in range(200):
+        if any(c.to == TEAM_LEAD for c in sim.phone_calls("telnyx")):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the team lead was not called")
+    await sim.calls_settled()
+    [call] = [c for c in sim.phone_calls("telnyx") if c.to == ONCALL]
+    assert [c.action for c in call.commands][:2] == ["gather_using_speak", "speak"]
+    assert "Press 1 to acknowledge" in call.spoken[0]
+    assert "Escalating to L2, Team Lead, now." in call.spoken[-1]
+    assert sim.phone_calls("twilio") == []
+
+
+async def test_nobody_answering_rings_three_times_then_emails_the_on_call(receiver, sim):
+    sim.phone_behaviour(ONCALL, "no-answer")
+    client = await receiver()
+    incident_id = await incident(client, "telnyx")
+    body = await until(client, incident_id, lambda b: any(
+        n["channel"] == "email" and n["fallback_of"] for n in b["notifications"]),
+        timeout=30.0)
+    phone = [n for n in body["notifications"] if n["channel"] == "phone"
+             and n["kind"] == "trigger"]
+    assert [(n["state"], n["attempts"]) for n in phone] == [("failed", 3)]
+    unanswered = [e["detail"]["status"] for e in events(body, "page_unanswered")
+                  if e["detail"]["contact"] == "oncall"]
+    assert unanswered == ["no-answer"] * 3
+    assert len([c for c in sim.phone_calls("twilio") if c.to == ONCALL]) == 3
