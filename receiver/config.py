@@ -11,6 +11,7 @@
 | ``CALLWATCH_PROMETHEUS_URL`` | Prometheus, for ``/alerting/*`` (http://127.0.0.1:9090) |
 | ``CALLWATCH_ALERTMANAGER_URL`` | Alertmanager, for ``/alerting/health`` (http://127.0.0.1:9093) |
 | ``PAGERDUTY_WEBHOOK_SECRET[_FILE]`` | PagerDuty v3 webhook secrets, comma-separated in rotation |
+| ``SLACK_SIGNING_SECRET[_FILE]`` | verifies Slack's button clicks (``/slack/interactions``) |
 | ``TWILIO_AUTH_TOKEN[_FILE]`` | verifies ``X-Twilio-Signature`` on call callbacks |
 | ``TELNYX_PUBLIC_KEY`` | verifies the Ed25519 signature of Telnyx call events (base64) |
 | ``TELNYX_API_KEY[_FILE]``, ``TELNYX_BASE_URL`` | Call Control commands on a two-way call |
@@ -104,6 +105,7 @@ class ReceiverConfig:
     prometheus_url: str = DEFAULT_PROMETHEUS_URL
     alertmanager_url: str = DEFAULT_ALERTMANAGER_URL
     pagerduty_webhook_secrets: tuple[str, ...] = ()
+    slack_signing_secret: str | None = field(default=None, repr=False)
     voice: VoiceSettings = VoiceSettings()
     alerts_max_body: int = 8 * 1024 * 1024
     timer_lease_seconds: float = 30.0
@@ -152,6 +154,7 @@ def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
         prometheus_url=environ.get("CALLWATCH_PROMETHEUS_URL", DEFAULT_PROMETHEUS_URL),
         alertmanager_url=environ.get("CALLWATCH_ALERTMANAGER_URL", DEFAULT_ALERTMANAGER_URL),
         pagerduty_webhook_secrets=_webhook_secrets(environ, "PAGERDUTY_WEBHOOK_SECRET"),
+        slack_signing_secret=_secret(environ, "SLACK_SIGNING_SECRET"),
         voice=load_voice(environ),
         alerts_max_body=int(_number(environ, "CALLWATCH_ALERTS_MAX_BODY", 8 * 1024 * 1024)),
         timer_lease_seconds=_number(environ, "CALLWATCH_TIMER_LEASE_SECONDS", 30.0),
@@ -184,6 +187,12 @@ def load_voice(environ: Mapping[str, str]) -> VoiceSettings:
                          telnyx_api_key=api_key,
                          telnyx_base_url=environ.get("TELNYX_BASE_URL")
                          or VoiceSettings.telnyx_base_url)
+
+
+def _secret(environ: Mapping[str, str], name: str) -> str | None:
+    value = read_secret(environ, name)
+    register_secret(value)
+    return value
 
 
 def _webhook_secrets(environ: Mapping[str, str], name: str) -> tuple[str, ...]:

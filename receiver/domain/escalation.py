@@ -100,12 +100,17 @@ def _engineering(incident: EscalationCase, policy: Policy) -> list[Action]:
 
 
 def next_level(incident: EscalationCase, policy: Policy) -> str | None:
-    """The engineering level "escalate now" reaches: the first step of the chain that applies
-    to the incident (its priority, or its deadline's level) and has neither been paged nor been
-    asked for already; None when every level has."""
+    """The engineering level "escalate now" reaches: the first step after the first level
+    (whose people the route paged) that applies to the incident (its priority, or its
+    deadline's level) and has neither been paged nor been asked for already; None when every
+    level has."""
     asked = {level for level, _ in incident.requested}
     deadline = policy.escalation.deadlines.get(incident.priority)
-    for step in policy.escalation.engineering:
+    chain = policy.escalation.engineering
+    first = chain[0].level if chain else None
+    for step in chain:
+        if step.level == first:
+            continue
         applies = incident.priority in step.priorities or (
             deadline is not None and step.level == deadline.level)
         if applies and f"{ENGINEERING}:{step.level}" not in incident.done \

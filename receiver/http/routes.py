@@ -3,8 +3,8 @@
 ``add_routes(app)`` mounts them on the web shell (``callwatch.web.create_app``), which already
 serves ``/metrics``, ``/healthz`` and ``/readyz``. Who may call each route: the handlers check
 the receiver's credentials (``receiver.http.common.require_auth``) or, for PagerDuty's webhook,
-its signature, as for the providers' call callbacks (``/voice/*``); the read-only incident and
-``/alerting`` routes are open.
+the providers' call callbacks (``/voice/*``) and Slack's clicks, their signatures; the
+read-only incident and ``/alerting`` routes are open.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from receiver.http import (
     communications,
     incidents,
     pagerduty,
+    slack,
     voice,
 )
 
@@ -36,6 +37,7 @@ ROUTES = (
     web.post("/voice/twilio/gather", voice.twilio_gather),
     web.post("/voice/twilio/status", voice.twilio_status),
     web.post("/voice/telnyx", voice.telnyx_event),
+    web.post("/slack/interactions", slack.interactions),
 )
 
 

@@ -38,7 +38,7 @@ from receiver.domain import pages
 from receiver.domain.model import OutboxState
 from receiver.http.common import RECEIVER, store_errors
 from receiver.notify.phone import decode_client_state, encode_page_state, gather_twiml, spoken
-from receiver.services import pages as people
+from receiver.services import pages as page_calls
 from receiver.services.answers import settle
 from receiver.services.state import ReceiverState
 from receiver.services.voice import TelnyxCommands
@@ -59,7 +59,7 @@ async def twilio_gather(request: web.Request) -> web.Response:
     page, attempt, round_ = _page_query(request)
     await _once(state, "twilio", f"{form.get('CallSid', '')}:gather:{page}:{attempt}:{round_}")
     with store_errors():
-        reply = await people.keypress(state, page, form.get("Digits", ""), attempt, "twilio",
+        reply = await page_calls.keypress(state, page, form.get("Digits", ""), attempt, "twilio",
                                       form.get("CallSid"))
     if reply.listen:
         action = _public(state, f"/voice/twilio/gather?page={page}&attempt={attempt}"
@@ -175,9 +175,9 @@ async def _telnyx_answered(state: ReceiverState, event: str, payload: Mapping, p
         if commands is not None:
             await commands.hangup(call)
         return
-    await people.answered(state, page, attempt, "telnyx", call)
+    await page_calls.answered(state, page, attempt, "telnyx", call)
     if commands is not None:
-        await commands.gather(call, f"{people.page_script(row)} {pages.MENU}",
+        await commands.gather(call, f"{page_calls.page_script(row)} {pages.MENU}",
                               encode_page_state(page, attempt, round=1))
 
 
@@ -191,7 +191,7 @@ async def _telnyx_gathered(state: ReceiverState, payload: Mapping, ours: Mapping
             await commands.speak(call, "Goodbye.", encode_page_state(page, attempt,
                                                                        then="hangup"))
         return
-    reply = await people.keypress(state, page, digits, attempt, "telnyx", call)
+    reply = await page_calls.keypress(state, page, digits, attempt, "telnyx", call)
     if reply.listen:
         await commands.gather(call, f"{reply.say} {pages.MENU}",
                               encode_page_state(page, attempt, round=round_ + 1))

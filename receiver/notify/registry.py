@@ -72,7 +72,11 @@ def build_slack(channel: Channel, policy: Policy, environ: Mapping[str, str]) ->
     base_url = environ.get("SLACK_BASE_URL") or None
     if base_url and not base_url.endswith("/"):
         base_url += "/"
-    return SlackNotifier(SlackSettings(token, str(channel.settings["channel"]), base_url=base_url))
+    # buttons only where the receiver can verify the clicks
+    interactive = any(environ.get(name) for name in ("SLACK_SIGNING_SECRET",
+                                                     "SLACK_SIGNING_SECRET_FILE"))
+    return SlackNotifier(SlackSettings(token, str(channel.settings["channel"]), base_url=base_url,
+                                       interactive=interactive))
 
 
 def build_phone(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:

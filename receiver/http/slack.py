@@ -1,0 +1,85 @@
+"""``POST /slack/interactions``: Slack's button clicks on a page.
+
+Slack posts ``payload=<JSON>`` (``type: block_actions``) signed with the app's signing secret:
+``X-Slack-Signature`` = ``v0=`` + HMAC-SHA256 of ``v0:{X-Slack-Request-Timestamp}:{body}``,
+checked by slack_sdk's ``SignatureVerifier`` with ``SLACK_SIGNING_SECRET`` and the receiver's
+clock. A bad or missing signature, or a timestamp more than five minutes away, is 401 and changes
+nothing; the same click twice (Slack's ``trigger_id``) is 409.
+
+The click acts as the Slack user who clicked (the actor is ``<name> (Slack <user id>)``, ``via``
+slack), on the incident named by the button's ``value``: ``callwatch_ack`` acknowledges,
+``callwatch_resolve`` resolves, ``callwatch_escalate`` pages the next level at once. The answer
+is 200 at once (Slack wants one within 3 s); the incident's channels hear of the change through
+the outbox, and the first Slack message is edited to show the state and who acted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from urllib.parse import parse_qs
+
+import orjson
+from aiohttp import web
+from slack_sdk.signature import Clock, SignatureVerifier
+
+from callwatch.web import MAX_BODY, ApiError, read_body
+from receiver.http.common import RECEIVER, store_errors
+from receiver.services import people
+from receiver.services.state import ReceiverState
+
+log = logging.getLogger("callwatch.receiver.slack")
+ACTIONS = {"callwatch_ack": "acknowledge", "callwatch_resolve": "resolve",
+           "callwatch_escalate": "escalate"}
+
+
+class _ReceiverClock(Clock):
+    """The receiver's injected clock, for slack_sdk's five-minute window."""
+
+    def __init__(self, state: ReceiverState) -> None:
+        self._state = state
+
+    def now(self) -> float:
+        return self._state.clock()
+
+
+async def interactions(request: web.Request) -> web.Response:
+    state = request.app[RECEIVER]
+    secret = state.config.slack_signing_secret
+    if not secret:
+        raise ApiError(503, "not_configured", "Slack interactivity is not configured (set "
+                                              "SLACK_SIGNING_SECRET); unsigned clicks are never "
+                                              "accepted")
+    body = await read_body(request, request.app[MAX_BODY])
+    verifier = SignatureVerifier(secret, clock=_ReceiverClock(state))
+    if not verifier.is_valid(body, request.headers.get("X-Slack-Request-Timestamp"),
+                             request.headers.get("X-Slack-Signature")):
+        raise ApiError(401, "unauthorized", "missing, invalid or stale X-Slack-Signature")
+    payload = _payload(body)
+    action = (payload.get("actions") or [{}])[0]
+    what = ACTIONS.get(str(action.get("action_id")))
+    if payload.get("type") != "block_actions" or what is None:
+        return web.json_response({"status": "ignored", "detail": "not a callwatch button"})
+    user = payload.get("user") if isinstance(payload.get("user"), dict) else {}
+    actor = f"{user.get('username') or user.get('name') or 'someone'} (Slack {user.get('id')})"
+    with store_errors():
+        fresh = await state.opened_store().record_callback(
+            "slack", f"{payload.get('trigger_id')}:{action.get('action_ts')}", state.clock())
+        if not fresh:
+            raise ApiError(409, "replayed", "this click was already acted on")
+        acted = await people.act(state, str(action.get("value") or ""), what, actor, "slack")
+    log.info("incident changed from Slack", extra={"action": what, "result": acted.result})
+    return web.json_response({"status": acted.result})
+
+
+def _payload(body: bytes) -> Mapping:
+    try:
+        raw = parse_qs(body.decode("utf-8")).get("payload", [""])[0]
+        payload = orjson.loads(raw)
+    except (UnicodeDecodeError, ValueError):
+        raise ApiError(400, "malformed_payload", "payload: a form field holding JSON is "
+                                                 "required", field="payload") from None
+    if not isinstance(payload, dict):
+        raise ApiError(400, "malformed_payload", "payload: must be a JSON object",
+                       field="payload")
+    return payload

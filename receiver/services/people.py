@@ -1,0 +1,85 @@
+"""A person acting on an incident from where they were paged: a key on a call, a Slack button,
+an SMS reply. ``act`` runs the action as that person (``actor``, ``via``) in one store
+transaction and says what it did; the caller turns that into the words the person gets back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+
+from receiver.domain.actions import (
+    ActionContext,
+    decide_acknowledge,
+    decide_escalate_now,
+    decide_resolve,
+)
+from receiver.domain.escalation import (
+    done_keys,
+    escalation_case,
+    next_level,
+    requested_levels,
+)
+from receiver.domain.ids import new_id
+from receiver.domain.model import Incident, IncidentState
+from receiver.services.apply import apply_action, resolver_of
+from receiver.services.state import ReceiverState
+
+DECISIONS = {"acknowledge": decide_acknowledge, "resolve": decide_resolve}
+
+
+@dataclass(frozen=True)
+class Acted:
+    """What ``act`` did. ``result``: acknowledged, resolved, escalated, no_further_level,
+    conflict (the incident was already acknowledged or resolved: ``incident`` says by whom,
+    ``resolver`` who resolved it) or unknown (no such incident)."""
+
+    result: str
+    incident: Incident | None = None
+    level: str | None = None
+    names: str = ""                 # who the escalation pages
+    resolver: str | None = None
+
+
+async def act(state: ReceiverState, incident_id: str, action: str, actor: str,
+              via: str) -> Acted:
+    """Acknowledge, resolve or escalate (``action``) ``incident_id`` as ``actor``."""
+    ctx = ActionContext(policy=state.policy, now=state.clock(), new_id=new_id, actor=actor,
+                        public_url=state.config.public_url, via=via)
+    if action == "escalate":
+        return await _escalate(state, incident_id, ctx)
+    outcome = await apply_action(state, incident_id, DECISIONS[action], ctx)
+    if outcome is None:
+        return Acted("unknown")
+    if outcome.conflict is not None:
+        return await _conflict(state, outcome.incident)
+    return Acted("acknowledged" if action == "acknowledge" else "resolved", outcome.incident)
+
+
+async def _escalate(state: ReceiverState, incident_id: str, ctx: ActionContext) -> Acted:
+    store = state.opened_store()
+    incident = await store.get_incident(incident_id)
+    if incident is None:
+        return Acted("unknown")
+    timeline = await store.timeline(incident.id)
+    case = escalation_case(incident, done_keys(timeline), requested_levels(timeline))
+    level = next_level(case, state.policy)
+    outcome = await apply_action(state, incident.id, partial(decide_escalate_now, level=level),
+                                 ctx)
+    if outcome is None:
+        return Acted("unknown")
+    if outcome.conflict is not None:
+        return await _conflict(state, outcome.incident)
+    if level is None:
+        return Acted("no_further_level", incident)
+    names = ", ".join(state.policy.contacts[key].name
+                      for step in state.policy.escalation.engineering if step.level == level
+                      for key in step.contacts)
+    return Acted("escalated", incident, level=level, names=names)
+
+
+async def _conflict(state: ReceiverState, incident: Incident | None) -> Acted:
+    resolver = None
+    if incident is not None and incident.state == IncidentState.RESOLVED:
+        resolver = await resolver_of(state, incident.id)
+    return Acted("conflict", incident, resolver=resolver)
