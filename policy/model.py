@@ -192,6 +192,7 @@ class Policy:
     vendors: Mapping[str, Vendor] = field(default_factory=dict)
     exporter: ExporterSettings = field(default_factory=ExporterSettings)
     templates: Mapping[str, str] = field(default_factory=dict)  # template name -> file path
+    warnings: tuple[str, ...] = ()  # what loads but will not work as meant, one line each
 
     def runbook_url(self, runbook: str) -> str:
         return self.links.runbook_base_url + runbook

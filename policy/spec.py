@@ -23,7 +23,13 @@ from policy.model import (
 )
 from policy.reader import Node
 from policy.spec_exporter import read_exporter
-from policy.spec_people import read_channels, read_contacts, read_escalation, read_vendors
+from policy.spec_people import (
+    contact_warnings,
+    read_channels,
+    read_contacts,
+    read_escalation,
+    read_vendors,
+)
 
 VERSION = "policy/v1"
 PROVIDERS = ("twilio", "telnyx")
@@ -68,6 +74,7 @@ def read_policy(root: Node) -> Policy:
         vendors=read_vendors(root.child("vendors"), providers),
         templates=_read_templates(root.child("templates")),
         exporter=read_exporter(root.child("exporter")),
+        warnings=contact_warnings(root.child("contacts")),
     )
 
 

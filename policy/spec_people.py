@@ -31,6 +31,7 @@ CHANNEL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 PHONE_RETRY = {"attempts": 3, "interval_seconds": 120.0, "outcome_within_seconds": 600.0}
 _SECRET_WORDS = ("token", "password", "routing_key", "secret", "api_key", "auth_token")
 _LEVEL = re.compile(r"^L[1-9]$")
+_SLACK_ID = re.compile(r"^[UWS][A-Z0-9]{2,}$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):[0-5]\d$")
 
 
@@ -109,6 +110,21 @@ def _read_timezone(node: Node) -> str:
     except (ZoneInfoNotFoundError, ValueError):
         raise node.error(f"unknown timezone {name!r}") from None
     return name
+
+
+def contact_warnings(node: Node) -> tuple[str, ...]:
+    """A contact's ``slack`` that is not a user (``U…``/``W…``) or user group (``S…``) id is
+    shown in Slack messages but notifies nobody: one warning line each."""
+    found = []
+    for _key, child in node.items():
+        if not child.has("slack"):
+            continue
+        slack = child.child("slack")
+        if not _SLACK_ID.match(str(slack.value)):
+            found.append(f"{slack.source}:{slack.line}: {slack.path}: {slack.value!r} is not a "
+                         "Slack user id (U...) or user group id (S...); it is shown in "
+                         "messages but notifies nobody")
+    return tuple(found)
 
 
 def read_contacts(node: Node) -> dict[str, Contact]:

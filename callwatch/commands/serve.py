@@ -76,7 +76,10 @@ def time_scale(environ: Mapping[str, str]) -> float:
 
 def build_app(args: argparse.Namespace, environ: Mapping[str, str]) -> web.Application:
     """The app for ``args._command`` with every available component mounted."""
-    app = create_app(scale_policy(load_policy_from_args(args), time_scale(environ)))
+    policy = load_policy_from_args(args)
+    for warning in policy.warnings:
+        log.warning("policy: %s", warning)
+    app = create_app(scale_policy(policy, time_scale(environ)))
     for component in components_for(args._command):
         setup = load_setup(component)
         if setup is None:
