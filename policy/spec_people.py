@@ -22,6 +22,7 @@ CHANNEL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "pagerduty": ((), ("routing_key_env", "routing_key_file")),
     "slack": (("channel",), ("token_env", "token_file")),
     "phone": (("from_number",), ("providers", "retry", "machine_detection")),
+    "sms": (("from_number",), ("providers",)),
     "email": (("smtp_host", "smtp_port", "from_address", "to"),
               ("starttls", "username", "password_env", "password_file")),
     "digest": (("send_at", "timezone", "to"), ()),

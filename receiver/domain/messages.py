@@ -26,7 +26,7 @@ _HEADLINES = {
 }
 HTML_CHANNEL_TYPES = ("email", "digest")  # the others take text (Slack builds its own blocks)
 # which contact field holds the address for a channel type (route recipients are the L1 contacts)
-CONTACT_FIELDS = {"slack": "slack", "phone": "phone", "email": "email"}
+CONTACT_FIELDS = {"slack": "slack", "phone": "phone", "sms": "phone", "email": "email"}
 
 
 def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary: str,

@@ -22,7 +22,7 @@ from receiver.domain.ids import new_token as random_token
 from receiver.domain.model import Event, EventKind, Incident, NewOutbox, OutboxRow
 from receiver.domain.times import next_local_timestamp
 
-PERSONAL_TYPES = ("phone",)   # channel types paged person by person, each page answerable
+PERSONAL_TYPES = ("phone", "sms")   # paged person by person, each page answerable
 
 
 def due_at(policy: Policy, channel: str, now: float) -> float:

@@ -16,6 +16,8 @@ does, and the ``*_reply`` functions say what the person hears back.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +41,9 @@ KEYS = {"1": "acknowledge", "2": "escalate"}     # any other key repeats the pag
 ANSWERED = "answered"
 UNANSWERED = ("no-answer", "busy", "failed", "canceled", "machine", "no-report")
 ACTOR = "phone"
+CODE_ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"   # no 0/O, 1/I
+REPLY_ACTIONS = {"ACK": "acknowledge", "RES": "resolve"}
+_REPLY = re.compile(r"^\s*(ACK|RES)\s*#?\s*([A-Z0-9]{3})\s*$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -90,6 +95,25 @@ def settle_call(row: OutboxRow, report: CallReport, policy: Policy, now: float,
     copy, moved = found if found is not None else (None, None)
     return Finish(OutboxState.FAILED, attempt, events=(unanswered, failed),
                   fallbacks=(copy,) if copy else (), fallback_events=(moved,) if moved else ())
+
+
+def incident_code(incident_id: str) -> str:
+    """The short code a text message names its incident by (``K7Q``): three characters from
+    an alphabet without look-alikes, derived from the id."""
+    number = int(hashlib.sha256(incident_id.encode()).hexdigest(), 16)
+    code = ""
+    for _ in range(3):
+        number, digit = divmod(number, len(CODE_ALPHABET))
+        code += CODE_ALPHABET[digit]
+    return code
+
+
+def text_reply(text: str) -> tuple[str, str] | None:
+    """(action, code) of a reply such as ``ACK K7Q`` or ``res k7q``; None otherwise."""
+    match = _REPLY.match(text)
+    if match is None:
+        return None
+    return REPLY_ACTIONS[match.group(1).upper()], match.group(2).upper()
 
 
 def key_action(digits: str) -> str:

@@ -3,8 +3,8 @@
 ``add_routes(app)`` mounts them on the web shell (``callwatch.web.create_app``), which already
 serves ``/metrics``, ``/healthz`` and ``/readyz``. Who may call each route: the handlers check
 the receiver's credentials (``receiver.http.common.require_auth``) or, for PagerDuty's webhook,
-the providers' call callbacks (``/voice/*``) and Slack's clicks, their signatures; the
-read-only incident and ``/alerting`` routes are open.
+the providers' call and text callbacks (``/voice/*``, ``/sms/*``) and Slack's clicks, their
+signatures; the read-only incident and ``/alerting`` routes are open.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from receiver.http import (
     incidents,
     pagerduty,
     slack,
+    sms,
     voice,
 )
 
@@ -38,6 +39,8 @@ ROUTES = (
     web.post("/voice/twilio/status", voice.twilio_status),
     web.post("/voice/telnyx", voice.telnyx_event),
     web.post("/slack/interactions", slack.interactions),
+    web.post("/sms/twilio", sms.twilio_sms),
+    web.post("/sms/telnyx", sms.telnyx_sms),
 )
 
 

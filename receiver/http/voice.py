@@ -26,17 +26,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from urllib.parse import parse_qsl
 
-import orjson
 from aiohttp import web
-from multidict import MultiDict
 
-from callwatch.signatures import SignatureError
-from callwatch.web import MAX_BODY, ApiError, read_body
+from callwatch.web import ApiError
 from receiver.domain import pages
 from receiver.domain.model import OutboxState
-from receiver.http.common import RECEIVER, store_errors
+from receiver.http import callbacks
+from receiver.http.common import store_errors
 from receiver.notify.phone import decode_client_state, encode_page_state, gather_twiml, spoken
 from receiver.services import pages as page_calls
 from receiver.services.answers import settle
@@ -55,26 +52,28 @@ TELNYX_CAUSES = {"timeout": "no-answer", "no_answer": "no-answer", "user_busy": 
 # --- Twilio -----------------------------------------------------------------------------------
 
 async def twilio_gather(request: web.Request) -> web.Response:
-    state, form = await _twilio_form(request)
+    state, form = await callbacks.twilio_form(request)
     page, attempt, round_ = _page_query(request)
-    await _once(state, "twilio", f"{form.get('CallSid', '')}:gather:{page}:{attempt}:{round_}")
+    call = form.get("CallSid", "")
+    await callbacks.once(state, "twilio", f"{call}:gather:{page}:{attempt}:{round_}")
     with store_errors():
-        reply = await page_calls.keypress(state, page, form.get("Digits", ""), attempt, "twilio",
-                                      form.get("CallSid"))
+        reply = await page_calls.keypress(state, page, form.get("Digits", ""), attempt,
+                                          "twilio", call)
     if reply.listen:
-        action = _public(state, f"/voice/twilio/gather?page={page}&attempt={attempt}"
-                                f"&round={round_ + 1}")
+        action = callbacks.public_url(
+            state, f"/voice/twilio/gather?page={page}&attempt={attempt}&round={round_ + 1}")
         return _twiml(gather_twiml(reply.say, action))
     return _twiml(f"<Response><Say>{spoken(reply.say)}</Say><Hangup/></Response>")
 
 
 async def twilio_status(request: web.Request) -> web.Response:
-    state, form = await _twilio_form(request)
+    state, form = await callbacks.twilio_form(request)
     page, attempt, _ = _page_query(request)
     status = TWILIO_STATUS.get(form.get("CallStatus", ""))
     if status is None:  # ringing, in-progress...: not an outcome
         return _twiml("<Response/>")
-    await _once(state, "twilio", f"{form.get('CallSid', '')}:status:{form.get('CallStatus')}")
+    await callbacks.once(state, "twilio",
+                         f"{form.get('CallSid', '')}:status:{form.get('CallStatus')}")
     if status == pages.ANSWERED and form.get("AnsweredBy", "human").startswith(("machine",
                                                                                  "fax")):
         status = "machine"
@@ -83,22 +82,6 @@ async def twilio_status(request: web.Request) -> web.Response:
                      pages.CallReport(attempt, status, "twilio", form.get("CallSid")),
                      state.clock())
     return _twiml("<Response/>")
-
-
-async def _twilio_form(request: web.Request) -> tuple[ReceiverState, Mapping[str, str]]:
-    state = request.app[RECEIVER]
-    verifier = state.voice.twilio if state.voice else None
-    if verifier is None:
-        raise _not_configured("twilio", "set TWILIO_AUTH_TOKEN")
-    body = await read_body(request, request.app[MAX_BODY])
-    try:
-        form = MultiDict(parse_qsl(body.decode("utf-8"), keep_blank_values=True))
-        verifier.verify(_public(state, str(request.rel_url)), form, request.headers)
-    except (UnicodeDecodeError, ValueError):
-        raise ApiError(400, "malformed_payload", "body is not a form") from None
-    except SignatureError as exc:
-        raise ApiError(403, "invalid_signature", str(exc)) from None
-    return state, form
 
 
 def _page_query(request: web.Request) -> tuple[str, int, int]:
@@ -113,10 +96,6 @@ def _page_query(request: web.Request) -> tuple[str, int, int]:
     return page, attempt, round_
 
 
-def _public(state: ReceiverState, path: str) -> str:
-    return state.config.public_url.rstrip("/") + path
-
-
 def _twiml(xml: str) -> web.Response:
     return web.Response(text=xml, content_type="text/xml")
 
@@ -124,17 +103,7 @@ def _twiml(xml: str) -> web.Response:
 # --- Telnyx -----------------------------------------------------------------------------------
 
 async def telnyx_event(request: web.Request) -> web.Response:
-    state = request.app[RECEIVER]
-    verifier = state.voice.telnyx if state.voice else None
-    if verifier is None:
-        raise _not_configured("telnyx", "set TELNYX_PUBLIC_KEY")
-    body = await read_body(request, request.app[MAX_BODY])
-    try:
-        verifier.verify(body, request.headers)
-    except SignatureError as exc:
-        raise ApiError(403, "invalid_signature", str(exc)) from None
-    data = _event_data(body)
-    await _once(state, "telnyx", str(data["id"]))
+    state, data = await callbacks.telnyx_event(request)
     payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
     ours = decode_client_state(payload.get("client_state"))
     if ours is None or "page" not in ours:
@@ -197,34 +166,3 @@ async def _telnyx_gathered(state: ReceiverState, payload: Mapping, ours: Mapping
                               encode_page_state(page, attempt, round=round_ + 1))
     else:
         await commands.speak(call, reply.say, encode_page_state(page, attempt, then="hangup"))
-
-
-def _event_data(body: bytes) -> Mapping:
-    try:
-        document = orjson.loads(body)
-    except ValueError:
-        raise ApiError(400, "malformed_payload", "body is not JSON") from None
-    data = document.get("data") if isinstance(document, dict) else None
-    if not isinstance(data, dict):
-        raise ApiError(400, "malformed_payload", "data: required object missing", field="data")
-    for key in ("id", "event_type"):
-        if not isinstance(data.get(key), str) or not data[key]:
-            raise ApiError(400, "malformed_payload", f"data.{key}: required string missing",
-                           field=f"data.{key}")
-    return data
-
-
-# --- shared -----------------------------------------------------------------------------------
-
-async def _once(state: ReceiverState, provider: str, event_id: str) -> None:
-    """409 for a callback already acted on (a replay)."""
-    with store_errors():
-        fresh = await state.opened_store().record_callback(provider, event_id, state.clock())
-    if not fresh:
-        raise ApiError(409, "replayed", f"{provider} callback {event_id[:80]!r} was already "
-                                        "acted on")
-
-
-def _not_configured(provider: str, hint: str) -> ApiError:
-    return ApiError(503, "not_configured", f"{provider} call callbacks are not configured "
-                                           f"({hint}); unsigned callbacks are never accepted")

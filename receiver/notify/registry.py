@@ -14,13 +14,16 @@ Environment read (secrets also as ``NAME_FILE``): PAGERDUTY_ROUTING_KEY, PAGERDU
 PAGERDUTY_CA_FILE; SLACK_BOT_TOKEN, SLACK_BASE_URL; TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
 TWILIO_BASE_URL; TELNYX_API_KEY, TELNYX_CONNECTION_ID, TELNYX_BASE_URL; SMTP_PASSWORD,
 SMTP_CA_FILE, and SMTP_HOST / SMTP_PORT / SMTP_USERNAME overriding the email channel's
-settings. A channel's ``*_env`` / ``*_file`` settings replace the default secret name.
+settings; CALLWATCH_PUBLIC_URL and SLACK_SIGNING_SECRET say whether phone pages and Slack
+messages can be answered. A channel's ``*_env`` / ``*_file`` settings replace the default
+secret name.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from policy.model import Channel, Policy
 from receiver.notify.base import Notifier
@@ -38,6 +41,7 @@ from receiver.notify.phone import (
     TwilioSettings,
 )
 from receiver.notify.slack import SlackNotifier, SlackSettings
+from receiver.notify.sms import SmsNotifier, SmsSettings, TelnyxTexter, Texter, TwilioTexter
 
 log = logging.getLogger(__name__)
 
@@ -80,42 +84,59 @@ def build_slack(channel: Channel, policy: Policy, environ: Mapping[str, str]) ->
 
 
 def build_phone(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
-    names = tuple(channel.settings.get("providers") or ("twilio", "telnyx"))
-    dialers: list[Dialer] = []
-    missing: list[str] = []
-    for name in names:
-        if name not in _DIALERS:
-            raise ValueError(f"unknown phone provider {name!r} (known: twilio, telnyx)")
-        try:
-            dialers.append(_DIALERS[name](environ))
-        except MissingSecret as exc:
-            missing.append(str(exc))
-    if not dialers:
-        raise MissingSecret("no phone provider configured: " + "; ".join(missing))
-    for problem in missing:
-        log.warning("phone provider not configured", extra={"channel": channel.name,
-                                                            "problem": problem})
+    dialers = _providers(channel, environ, _DIALERS)
     settings = PhoneSettings(str(channel.settings["from_number"]),
                              public_url=environ.get("CALLWATCH_PUBLIC_URL", ""),
                              machine_detection=bool(channel.settings.get("machine_detection")))
     return PhoneNotifier(settings, dialers)
 
 
-def _twilio(environ: Mapping[str, str]) -> Dialer:
+def build_sms(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:
+    texters = _providers(channel, environ, _TEXTERS)
+    return SmsNotifier(SmsSettings(str(channel.settings["from_number"])), texters)
+
+
+def _providers(channel: Channel, environ: Mapping[str, str],
+               builders: Mapping[str, Callable[[Mapping[str, str]], Any]]) -> list[Any]:
+    """The channel's providers (``providers``, default twilio then telnyx) that are configured;
+    MissingSecret when none is, ValueError for an unknown one."""
+    names = tuple(channel.settings.get("providers") or ("twilio", "telnyx"))
+    found: list[Any] = []
+    missing: list[str] = []
+    for name in names:
+        if name not in builders:
+            raise ValueError(f"unknown {channel.type} provider {name!r} (known: twilio, telnyx)")
+        try:
+            found.append(builders[name](environ))
+        except MissingSecret as exc:
+            missing.append(str(exc))
+    if not found:
+        raise MissingSecret(f"no {channel.type} provider configured: " + "; ".join(missing))
+    for problem in missing:
+        log.warning(f"{channel.type} provider not configured",
+                    extra={"channel": channel.name, "problem": problem})
+    return found
+
+
+def _twilio_settings(environ: Mapping[str, str]) -> TwilioSettings:
     sid = environ.get("TWILIO_ACCOUNT_SID")
     if not sid:
         raise MissingSecret("twilio: TWILIO_ACCOUNT_SID not set")
     token = channel_secret({}, environ, "auth_token", "TWILIO_AUTH_TOKEN")
-    return TwilioDialer(TwilioSettings(sid, token, base_url=environ.get("TWILIO_BASE_URL") or None))
+    return TwilioSettings(sid, token, base_url=environ.get("TWILIO_BASE_URL") or None)
 
 
-def _telnyx(environ: Mapping[str, str]) -> Dialer:
+def _telnyx_settings(environ: Mapping[str, str], connection: str = "") -> TelnyxSettings:
+    key = channel_secret({}, environ, "api_key", "TELNYX_API_KEY")
+    return TelnyxSettings(key, connection,
+                          base_url=environ.get("TELNYX_BASE_URL") or TELNYX_DEFAULT_BASE_URL)
+
+
+def _telnyx_dialer(environ: Mapping[str, str]) -> Dialer:
     connection = environ.get("TELNYX_CONNECTION_ID")
     if not connection:
         raise MissingSecret("telnyx: TELNYX_CONNECTION_ID not set")
-    key = channel_secret({}, environ, "api_key", "TELNYX_API_KEY")
-    return TelnyxDialer(TelnyxSettings(
-        key, connection, base_url=environ.get("TELNYX_BASE_URL") or TELNYX_DEFAULT_BASE_URL))
+    return TelnyxDialer(_telnyx_settings(environ, connection))
 
 
 def smtp_settings(channel: Channel, environ: Mapping[str, str]) -> SmtpSettings:
@@ -156,6 +177,10 @@ def build_digest(channel: Channel, policy: Policy, environ: Mapping[str, str]) -
 
 _BUILDERS: dict[str, Callable[[Channel, Policy, Mapping[str, str]], Notifier]] = {
     "pagerduty": build_pagerduty, "slack": build_slack, "phone": build_phone,
-    "email": build_email, "digest": build_digest,
+    "email": build_email, "digest": build_digest, "sms": build_sms,
 }
-_DIALERS: dict[str, Callable[[Mapping[str, str]], Dialer]] = {"twilio": _twilio, "telnyx": _telnyx}
+_DIALERS: dict[str, Callable[[Mapping[str, str]], Dialer]] = {
+    "twilio": lambda environ: TwilioDialer(_twilio_settings(environ)), "telnyx": _telnyx_dialer}
+_TEXTERS: dict[str, Callable[[Mapping[str, str]], Texter]] = {
+    "twilio": lambda environ: TwilioTexter(_twilio_settings(environ)),
+    "telnyx": lambda environ: TelnyxTexter(_telnyx_settings(environ))}

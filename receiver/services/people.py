@@ -1,10 +1,13 @@
 """A person acting on an incident from where they were paged: a key on a call, a Slack button,
 an SMS reply. ``act`` runs the action as that person (``actor``, ``via``) in one store
 transaction and says what it did; the caller turns that into the words the person gets back.
+``text_reply`` does it for a text message: the sender's number names the contact, the message
+``ACK <code>`` or ``RES <code>`` the action and the incident.
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import partial
 
@@ -22,9 +25,12 @@ from receiver.domain.escalation import (
 )
 from receiver.domain.ids import new_id
 from receiver.domain.model import Incident, IncidentState
+from receiver.domain.pages import conflict_reply, incident_code
+from receiver.domain.pages import text_reply as parse_reply
 from receiver.services.apply import apply_action, resolver_of
 from receiver.services.state import ReceiverState
 
+log = logging.getLogger("callwatch.receiver.people")
 DECISIONS = {"acknowledge": decide_acknowledge, "resolve": decide_resolve}
 
 
@@ -83,3 +89,33 @@ async def _conflict(state: ReceiverState, incident: Incident | None) -> Acted:
     if incident is not None and incident.state == IncidentState.RESOLVED:
         resolver = await resolver_of(state, incident.id)
     return Acted("conflict", incident, resolver=resolver)
+
+
+async def text_reply(state: ReceiverState, from_number: str, text: str, via: str) -> str:
+    """Act on a text message from ``from_number``; the answer to text back. A message from a
+    number that is no contact's, or naming no open incident, changes nothing."""
+    contact = next((c for c in state.policy.contacts.values() if c.phone == from_number), None)
+    if contact is None:
+        log.warning("text reply from an unknown number; nothing changed", extra={"via": via})
+        return "This number is not one of callwatch's contacts, so nothing was changed."
+    parsed = parse_reply(text)
+    if parsed is None:
+        return "Reply ACK <code> to acknowledge or RES <code> to resolve, e.g. ACK K7Q."
+    action, code = parsed
+    incident = await _incident_by_code(state, code)
+    if incident is None:
+        log.info("text reply names no open incident", extra={"code": code})
+        return f"No open incident has the code {code}; nothing was changed."
+    acted = await act(state, incident.id, action, contact.name, via)
+    if acted.result == "conflict" and acted.incident is not None:
+        return f"#{code}: " + conflict_reply(acted.incident, acted.resolver).removesuffix(
+            " Goodbye.")
+    return f"#{code} {acted.result}. Thank you, {contact.name}."
+
+
+async def _incident_by_code(state: ReceiverState, code: str) -> Incident | None:
+    """The newest incident with ``code``, preferring one still open."""
+    found = [i for i in await state.opened_store().list_incidents(limit=1000)
+             if incident_code(i.id) == code]
+    return next((i for i in found if i.state != IncidentState.RESOLVED), None) or (
+        found[0] if found else None)

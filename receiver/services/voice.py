@@ -25,7 +25,7 @@ VOICE = {"voice": "female", "language": "en-US"}
 
 
 class TelnyxCommands:
-    """``gather_using_speak``, ``speak`` and ``hangup`` on one call."""
+    """``gather_using_speak``, ``speak`` and ``hangup`` on a call; a text message back."""
 
     def __init__(self, api_key: str, base_url: str, timeout: float = 10.0) -> None:
         self._client = telnyx.AsyncTelnyx(api_key=api_key, base_url=base_url, timeout=timeout,
@@ -43,6 +43,10 @@ class TelnyxCommands:
 
     async def hangup(self, call_id: str) -> None:
         await self._run("hangup", self._client.calls.actions.hangup(call_id))
+
+    async def text(self, to: str, from_number: str, body: str) -> None:
+        """Answer a text message (Telnyx has no reply-in-response like Twilio's TwiML)."""
+        await self._run("text", self._client.messages.send(to=to, from_=from_number, text=body))
 
     async def _run(self, command: str, request) -> None:
         try:
