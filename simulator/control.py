@@ -10,7 +10,7 @@
 - ``POST /control/fail`` ``{"service", "status", "count"}`` → the next ``count`` requests to
   ``service`` answer ``status`` (SMTP: the next DATA answers that code).
 - ``GET /control/notifications`` → what the notifier stand-ins received: PagerDuty events,
-  Slack messages, SMTP mails, calls placed through Twilio/Telnyx.
+  Slack messages, SMTP mails, calls placed through Twilio/Telnyx, SMS sent through them.
 - ``GET /control/summary`` → scenario, ended calls per provider and outcome, active calls.
 - ``PUT /control/statuspage`` ``{"provider": "twilio", "indicator": "major"}`` → override one
   status page until the next scenario switch.
@@ -21,8 +21,10 @@
   call rings: ``answer`` (pressing ``digits``, one per Gather round), ``no-answer``, ``busy``,
   ``failed``, ``canceled`` or ``machine``. ``GET /control/phone`` → ``{"behaviours",
   "default", "calls"}``: the behaviours and every played call (``simulator.voice``).
-- ``POST /control/reset`` → forget calls, requests, notifications, faults, phone behaviours and
-  played calls; scenario normal.
+- ``POST /control/slack/click``, ``GET /control/slack``, ``POST /control/sms/reply``,
+  ``GET /control/sms``: button clicks and SMS (``control_messages.py``).
+- ``POST /control/reset`` → forget calls, requests, notifications, faults, phone behaviours,
+  played calls, clicks, ``response_url`` posts and SMS; scenario normal.
 
 Bad input is 400 ``{"error": code, "detail": …}``; nothing here is ever slowed or failed.
 """
@@ -40,6 +42,8 @@ from simulator.core import SERVICES, Faults, Recorder
 from simulator.pagerduty import PagerDutyState
 from simulator.scenarios import SCENARIOS, Scenario, get_scenario
 from simulator.slack import SlackState
+from simulator.slack_clicks import SlackClicks
+from simulator.sms import Sms
 from simulator.smtp import SmtpSink
 from simulator.state import SimState
 from simulator.statuspage import set_indicator
@@ -76,6 +80,8 @@ class Control:
     smtp: SmtpSink | None = None
     traffic: TrafficConfig | None = None
     voice: Voice | None = None
+    clicks: SlackClicks | None = None
+    sms: Sms | None = None
     scenario: Scenario = SCENARIOS["normal"]
     since: float = 0.0                # clock time the current scenario was switched on
 
@@ -97,13 +103,18 @@ class Control:
             self.smtp.messages.clear()
         if self.voice is not None:
             self.voice.reset()
+        if self.clicks is not None:
+            self.clicks.clear()
+        if self.sms is not None:
+            self.sms.clear()
         self.set_scenario("normal")
 
     def notifications(self) -> dict:
         mails = [{k: v for k, v in asdict(m).items() if k != "raw"}
                  for m in (self.smtp.messages if self.smtp else [])]
+        sms = [m.as_dict() for m in (self.sms.sent if self.sms else [])]
         return {"pagerduty": self.pagerduty.events, "slack": self.slack.messages,
-                "smtp": mails, "calls": self.state.placed_calls()}
+                "smtp": mails, "calls": self.state.placed_calls(), "sms": sms}
 
     def summary(self) -> dict:
         ended = Counter((c.provider, c.outcome) for c in self.state.calls.values() if not c.active)
@@ -115,17 +126,19 @@ class Control:
                 "app": {"accepted": self.app_stats.accepted, "refused": self.app_stats.refused}}
 
 
-def _error(status: int, code: str, detail: str) -> web.Response:
+def control_error(status: int, code: str, detail: str) -> web.Response:
+    """A control API refusal: ``status`` with ``{"error": code, "detail": detail}``."""
     return web.json_response({"error": code, "detail": detail}, status=status)
 
 
-async def _json_object(request: web.Request) -> dict | web.Response:
+async def json_object(request: web.Request) -> dict | web.Response:
+    """The JSON object body, or the 400 the control API answers for anything else."""
     try:
         body = json.loads(await request.text())
     except ValueError:
-        return _error(400, "invalid_json", "the body is not valid JSON")
+        return control_error(400, "invalid_json", "the body is not valid JSON")
     if not isinstance(body, dict):
-        return _error(400, "invalid_body", "the body must be a JSON object")
+        return control_error(400, "invalid_body", "the body must be a JSON object")
     return body
 
 
@@ -144,42 +157,42 @@ class ControlApi:
         return web.json_response(_scenario_json(self.control.scenario, self.control.since))
 
     async def put_scenario(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         if isinstance(body, web.Response):
             return body
         name = body.get("name")
         if not isinstance(name, str):
-            return _error(400, "invalid_scenario",
-                          f"'name' is required; allowed: {', '.join(SCENARIOS)}")
+            return control_error(400, "invalid_scenario",
+                                 f"'name' is required; allowed: {', '.join(SCENARIOS)}")
         try:
             return web.json_response(_scenario_json(self.control.set_scenario(name),
                                                     self.control.since))
         except ValueError as exc:
-            return _error(400, "unknown_scenario", str(exc))
+            return control_error(400, "unknown_scenario", str(exc))
 
     async def requests(self, request: web.Request) -> web.Response:
         service = request.query.get("service", "")
         if service not in SERVICES:
-            return _error(400, "unknown_service",
-                          f"service must be one of {', '.join(SERVICES)}")
+            return control_error(400, "unknown_service",
+                                 f"service must be one of {', '.join(SERVICES)}")
         limit = request.query.get("limit", "1000")
         if not limit.isdigit() or int(limit) < 1:
-            return _error(400, "invalid_limit", "limit must be a positive integer")
+            return control_error(400, "invalid_limit", "limit must be a positive integer")
         found = self.control.recorder.requests(service)
         return web.json_response({"service": service, "count": len(found),
                                   "requests": [r.as_dict() for r in found[-int(limit):]]})
 
     async def fail(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         if isinstance(body, web.Response):
             return body
         service, status, count = body.get("service"), body.get("status"), body.get("count", 1)
         if not isinstance(status, int) or not isinstance(count, int) or isinstance(status, bool):
-            return _error(400, "invalid_fault", "'status' and 'count' must be integers")
+            return control_error(400, "invalid_fault", "'status' and 'count' must be integers")
         try:
             self.control.faults.fail(str(service), status, count)
         except ValueError as exc:
-            return _error(400, "invalid_fault", str(exc))
+            return control_error(400, "invalid_fault", str(exc))
         return web.json_response({"service": service, "status": status, "count": count})
 
     async def notifications(self, request: web.Request) -> web.Response:
@@ -189,27 +202,27 @@ class ControlApi:
         return web.json_response(self.control.summary())
 
     async def put_statuspage(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         if isinstance(body, web.Response):
             return body
         try:
             set_indicator(self.control.state, str(body.get("provider")), str(body.get("indicator")))
         except ValueError as exc:
-            return _error(400, "invalid_statuspage", str(exc))
+            return control_error(400, "invalid_statuspage", str(exc))
         return web.json_response(dict(self.control.state.status_indicator))
 
     async def put_traffic(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         if isinstance(body, web.Response):
             return body
         if self.control.traffic is None:
-            return _error(409, "no_traffic", "this simulator runs no traffic generator")
+            return control_error(409, "no_traffic", "this simulator runs no traffic generator")
         changes = {k: body[k] for k in ("rate", "hold_seconds") if k in body}
         bad = [k for k, v in changes.items()
                if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 10_000]
         if not changes or bad:
-            return _error(400, "invalid_traffic",
-                          "give 'rate' (calls/s) and/or 'hold_seconds' as numbers 0..10000")
+            return control_error(400, "invalid_traffic",
+                                 "give 'rate' (calls/s) and/or 'hold_seconds' as numbers 0..10000")
         for key, value in changes.items():
             setattr(self.control.traffic, key, float(value))
         return web.json_response({"rate": self.control.traffic.rate,
@@ -217,22 +230,23 @@ class ControlApi:
 
     async def get_phone(self, request: web.Request) -> web.Response:
         if self.control.voice is None:
-            return _error(409, "no_voice", "this simulator plays no calls")
+            return control_error(409, "no_voice", "this simulator plays no calls")
         return web.json_response(self.control.voice.as_dict())
 
     async def post_phone(self, request: web.Request) -> web.Response:
-        body = await _json_object(request)
+        body = await json_object(request)
         if isinstance(body, web.Response):
             return body
         if self.control.voice is None:
-            return _error(409, "no_voice", "this simulator plays no calls")
+            return control_error(409, "no_voice", "this simulator plays no calls")
         if "number" not in body:
-            return _error(400, "invalid_number", "'number' is required: a phone number or '*'")
+            return control_error(400, "invalid_number",
+                                 "'number' is required: a phone number or '*'")
         number, name = body["number"], body.get("behaviour")
         try:
             chosen = self.control.voice.phone_book.set(number, name, body.get("digits", ""))
         except BadBehaviour as exc:
-            return _error(400, exc.code, str(exc))
+            return control_error(400, exc.code, str(exc))
         return web.json_response({"number": number or ANY_NUMBER, "behaviour": chosen.name,
                                   "digits": chosen.digits})
 

@@ -145,7 +145,7 @@ def service_for_path(path: str) -> str:
         return "telnyx"
     if path.startswith(("/twilio/api/", "/telnyx/api/")):
         return "statuspage"
-    if path.startswith("/api/"):
+    if path.startswith(("/api/", "/slack/")):  # /slack/response/{id}: Slack's response_url
         return "slack"
     if path.startswith("/app/"):
         return "app"

@@ -7,13 +7,17 @@
         sim.requests("pagerduty"); sim.messages(); sim.notifications()
         sim.phone_behaviour("+15550001", "answer", digits="1")
         ...; await sim.calls_settled(); sim.phone_calls()
+        await sim.slack_click("callwatch_ack", url=receiver + "/slack/interactions")
+        sim.sms_messages("twilio"); await sim.sms_reply("twilio", "+15550001", "1", url=...)
 
 One aiohttp server carries Twilio, Telnyx, Statuspage, Slack, the app and the control API
 (``sim.url``); PagerDuty runs on its own TLS server (``sim.pagerduty_url``, trusted through
 ``sim.pagerduty_ca_file``); the SMTP sink on ``sim.smtp_port``. When webhook targets are given,
 the traffic generator runs in the background at ``rate`` calls per second. Calls the receiver
-places with a callback are played out by ``sim.voice`` (``simulator.voice``). Credentials are
-fresh random values per run unless passed in.
+places with a callback are played out by ``sim.voice`` (``simulator.voice``). Button clicks
+(``sim.clicks``, ``simulator.slack_clicks``) and SMS replies (``sim.sms``, ``simulator.sms``)
+are sent, signed, when a test asks. Credentials are fresh random values per run unless passed
+in.
 """
 
 from __future__ import annotations
@@ -37,6 +41,8 @@ from simulator.core import Faults, Recorder
 from simulator.runner import serve
 from simulator.scenarios import Scenario
 from simulator.slack import SlackState
+from simulator.slack_clicks import Click, SlackClicks, SlackResponse
+from simulator.sms import SentSms, Sms, SmsReply
 from simulator.smtp import Mail, SmtpSink
 from simulator.state import Clock, SimState
 from simulator.tls import Certificate, make_certificate
@@ -57,7 +63,7 @@ class Simulator:
                  clock: Clock = time.time,
                  twilio_auth_token: str | None = None, telnyx_key: Ed25519PrivateKey | None = None,
                  smtp_username: str | None = None, smtp_password: str | None = None,
-                 host: str = "127.0.0.1") -> None:
+                 slack_signing_secret: str | None = None, host: str = "127.0.0.1") -> None:
         if target_base_url:
             base = target_base_url.rstrip("/")
             twilio_webhook_url = twilio_webhook_url or base + WEBHOOK_PATHS["twilio"]
@@ -76,6 +82,7 @@ class Simulator:
             twilio_auth_token=twilio_auth_token or secrets.token_hex(16),
             telnyx_api_key="KEY" + secrets.token_hex(24),
             slack_token="xoxb-sim-" + secrets.token_hex(12),
+            slack_signing_secret=slack_signing_secret or secrets.token_hex(16),
             pagerduty_routing_key=secrets.token_hex(16))
         self.recorder = Recorder(clock)
         self.faults = Faults(rng=random.Random(seed + 1))
@@ -84,9 +91,11 @@ class Simulator:
         self.app_stats = AppStats()
         self.smtp = SmtpSink(self.recorder, self.faults, smtp_username, smtp_password)
         self.voice = Voice(self.state, self.telnyx_key)
+        self.clicks = SlackClicks(self.state, self.slack)
+        self.sms = Sms(self.state, self.telnyx_key)
         self.control = Control(self.state, self.recorder, self.faults, self.slack,
                                self.pagerduty, self.app_stats, self.smtp, self.traffic_config,
-                               voice=self.voice)
+                               voice=self.voice, clicks=self.clicks, sms=self.sms)
         self.generator = TrafficGenerator(self.state, lambda: self.control.scenario,
                                           self.traffic_config, self.telnyx_key,
                                           rng=random.Random(seed + 2), clock=clock)
@@ -114,10 +123,12 @@ class Simulator:
         self.control.set_scenario(self._initial_scenario)
         app = create_app(self.state, self.recorder, self.faults, self.slack,
                          telnyx_public_key=self.telnyx_public_key, app_stats=self.app_stats,
-                         control=self.control, voice=self.voice)
+                         control=self.control, voice=self.voice, clicks=self.clicks,
+                         sms_state=self.sms)
         runner, port = await serve(app, self.host)
         self._runners.append(runner)
         self.url = f"http://{self.host}:{port}"
+        self.clicks.base_url = self.url  # response_urls point back here
         self.traffic_config.app_webhook_url = f"{self.url}/app/webhooks"
         pd_app = pagerduty.create_app(self.state, self.pagerduty, self.recorder, self.faults)
         runner, port = await serve(pd_app, self.host,
@@ -179,6 +190,11 @@ class Simulator:
         return public_key_b64(self.telnyx_key)
 
     @property
+    def slack_signing_secret(self) -> str:
+        """The secret clicks are signed with (SLACK_SIGNING_SECRET)."""
+        return self.state.slack_signing_secret
+
+    @property
     def scenario(self) -> Scenario:
         return self.control.scenario
 
@@ -216,6 +232,49 @@ class Simulator:
         A Telnyx call ends when ``call.hangup`` has been sent (the receiver hangs up)."""
         return await self.voice.settled(timeout)
 
+    async def slack_click(self, action_id: str, *, url: str, value: str | None = None,
+                          ts: str | None = None, channel: str | None = None,
+                          user_id: str = "U0SIMUSER", user_name: str = "sim.user",
+                          timestamp: int | None = None, secret: str | None = None
+                          ) -> tuple[int, str]:
+        """Click the button ``action_id`` on the message ``ts`` (in ``channel``), else on the
+        most recent posted message that has it, and POST Slack's signed ``block_actions``
+        payload to ``url``; the app's (status, body text). ``value`` defaults to the button's;
+        ``timestamp`` and ``secret`` send a stale or forged click. ValueError
+        (``NoSuchButton``) when no message has that button; ``outbound.Unreachable`` when
+        ``url`` cannot be reached."""
+        return await self.clicks.click(action_id, url=url, value=value, ts=ts, channel=channel,
+                                       user_id=user_id, user_name=user_name,
+                                       timestamp=timestamp, secret=secret)
+
+    def slack_clicks(self) -> list[Click]:
+        """The clicks sent so far, oldest first."""
+        return list(self.clicks.clicks)
+
+    def slack_responses(self) -> list[SlackResponse]:
+        """What the app posted to the clicks' ``response_url``s, oldest first."""
+        return list(self.clicks.responses)
+
+    def sms_messages(self, provider: str | None = None) -> list[SentSms]:
+        """SMS the app sent (through ``twilio``, ``telnyx`` or either), oldest first."""
+        return self.sms.messages(provider)
+
+    def sms_replies(self, provider: str | None = None) -> list[SmsReply]:
+        """Inbound SMS delivered to the app so far, oldest first."""
+        return self.sms.replied(provider)
+
+    async def sms_reply(self, provider: str, from_: str, text: str, *, url: str,
+                        to: str | None = None, timestamp: int | None = None,
+                        secret_or_key=None) -> tuple[int, str]:
+        """The person at ``from_`` texts ``text`` to ``to`` (default: the number that last
+        texted them through ``provider``): ``provider`` delivers it to the app at ``url``,
+        signed; the app's (status, body text). ``timestamp`` (Telnyx) sends a stale one;
+        ``secret_or_key`` (a Twilio auth token / a Telnyx Ed25519PrivateKey) forges.
+        ValueError (``BadSms``) naming the problem; ``outbound.Unreachable`` when ``url``
+        cannot be reached."""
+        return await self.sms.reply(provider, from_, text, url=url, to=to, timestamp=timestamp,
+                                    secret_or_key=secret_or_key)
+
     def env(self) -> dict[str, str]:
         """The environment variables callwatch reads to use this simulator."""
         env = {
@@ -231,6 +290,7 @@ class Simulator:
             "PAGERDUTY_CA_FILE": self.pagerduty_ca_file,
             "SLACK_BASE_URL": f"{self.url}/api/",
             "SLACK_BOT_TOKEN": self.state.slack_token,
+            "SLACK_SIGNING_SECRET": self.slack_signing_secret,
             "STATUSPAGE_TWILIO_URL": f"{self.url}/twilio/api/v2/summary.json",
             "STATUSPAGE_TELNYX_URL": f"{self.url}/telnyx/api/v2/summary.json",
             "SMTP_HOST": self.host,

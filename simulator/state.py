@@ -89,6 +89,7 @@ class SimState:
     telnyx_api_key: str = "KEYsimulator-telnyx-api-key"
     telnyx_connection_id: str = DEFAULT_TELNYX_CONNECTION
     slack_token: str = "xoxb-simulator-slack-token"
+    slack_signing_secret: str = "simulator-slack-signing-secret"  # signs button clicks
     pagerduty_routing_key: str = "R0UT1NGKEYSIMULATOR0000000000000"
     calls: dict[str, SimCall] = field(default_factory=dict)
     alerts: list[MonitorAlert] = field(default_factory=list)

@@ -47,6 +47,15 @@ def telnyx_error(status: int, code: str, title: str, detail: str,
     return web.json_response({"errors": [error]}, status=status)
 
 
+def check_auth(request: web.Request, state: SimState) -> web.Response | None:
+    """None when the request carries the API key as a Bearer token; else Telnyx's 401.
+    Shared by every Telnyx route."""
+    if request.headers.get("Authorization") != f"Bearer {state.telnyx_api_key}":
+        return telnyx_error(401, "10009", "Authentication failed",
+                            "The API key is missing or invalid.")
+    return None
+
+
 def _bad(detail: str, pointer: str | None = None) -> web.Response:
     return telnyx_error(422, "10015", "Invalid parameter", detail, pointer)
 
@@ -135,7 +144,7 @@ def _date_range(value: str | None, now: float) -> float:
     raise BadQuery(f"filter[date_range] is not a known range: {value[:40]!r}")
 
 
-async def _body(request: web.Request) -> dict | web.Response:
+async def json_body(request: web.Request) -> dict | web.Response:
     """The JSON object body, or the 400 Telnyx answers for anything else."""
     try:
         body = json.loads(await request.text() or "{}")
@@ -152,10 +161,7 @@ class TelnyxApi:
         self.voice = voice  # plays dialled calls that have a webhook_url; None: only recorded
 
     def _auth(self, request: web.Request) -> web.Response | None:
-        if request.headers.get("Authorization") != f"Bearer {self.state.telnyx_api_key}":
-            return telnyx_error(401, "10009", "Authentication failed",
-                                "The API key is missing or invalid.")
-        return None
+        return check_auth(request, self.state)
 
     def _paged(self, request: web.Request, items: list, render) -> web.Response:
         try:
@@ -190,7 +196,7 @@ class TelnyxApi:
     async def dial(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:
             return denied
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, web.Response):
             return body
         for name in ("connection_id", "to", "from"):
@@ -216,7 +222,7 @@ class TelnyxApi:
         if placed is None or placed["provider"] != "telnyx":
             return telnyx_error(404, "10005", "Resource not found",
                                 "No call with this call_control_id was dialled.")
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, web.Response):
             return body
         action = request.match_info["action"]
@@ -241,7 +247,7 @@ class TelnyxApi:
         if request.match_info["connection"] != self.state.telnyx_connection_id:
             return telnyx_error(404, "10005", "Resource not found",
                                 "The requested connection does not exist.")
-        body = await _body(request)
+        body = await json_body(request)
         if isinstance(body, web.Response):
             return body
         for name in ("From", "To"):

@@ -45,6 +45,24 @@ def twilio_error(status: int, code: int, message: str) -> web.Response:
                              status=status)
 
 
+def check_auth(request: web.Request, state: SimState) -> web.Response | None:
+    """None when the request carries the account's basic auth (and names that account in its
+    path); else the 401 (or 404) Twilio answers. Shared by every Twilio route."""
+    header = request.headers.get("Authorization", "")
+    try:
+        decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
+        user, _, password = decoded.partition(":")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        user = password = ""
+    if not header.startswith("Basic ") or (user, password) != (
+            state.twilio_account_sid, state.twilio_auth_token):
+        return twilio_error(401, 20003, "Authenticate")
+    account = request.match_info.get("account")
+    if account is not None and account != user:
+        return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
+    return None
+
+
 def call_status(call: SimCall) -> str:
     if call.active:
         return "in-progress" if call.answered else "ringing"
@@ -125,19 +143,7 @@ class TwilioApi:
         self.voice = voice  # plays created calls that call back; None: calls are only recorded
 
     def _auth(self, request: web.Request) -> web.Response | None:
-        header = request.headers.get("Authorization", "")
-        try:
-            decoded = base64.b64decode(header.removeprefix("Basic ")).decode()
-            user, _, password = decoded.partition(":")
-        except (binascii.Error, UnicodeDecodeError, ValueError):
-            user = password = ""
-        if not header.startswith("Basic ") or (user, password) != (
-                self.state.twilio_account_sid, self.state.twilio_auth_token):
-            return twilio_error(401, 20003, "Authenticate")
-        account = request.match_info.get("account")
-        if account is not None and account != user:
-            return twilio_error(404, 20404, f"The requested resource {request.path} was not found")
-        return None
+        return check_auth(request, self.state)
 
     async def list_calls(self, request: web.Request) -> web.Response:
         if (denied := self._auth(request)) is not None:

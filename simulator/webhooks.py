@@ -7,8 +7,9 @@
   ``f"{timestamp}|{body}"`` (headers ``telnyx-signature-ed25519``, ``telnyx-timestamp``).
   ``call_quality_stats`` values are STRINGS, as Telnyx sends them.
 
-``twilio_headers`` and ``telnyx_envelope`` sign any request that way; the traffic generator and
-the outbound-call player (``voice_twilio.py``, ``voice_telnyx.py``) both use them.
+``twilio_headers`` and ``telnyx_envelope`` sign any request that way; the traffic generator,
+the outbound-call player (``voice_twilio.py``, ``voice_telnyx.py``) and inbound SMS
+(``sms_replies.py``, a ``message.received`` event in the same envelope) all use them.
 """
 
 from __future__ import annotations
@@ -123,15 +124,18 @@ def telnyx_event(call: SimCall, key: Ed25519PrivateKey, connection_id: str, url:
 
 
 def telnyx_envelope(key: Ed25519PrivateKey, url: str, event_type: str, payload: dict,
-                    now: float, event_id: str | None = None) -> tuple[bytes, dict[str, str]]:
-    """The body and signed headers of one Call Control event carrying ``payload``."""
+                    now: float, event_id: str | None = None, *, timestamp: int | None = None
+                    ) -> tuple[bytes, dict[str, str]]:
+    """The body and signed headers of one event carrying ``payload`` (Call Control and
+    Messaging share the envelope). ``timestamp`` (default: ``now``) is the signed
+    ``telnyx-timestamp``; tests pass a stale one to check the receiver refuses it."""
     envelope = {"data": {"record_type": "event", "event_type": event_type,
                          "id": event_id or str(uuid.uuid4()), "occurred_at": iso_micro(now),
                          "payload": payload},
                 "meta": {"attempt": 1, "delivered_to": url}}
     body = json.dumps(envelope, separators=(",", ":"))
-    timestamp = str(int(now))
-    signature = base64.b64encode(key.sign(f"{timestamp}|{body}".encode())).decode()
+    stamp = str(int(now) if timestamp is None else timestamp)
+    signature = base64.b64encode(key.sign(f"{stamp}|{body}".encode())).decode()
     headers = {"Content-Type": "application/json", "telnyx-signature-ed25519": signature,
-               "telnyx-timestamp": timestamp, "User-Agent": "telnyx-webhooks"}
+               "telnyx-timestamp": stamp, "User-Agent": "telnyx-webhooks"}
     return body.encode(), headers

@@ -59,7 +59,8 @@ async def test_latency_goes_through_the_injected_sleep(aiohttp_client):
 @pytest.mark.parametrize("path, service", [
     ("/2010-04-01/Accounts/AC1/Calls.json", "twilio"), ("/v1/Alerts", "twilio"),
     ("/v2/calls", "telnyx"), ("/twilio/api/v2/summary.json", "statuspage"),
-    ("/api/chat.postMessage", "slack"), ("/app/webhooks/twilio", "app"),
+    ("/api/chat.postMessage", "slack"), ("/slack/response/abc", "slack"),
+    ("/app/webhooks/twilio", "app"),
     ("/control/scenario", "control")])
 def test_paths_map_to_their_service(path, service):
     assert service_for_path(path) == service
