@@ -50,8 +50,10 @@ class Acted:
 async def act(state: ReceiverState, incident_id: str, action: str, actor: str,
               via: str) -> Acted:
     """Acknowledge, resolve or escalate (``action``) ``incident_id`` as ``actor``."""
+    # a text reply is answered by text at once: the sms channel need not tell it again
     ctx = ActionContext(policy=state.policy, now=state.clock(), new_id=new_id, actor=actor,
-                        public_url=state.config.public_url, via=via)
+                        public_url=state.config.public_url, via=via,
+                        skip_types=("sms",) if via == "sms" else ())
     if action == "escalate":
         return await _escalate(state, incident_id, ctx)
     outcome = await apply_action(state, incident_id, DECISIONS[action], ctx)

@@ -1,10 +1,12 @@
-"""Two-way phone pages on the deployment path: the receiver's real phone notifier (the twilio
-and telnyx SDKs) calls the simulated providers, which ring the person and call back, signed,
-as the providers do. The simulator plays the person: answer and press a key, or not answer."""
+"""Pages a person answers, on the deployment path: the receiver's real notifiers (the twilio,
+telnyx and slack SDKs) page the simulated providers, which ring, post and text the person and
+call back, signed, as the providers do. The simulator plays the person: answer and press a
+key, or not answer; click a Slack button; text ACK back."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from pathlib import Path
 
@@ -13,8 +15,10 @@ from prometheus_client import CollectorRegistry
 
 from callwatch.stack import free_port
 from callwatch.web import create_app
+from policy.model import Channel
 from policy.scale import scale_policy
 from receiver.app import setup_receiver
+from receiver.domain.pages import incident_code
 from tests.receiver.conftest import TOKEN, auth
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -127,3 +131,75 @@ async def test_nobody_answering_rings_three_times_then_emails_the_on_call(receiv
                   if e["detail"]["contact"] == "oncall"]
     assert unanswered == ["no-answer"] * 3
     assert len([c for c in sim.phone_calls("twilio") if c.to == ONCALL]) == 3
+
+
+async def test_a_click_on_the_slack_acknowledge_button_acts_and_the_message_shows_it(
+        receiver, sim):
+    client = await receiver()
+    incident_id = await incident(client, "twilio")
+    for _ in range(200):
+        if sim.slack.messages:
+            break
+        await asyncio.sleep(0.05)
+    first = sim.slack.messages[0]
+    public = str(client.make_url("")).rstrip("/")
+    status, _ = await sim.slack_click("callwatch_ack", url=f"{public}/slack/interactions",
+                                      ts=first["ts"], user_id="U0ADA", user_name="ada")
+    assert status == 200
+    body = await until(client, incident_id, lambda b: b["state"] == "acknowledged")
+    assert body["acked_by"] == "ada (Slack U0ADA)"
+    # the thread hears of it, and the first message now shows who acted, with Resolve only
+    for _ in range(200):
+        edited = sim.slack.find(first["channel"], first["ts"])
+        if "Acknowledged by ada" in json.dumps(edited.get("blocks")):
+            break
+        await asyncio.sleep(0.05)
+    else:
+        raise AssertionError("the first Slack message was not edited")
+    actions = [e["action_id"] for b in edited["blocks"] if b["type"] == "actions"
+               for e in b["elements"]]
+    assert actions == ["callwatch_resolve"]
+    assert any(m.get("thread_ts") == first["ts"] for m in sim.slack.messages)
+
+
+async def test_a_forged_slack_click_changes_nothing(receiver, sim):
+    client = await receiver()
+    incident_id = await incident(client, "twilio")
+    for _ in range(200):
+        if sim.slack.messages:
+            break
+        await asyncio.sleep(0.05)
+    public = str(client.make_url("")).rstrip("/")
+    status, _ = await sim.slack_click("callwatch_ack", url=f"{public}/slack/interactions",
+                                      secret="not-the-signing-secret")
+    assert status == 401
+    assert (await (await client.get(f"/incidents/{incident_id}")).json())["state"] == "triggered"
+
+
+async def test_the_on_call_texts_ack_back_and_the_incident_is_acknowledged(
+        aiohttp_server, aiohttp_client, policy, sim, tmp_path):
+    sms = Channel("sms", "sms", {"from_number": "+15005550099"})
+    p0 = dataclasses.replace(policy.routing["P0"], channels=("slack", "sms"))
+    texting = dataclasses.replace(policy, channels={**policy.channels, "sms": sms},
+                                  routing={**policy.routing, "P0": p0})
+    port = free_port()
+    public = f"http://127.0.0.1:{port}"
+    app = create_app(scale_policy(texting, 60), CollectorRegistry())
+    setup_receiver(app, {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
+                         "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_PUBLIC_URL": public,
+                         "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05"})
+    client = await aiohttp_client(await aiohttp_server(app, port=port))
+    incident_id = await incident(client, "twilio")          # texts go through Telnyx
+    for _ in range(200):
+        texts = [m for m in sim.sms_messages("telnyx") if m.to == ONCALL]
+        if texts:
+            break
+        await asyncio.sleep(0.05)
+    code = incident_code(incident_id)
+    assert f"Reply ACK {code}" in texts[0].text
+    status, body = await sim.sms_reply("telnyx", ONCALL, f"ACK {code}", url=f"{public}/sms/telnyx")
+    assert status == 200, body
+    detail = await until(client, incident_id, lambda b: b["state"] == "acknowledged")
+    assert detail["acked_by"] == "On-call Engineer"
+    answered = [m for m in sim.sms_messages("telnyx") if m.to == ONCALL]
+    assert answered[-1].text == f"#{code} acknowledged. Thank you, On-call Engineer."
