@@ -74,6 +74,7 @@ class Contact:
     slack: str | None = None
     phone: str | None = None
     email: str | None = None
+    methods: tuple[str, ...] = ()   # how to reach them, in the order the policy lists them
 
 
 @dataclass(frozen=True)

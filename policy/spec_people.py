@@ -138,7 +138,10 @@ def read_contacts(node: Node) -> dict[str, Contact]:
             key=key, name=child.child("name").string(),
             pagerduty=child.child("pagerduty").boolean() if child.has("pagerduty") else False,
             **{field: child.child(field).string() if child.has(field) else None
-               for field in ("slack", "phone", "email")})
+               for field in ("slack", "phone", "email")},
+            methods=tuple(field for field, _ in child.items()
+                          if field in ("pagerduty", "slack", "phone", "email")
+                          and (field != "pagerduty" or child.child(field).value is True)))
         if not (contact.pagerduty or contact.slack or contact.phone or contact.email):
             raise child.error("names no way to reach this contact (pagerduty, slack, phone, email)")
         contacts[key] = contact

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from policy import Policy
+from policy.model import Contact
 from receiver.domain import messages
 from receiver.domain.ids import new_token as random_token
 from receiver.domain.model import Event, EventKind, Incident, NewOutbox, OutboxRow
@@ -94,19 +95,48 @@ def _personal_rows(incident: Incident, channel: str, kind: str, payload: dict[st
 
 
 def fallback_copy(row: OutboxRow, policy: Policy, now: float, new_id: Callable[[], str],
-                  actor: str) -> tuple[NewOutbox, Event] | None:
-    """The copy of a failing ``row`` for the route's next fallback channel, with its timeline
-    event; None when the route has no further fallback."""
-    target = next_fallback(policy, str(row.payload.get("priority", "")), row.channel)
+                  actor: str, new_token: Callable[[], str] = random_token
+                  ) -> tuple[NewOutbox, Event] | None:
+    """The copy of a failing ``row``, with its timeline event; None when there is nowhere
+    further to go. A page to a person (a lane) goes to that person's next contact method, in
+    the order the policy lists them; a page to a channel goes to the route's next fallback
+    channel and that channel's own recipients."""
+    person = policy.contacts.get(row.lane) if row.lane else None
+    if person is not None:
+        target = next_method(policy, person, row.channel)
+        recipients = messages.contact_addresses(policy, (person.key,), target) if target else ()
+    else:
+        target = next_fallback(policy, str(row.payload.get("priority", "")), row.channel)
+        recipients = messages.recipients_for(policy, target) if target else ()
     if target is None:
         return None
-    payload = dict(row.payload, channel=target,
-                   recipients=list(messages.recipients_for(policy, target)))
+    payload = dict(row.payload, channel=target, recipients=list(recipients))
+    personal = person is not None and policy.channels[target].type in PERSONAL_TYPES
     copy = new_row(row.incident_id, target, row.kind, payload, policy=policy, now=now,
-                   new_id=new_id, batch=row.batch, fallback_of=row.id)
+                   new_id=new_id, batch=row.batch, fallback_of=row.id, lane=row.lane,
+                   page=new_token() if personal else None)
     event = Event(row.incident_id, now, EventKind.FALLBACK, actor,
                   {"from": row.channel, "to": target, "kind": row.kind})
     return copy, event
+
+
+# the channel types a contact method reaches, in order: a phone number takes a call or a text
+METHOD_TYPES = {"pagerduty": ("pagerduty",), "slack": ("slack",), "phone": ("phone", "sms"),
+                "email": ("email",)}
+
+
+def next_method(policy: Policy, person: Contact, channel: str) -> str | None:
+    """The channel of ``person``'s next contact method after ``channel``'s type, in the order
+    the policy lists their methods; None when ``channel`` was their last."""
+    types = [kind for method in person.methods for kind in METHOD_TYPES[method]]
+    current = policy.channels[channel].type
+    following = types[types.index(current) + 1:] if current in types else []
+    for kind in following:
+        found = next((name for name, spec in policy.channels.items() if spec.type == kind),
+                     None)
+        if found is not None:
+            return found
+    return None
 
 
 def next_fallback(policy: Policy, priority: str, channel: str) -> str | None:

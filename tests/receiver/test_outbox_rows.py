@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 from receiver.domain import outbox
@@ -54,3 +55,41 @@ def test_a_fallback_copy_goes_to_the_routes_next_fallback_channel(policy):
         "email", row.id, ["oncall@example.com"])
     assert (event.kind, event.detail) == ("fallback", {"from": "phone", "to": "email",
                                                        "kind": "trigger"})
+
+
+def failing(row) -> OutboxRow:
+    return OutboxRow(id=row.id, seq=1, incident_id="inc1", channel=row.channel, kind=row.kind,
+                     payload=row.payload, state="pending", attempts=3, next_attempt_at=NOW,
+                     created_at=NOW, batch=row.batch, page=row.page, lane=row.lane)
+
+
+def test_when_the_vps_phone_page_fails_the_fallback_emails_the_vp_not_the_on_call_list(policy):
+    [row] = build(policy, ["phone"], contacts=("vp_engineering",))
+    copy, event = outbox.fallback_copy(failing(row), policy, NOW, lambda: "fb1", "dispatcher")
+    assert (copy.channel, copy.lane, copy.payload["recipients"]) == (
+        "email", "vp_engineering", ["vp-eng@example.com"])
+    assert event.detail == {"from": "phone", "to": "email", "kind": "trigger"}
+
+
+def test_a_persons_fallback_follows_the_order_they_list_their_methods_in(policy):
+    # the team lead lists slack, phone, email: a failing slack page to them goes to the phone
+    rows = outbox.message_rows(incident(), ["slack"], "escalate", policy=policy, now=NOW,
+                               new_id=lambda: "r1", batch="b1")
+    lead = dataclasses.replace(rows[0], lane="team_lead")
+    copy, _ = outbox.fallback_copy(failing(lead), policy, NOW, lambda: "fb1", "dispatcher",
+                                   new_token=lambda: "page9")
+    assert (copy.channel, copy.payload["recipients"], copy.page) == (
+        "phone", ["+15005550002"], "page9")
+    [email] = build(policy, ["email"], contacts=("team_lead",))
+    last = dataclasses.replace(email, lane="team_lead")
+    assert outbox.fallback_copy(failing(last), policy, NOW, lambda: "x", "d") is None
+
+
+def test_a_channel_page_without_a_person_uses_the_routes_fallback_and_its_list(policy):
+    [slack] = build(policy, ["slack"])
+    stored = dataclasses.replace(failing(slack), payload={**slack.payload, "priority": "P2"})
+    assert outbox.fallback_copy(stored, policy, NOW, lambda: "fb1", "d") is None  # P2: none
+    p1 = dataclasses.replace(failing(slack), channel="email",
+                             payload={**slack.payload, "priority": "P1"})
+    copy, _ = outbox.fallback_copy(p1, policy, NOW, lambda: "fb1", "d")
+    assert (copy.channel, copy.lane) == ("phone", "")
