@@ -98,6 +98,9 @@ class Escalation:
     engineering: tuple[EscalationStep, ...]
     deadlines: Mapping[str, EscalationDeadline]
     business: tuple[EscalationStep, ...]
+    # who runs the timed engineering chain: callwatch, or PagerDuty's escalation policy (then
+    # callwatch hands every incident to PagerDuty at once and times no engineering step)
+    owner: str = "callwatch"
 
 
 @dataclass(frozen=True)

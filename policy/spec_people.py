@@ -149,7 +149,7 @@ def read_contacts(node: Node) -> dict[str, Contact]:
 
 
 def read_escalation(node: Node, contacts: dict, channels: dict) -> Escalation:
-    node.mapping(("engineering", "deadlines"), ("business",))
+    node.mapping(("engineering", "deadlines"), ("business", "owner"))
     engineering = node.child("engineering").list_of(
         lambda item: _read_step(item, contacts, channels))
     if not engineering:
@@ -168,7 +168,11 @@ def read_escalation(node: Node, contacts: dict, channels: dict) -> Escalation:
                 f"names level {level!r}, which no engineering step has "
                 f"({', '.join(sorted(levels))})")
         deadlines[key] = EscalationDeadline(key, child.child("after").duration(), level)
-    return Escalation(engineering, deadlines, business)
+    owner = node.child("owner").choice(("callwatch", "pagerduty"), "escalation owner") \
+        if node.has("owner") else "callwatch"
+    if owner == "pagerduty" and not any(c.type == "pagerduty" for c in channels.values()):
+        raise node.child("owner").error("is pagerduty, but no channel has type pagerduty")
+    return Escalation(engineering, deadlines, business, owner)
 
 
 def _read_step(node: Node, contacts: dict, channels: dict) -> EscalationStep:

@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from policy import Policy
-from receiver.domain import outbox
+from receiver.domain import messages, outbox
 from receiver.domain.context import MANUAL_PREFIX
 from receiver.domain.escalation import TIMER_KIND
 from receiver.domain.model import (
@@ -131,7 +131,7 @@ def decide_declare(snapshot: GroupSnapshot, ctx: ActionContext, *, incident_id: 
                         updated_at=ctx.now)
     event = Event(incident.id, ctx.now, EventKind.OPENED, ctx.actor,
                   {"priority": priority, "declared": True, "description": description})
-    channels = ctx.policy.routing[priority].channels
+    channels = messages.route_channels(ctx.policy, priority)
     rows = _rows(incident, channels, MessageKind.TRIGGER, ctx,
                  note=f"Declared by {ctx.actor}: {description}")
     timer = Timer(ctx.new_id(), incident.id, TIMER_KIND, ctx.now, {})

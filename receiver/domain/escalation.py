@@ -86,6 +86,8 @@ def _step_action(kind: str, step: EscalationStep, due_at: float) -> Action:
 
 
 def _engineering(incident: EscalationCase, policy: Policy) -> list[Action]:
+    if policy.escalation.owner == "pagerduty":
+        return []  # PagerDuty's escalation policy pages the levels; nobody is paged twice
     chain = policy.escalation.engineering
     actions = [_step_action(ENGINEERING, step, incident.opened_at + step.after_seconds)
                for step in chain if incident.priority in step.priorities]
@@ -104,6 +106,8 @@ def next_level(incident: EscalationCase, policy: Policy) -> str | None:
     (whose people the route paged) that applies to the incident (its priority, or its
     deadline's level) and has neither been paged nor been asked for already; None when every
     level has."""
+    if policy.escalation.owner == "pagerduty":
+        return None  # PagerDuty's escalation policy owns the levels
     asked = {level for level, _ in incident.requested}
     deadline = policy.escalation.deadlines.get(incident.priority)
     chain = policy.escalation.engineering
@@ -237,7 +241,8 @@ def _is_route(policy: Policy, action: Action, incident: Incident, channel: str) 
     """The route already paged the first engineering level (its recipients are that level's
     contacts): the first step adds only the channels the route lacks (P1: PagerDuty)."""
     first = policy.escalation.engineering[0].level
-    return action.level == first and channel in policy.routing[incident.priority].channels
+    return action.level == first and channel in messages.route_channels(
+        policy, incident.priority)
 
 
 def escalation_changes(incident: Incident, due: list[Action], policy: Policy, now: float,

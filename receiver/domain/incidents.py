@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from policy import Policy
 from policy.model import PRIORITIES
-from receiver.domain import outbox
+from receiver.domain import messages, outbox
 from receiver.domain.alertmanager import Alert, AlertGroup, stored_alert
 from receiver.domain.escalation import TIMER_KIND, escalation_timer
 from receiver.domain.model import (
@@ -123,7 +123,7 @@ def _open(group: AlertGroup, ctx: Context) -> Changes:
         opened_at=ctx.now), group, ctx)
     detail = {"priority": priority, "alerts": len(group.firing_alerts),
               "truncated_alerts": group.truncated_alerts}
-    channels = ctx.policy.routing[priority].channels
+    channels = messages.route_channels(ctx.policy, priority)
     return Changes(incident=incident, new_incident=True,
                    events=[Event(incident.id, ctx.now, EventKind.OPENED, ACTOR, detail)],
                    outbox=_notify(incident, channels, MessageKind.TRIGGER, group, alert, ctx),
@@ -137,7 +137,7 @@ def _reopen(group: AlertGroup, current: Incident, ctx: Context) -> Changes:
                                 summary=_summary(group, alert)), group, ctx)
     event = Event(incident.id, ctx.now, EventKind.REOPENED, ACTOR,
                   {"priority": priority, "resolved_at": current.resolved_at})
-    channels = ctx.policy.routing[priority].channels
+    channels = messages.route_channels(ctx.policy, priority)
     rows = _notify(incident, channels, MessageKind.TRIGGER, group, alert, ctx,
                    note="Reopened: the alert fired again")
     return Changes(incident=incident, events=[event], outbox=rows, cancel_timers=(TIMER_KIND,),
@@ -164,7 +164,7 @@ def _update(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Changes
     if PRIORITIES.index(priority) > PRIORITIES.index(current.priority):
         return changes  # a downgrade pages nobody
     note = f"Priority raised from {current.priority} to {priority}"
-    route = ctx.policy.routing[priority].channels
+    route = messages.route_channels(ctx.policy, priority)
     fresh = [c for c in route if c not in snapshot.notified]
     paged = [c for c in sorted(snapshot.notified) if ctx.policy.channels.get(c)]
     changes.outbox = (_notify(incident, fresh, MessageKind.TRIGGER, group, alert, ctx, note=note)

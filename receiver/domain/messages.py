@@ -99,6 +99,16 @@ def recipients_for(policy: Policy, channel: str) -> tuple[str, ...]:
     return contact_addresses(policy, first_level_contacts(policy), channel)
 
 
+def route_channels(policy: Policy, priority: str) -> tuple[str, ...]:
+    """The channels a new incident of ``priority`` pages: its route's, plus PagerDuty when
+    PagerDuty owns the escalation (``escalation.owner: pagerduty``), which takes it from there."""
+    channels = policy.routing[priority].channels
+    if policy.escalation.owner != "pagerduty":
+        return channels
+    pagerduty = next(name for name, spec in policy.channels.items() if spec.type == "pagerduty")
+    return channels if pagerduty in channels else (*channels, pagerduty)
+
+
 def first_level_contacts(policy: Policy) -> tuple[str, ...]:
     """The first engineering level's contacts: the people a route pages."""
     first = policy.escalation.engineering

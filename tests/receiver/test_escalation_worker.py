@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 
 from prometheus_client import CollectorRegistry
@@ -162,3 +163,25 @@ def test_an_incident_that_fires_again_pages_its_people_again() -> None:
                 Event("i", 4.0, "reopened", "alertmanager")]
     assert done_keys(timeline[:2]) == {"engineering:L1"}
     assert done_keys(timeline) == set()
+
+
+async def test_with_pagerduty_owning_escalation_a_p1_is_handed_to_pagerduty_once(
+        make_client, recorders, clock, policy):
+    owned = dataclasses.replace(policy, escalation=dataclasses.replace(
+        policy.escalation, owner="pagerduty"))
+    client = await make_client(policy=owned)
+    incident_id = await _open(client)
+    assert len(await _sent(recorders, "pagerduty", "trigger")) == 1
+    clock.advance(61 * MINUTE)          # past L2 (15m) and the P1 deadline's L3 (1h)
+    # the business chain still runs: the operations manager hears after an hour
+    emails = await _sent(recorders, "email", "escalate", count=2)
+    assert any("Business escalation L1" in n.details.get("note", "") for n in emails)
+    await asyncio.sleep(0.3)
+    pagerduty = [n.kind for n in recorders["pagerduty"].sent]
+    assert pagerduty == ["trigger"]                                  # paged once, by PagerDuty
+    assert await _sent(recorders, "phone", "escalate", timeout=0.2) == []   # no L2/L3 calls
+    body = await (await client.get(f"/incidents/{incident_id}")).json()
+    chains = [e["detail"]["chain"] for e in body["timeline"] if e["kind"] == "escalated"]
+    assert chains == ["business"]
+    await client.post(f"/incidents/{incident_id}/ack", json={"by": "Ada"}, headers=auth())
+    assert len(await _sent(recorders, "pagerduty", "acknowledge")) == 1
