@@ -83,5 +83,6 @@ def row_for_alert(alertname: str) -> Row | None:
 
 
 # Message templates the receiver renders; the policy may replace any of them by path.
-TEMPLATE_NAMES = ("internal_notice", "internal_notice_html", "customer_notice", "vendor_email",
+TEMPLATE_NAMES = ("page_text", "page_html", "slack_blocks", "slack_settled", "sms",
+                  "internal_notice", "internal_notice_html", "customer_notice", "vendor_email",
                   "voice_script", "digest", "digest_html", "post_incident_report")

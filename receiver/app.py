@@ -95,7 +95,8 @@ def _start_workers(state: ReceiverState, jitter: Callable[[float], float]) -> se
     config = state.config
     state.dispatcher = Dispatcher(state.store, state.notifiers.notifiers, state.policy,
                                   state.metrics, worker=config.worker_id,
-                                  settings=config.dispatch, clock=state.clock, jitter=jitter)
+                                  settings=config.dispatch, comms=state.comms,
+                                  clock=state.clock, jitter=jitter)
     state.escalation = EscalationWorker(
         state.store, state.policy, state.metrics, worker=config.worker_id,
         public_url=config.public_url, clock=state.clock, on_commit=state.committed,

@@ -1,30 +1,19 @@
-"""The words of every notification, composed in this one module.
+"""What a notification is about, and to whom it goes.
 
-The pages' words are written here, in code: ``compose`` returns the Notification fields stored
-in an outbox row's payload (everything but ``id`` and ``thread_ref``, which the dispatcher adds
-at send time); ``compose_digest`` folds several rows into the one daily message. The longer
-texts people read (notices, vendor email, voice script, report) are rendered from the Jinja2
-templates by ``receiver.domain.communications``.
+``compose`` returns the facts stored in an outbox row's payload (incident, priority, summary,
+the leading alert's details, links, counts, recipients); the words are rendered from them when
+the row is sent (``receiver.domain.render``), so a policy's template overrides reach every page.
+The rest answers who a channel pages: ``recipients_for``, ``route_channels``,
+``first_level_contacts``, ``contact_addresses``.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
 from typing import Any
 
 from policy import Policy
-from receiver.domain.model import MessageKind
 
-_HEADLINES = {
-    "trigger": "[{priority}] {summary}",
-    "update": "[{priority}] Updated: {summary}",
-    "resolve": "[{priority}] Resolved: {summary}",
-    "acknowledge": "[{priority}] Acknowledged: {summary}",
-    "escalate": "[{priority}] Escalated: {summary}",
-}
-HTML_CHANNEL_TYPES = ("email", "digest")  # the others take text (Slack builds its own blocks)
 # which contact field holds the address for a channel type (route recipients are the L1 contacts)
 CONTACT_FIELDS = {"slack": "slack", "phone": "phone", "sms": "phone", "email": "email"}
 
@@ -33,7 +22,8 @@ def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary
             provider: str | None, alert: Mapping[str, Any] | None, policy: Policy,
             public_url: str = "", note: str = "", counts: Mapping[str, int] | None = None
             ) -> dict[str, Any]:
-    """The stored Notification fields for one message on ``channel`` about one incident.
+    """The stored facts of one message on ``channel`` about one incident: the payload of an
+    outbox row, which ``receiver.domain.render`` turns into words when it is sent.
 
     ``alert`` is the incident's leading alert (labels, annotations) or None; ``note`` says what
     changed (e.g. "priority raised from P2 to P1"); ``counts`` the firing/resolved alerts.
@@ -41,50 +31,16 @@ def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary
     labels = dict((alert or {}).get("labels", {}))
     annotations = dict((alert or {}).get("annotations", {}))
     value = annotations.get("value") or annotations.get("description", "")
-    links = _links(incident_id, annotations, policy, public_url)
-    headline = _HEADLINES.get(kind, "[{priority}] {summary}").format(priority=priority,
-                                                                     summary=summary)
-    lines = [headline, f"Priority: {priority} ({_priority_name(policy, priority)})"]
-    if provider:
-        lines.append(f"Provider: {provider}")
-    if value:
-        lines.append(f"Value: {value}")
-    if note:
-        lines.append(note)
-    if counts:
-        lines.append(f"Alerts: {counts.get('firing', 0)} firing, "
-                     f"{counts.get('resolved', 0)} resolved")
-    lines += [f"{name.capitalize()}: {url}" for name, url in links.items()]
-    lines.append(f"Incident: {incident_id}")
-    spec = policy.channels.get(channel)
-    wants_html = spec is not None and spec.type in HTML_CHANNEL_TYPES
     return {
         "incident_id": incident_id, "channel": channel, "kind": kind, "priority": priority,
-        "summary": summary, "text": "\n".join(lines),
-        "html": _html(lines) if wants_html else None,
-        "provider": provider, "recipients": list(recipients_for(policy, channel)),
-        "dedup_key": incident_id, "links": links,
+        "summary": summary, "provider": provider,
+        "recipients": list(recipients_for(policy, channel)), "dedup_key": incident_id,
+        "links": _links(incident_id, annotations, policy, public_url),
+        "counts": dict(counts or {}),
         "details": {k: v for k, v in {
             "alertname": labels.get("alertname", ""), "severity": labels.get("severity", ""),
             "value": value, "description": annotations.get("description", ""),
             "note": note}.items() if v},
-    }
-
-
-def compose_digest(channel: str, payloads: Iterable[Mapping[str, Any]], policy: Policy,
-                   now: float) -> dict[str, Any]:
-    """One digest message (kind "digest") listing every queued notification."""
-    items = list(payloads)
-    day = datetime.fromtimestamp(now, UTC).strftime("%Y-%m-%d")
-    lines = [f"callwatch daily digest {day}: {len(items)} notification(s)"]
-    for item in items:
-        first = str(item.get("text", "")).splitlines()[:1] or [item.get("summary", "")]
-        lines.append(f"- {first[0]} (incident {item.get('incident_id', '?')})")
-    return {
-        "incident_id": "", "channel": channel, "kind": MessageKind.DIGEST, "priority": "P3",
-        "summary": f"Daily digest: {len(items)} notification(s)", "text": "\n".join(lines),
-        "html": _html(lines), "provider": None, "recipients": list(recipients_for(policy, channel)),
-        "dedup_key": None, "links": {}, "details": {"count": str(len(items))},
     }
 
 
@@ -130,13 +86,3 @@ def _links(incident_id: str, annotations: Mapping[str, str], policy: Policy,
              "dashboard": annotations.get("dashboard_url") or policy.links.dashboard_url,
              "incident": f"{public_url.rstrip('/')}/incidents/{incident_id}"}
     return {name: url for name, url in links.items() if url}
-
-
-def _priority_name(policy: Policy, priority: str) -> str:
-    spec = policy.priorities.get(priority)
-    return spec.name if spec else priority
-
-
-def _html(lines: list[str]) -> str:
-    body = "".join(f"<p>{html.escape(line)}</p>" for line in lines[1:])
-    return f"<h3>{html.escape(lines[0])}</h3>{body}"

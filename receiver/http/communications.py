@@ -2,21 +2,35 @@
 
 ``/communications`` answers JSON ``{"internal_notice": text, "internal_notice_html": html,
 "customer_notice": text or null (P0/P1 only), "vendor_email": text or null (only when the
-incident is about a provider with a vendor entry in the policy), "voice_script": text}``,
-rendered from the stored incident and its timeline (receiver/domain/context.py) with the policy's
-template overrides. ``/report`` answers the post-incident report as ``text/markdown``.
+incident is about a provider with a vendor entry in the policy), "voice_script": text (what a
+phone page about it says), "pages": [...]}``, rendered from the stored incident and its
+timeline (receiver/domain/context.py) with the policy's template overrides. ``pages`` lists
+every outbox row of the incident, oldest first, with the words it was or will be sent with,
+rendered by the dispatcher's own function: ``{"id", "channel", "kind", "state", "contact",
+"recipients", "text", "html", "blocks", "edit_text", "edit_blocks", "in_digest"}``
+(``in_digest``: the row leaves in its channel's daily digest, which lists it).
+
+``/report`` answers the post-incident report as ``text/markdown``.
 Unknown id: 404 JSON; store failure: 503; a template failing to render: 500 JSON naming it
 (an operator's override is broken, never the caller's input).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from aiohttp import web
 
 from callwatch.web import ApiError
+from receiver.domain import messages, render
 from receiver.domain.communications import TemplateError
 from receiver.domain.context import incident_context
+from receiver.domain.model import Incident, MessageKind, OutboxRow
+from receiver.domain.priority import leading_alert
 from receiver.http.common import RECEIVER, store_errors
+from receiver.services.dispatcher import words_for
+from receiver.services.state import ReceiverState
 from receiver.services.vendor import vendor_context
 
 CUSTOMER_PRIORITIES = ("P0", "P1")
@@ -33,15 +47,47 @@ async def _load(request: web.Request):
     return state, incident, timeline
 
 
-def _render(request: web.Request, name: str, context: dict) -> str:
+@contextmanager
+def template_errors() -> Iterator[None]:
+    """A template that fails to render → 500 JSON naming it (an operator's broken override)."""
     try:
-        return request.app[RECEIVER].comms.render(name, **context)
+        yield
     except TemplateError as exc:
         raise ApiError(500, "template_error", str(exc)) from None
 
 
+def _page(state: ReceiverState, row: OutboxRow) -> dict:
+    with template_errors():
+        words = words_for(state.comms, state.policy, state.notifiers.notifiers, row.payload,
+                          row.channel, row.kind)
+    spec = state.policy.channels.get(row.channel)
+    return {"id": row.id, "channel": row.channel, "kind": row.kind, "state": row.state,
+            "contact": row.lane or None, "recipients": list(row.payload.get("recipients", ())),
+            "text": words.text, "html": words.html, "blocks": list(words.blocks),
+            "edit_text": words.edit_text, "edit_blocks": list(words.edit_blocks),
+            "in_digest": spec is not None and spec.type == "digest"}
+
+
+def _spoken(state: ReceiverState, incident: Incident) -> str:
+    """What a phone page opening this incident says."""
+    payload = messages.compose(
+        incident_id=incident.id, kind=MessageKind.TRIGGER, channel="",
+        priority=incident.priority, summary=incident.summary, provider=incident.provider,
+        alert=leading_alert(incident, state.policy), policy=state.policy,
+        public_url=state.config.public_url)
+    with template_errors():
+        return render.spoken_page(state.comms, payload, state.policy, MessageKind.TRIGGER)
+
+
+def _render(request: web.Request, name: str, context: dict) -> str:
+    with template_errors():
+        return request.app[RECEIVER].comms.render(name, **context)
+
+
 async def rendered(request: web.Request) -> web.Response:
     state, incident, timeline = await _load(request)
+    with store_errors():
+        rows = await state.opened_store().outbox_for(incident.id)
     now = state.clock()
     vendor = await vendor_context(incident, state.policy, state.config, state.http, now=now)
     context = incident_context(incident, timeline, state.policy, state.config.public_url,
@@ -52,7 +98,8 @@ async def rendered(request: web.Request) -> web.Response:
         "customer_notice": _render(request, "customer_notice", context)
         if incident.priority in CUSTOMER_PRIORITIES else None,
         "vendor_email": _render(request, "vendor_email", context) if vendor else None,
-        "voice_script": _render(request, "voice_script", context),
+        "voice_script": _spoken(state, incident),
+        "pages": [_page(state, row) for row in rows],
     })
 
 

@@ -146,7 +146,7 @@ async def _telnyx_answered(state: ReceiverState, event: str, payload: Mapping, p
         return
     await page_calls.answered(state, page, attempt, "telnyx", call)
     if commands is not None:
-        await commands.gather(call, f"{page_calls.page_script(row)} {pages.MENU}",
+        await commands.gather(call, f"{page_calls.page_script(state, row)} {pages.MENU}",
                               encode_page_state(page, attempt, round=1))
 
 

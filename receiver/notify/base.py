@@ -20,7 +20,7 @@ KINDS = tuple(MessageKind)  # digest: the day's P3 rows of a digest channel, as 
 
 @dataclass(frozen=True)
 class Notification:
-    """What to tell, to whom, on one channel. Built by the receiver, stored in the outbox."""
+    """What to tell, to whom, on one channel: an outbox row, its words rendered at send time."""
 
     id: str                         # outbox row id: unique, stable across retries
     incident_id: str
@@ -28,7 +28,7 @@ class Notification:
     kind: str                       # one of KINDS
     priority: str                   # "P0".."P3"
     summary: str                    # one line, e.g. "Call drop rate critical on twilio"
-    text: str                       # plain-text body, already rendered
+    text: str                       # the body, rendered: email text, call script, SMS, ...
     html: str | None = None         # HTML body where the channel takes it (email)
     provider: str | None = None     # the telephony provider the incident is about, if any
     recipients: tuple[str, ...] = ()  # addresses / numbers / handles for this channel
@@ -38,6 +38,9 @@ class Notification:
     details: Mapping[str, str] = field(default_factory=dict)  # alertname, severity, value, ...
     page: str | None = None         # a page a person answers: the reference callbacks carry back
     attempt: int = 1                # which call of that page this is
+    blocks: tuple[Mapping, ...] = ()  # Slack Block Kit blocks, rendered
+    edit_text: str | None = None    # Slack: the incident's first message, as it should now read
+    edit_blocks: tuple[Mapping, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ With ``starttls`` on, a server that does not offer STARTTLS is refused (never a 
 from __future__ import annotations
 
 import asyncio
-import html
 import smtplib
 import socket
 import ssl
@@ -85,7 +84,8 @@ class EmailNotifier:
 
 def build_email(n: Notification, sender: str, recipients: tuple[str, ...],
                 subject_prefix: str = "", now: float | None = None) -> EmailMessage:
-    """The message: headers, text body, HTML alternative (``n.html`` or the text, escaped)."""
+    """The message: headers, the rendered text body, and its HTML alternative when the
+    notification has one (a vendor draft is text only)."""
     message = EmailMessage()
     subject = f"{subject_prefix}[{n.priority}] {n.summary}"
     message["Subject"] = truncate(" ".join(subject.split()), 200)
@@ -98,19 +98,10 @@ def build_email(n: Notification, sender: str, recipients: tuple[str, ...],
     if n.thread_ref and n.kind != "trigger":
         message["In-Reply-To"] = n.thread_ref
         message["References"] = n.thread_ref
-    text = n.text or n.summary
-    links = "".join(f"\n{name.title()}: {href}" for name, href in n.links.items() if href)
-    message.set_content(text + ("\n" + links if links else "") + "\n")
-    message.add_alternative(n.html or _html_from_text(text, n), subtype="html")
+    message.set_content(n.text or n.summary)
+    if n.html:
+        message.add_alternative(n.html, subtype="html")
     return message
-
-
-def _html_from_text(text: str, n: Notification) -> str:
-    links = "".join(f'<li><a href="{html.escape(href)}">{html.escape(name.title())}</a></li>'
-                    for name, href in n.links.items() if href)
-    return (f"<html><body><h2>{html.escape(f'[{n.priority}] {n.summary}')}</h2>"
-            f"<pre>{html.escape(text)}</pre>{'<ul>' + links + '</ul>' if links else ''}"
-            "</body></html>")
 
 
 def classify_smtp(exc: Exception) -> NotifyError:

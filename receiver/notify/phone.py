@@ -1,4 +1,5 @@
-"""Phone pages: a voice call that reads the incident summary, through Twilio or else Telnyx.
+"""Phone pages: a voice call that says the page (``Notification.text``, rendered from the
+``voice_script`` template), through Twilio or else Telnyx.
 
 Providers are tried in the channel's order (``providers``, default twilio then telnyx). The
 provider the incident is ABOUT (``Notification.provider``) goes last: paging about a Twilio outage
@@ -83,15 +84,6 @@ class Dialer(Protocol):
         ...
 
     async def close(self) -> None: ...
-
-
-def voice_script(n: Notification) -> str:
-    """What the call says: priority, summary, incident id; the short body when there is one."""
-    script = (f"This is callwatch. Priority {' '.join(n.priority)} incident. "
-              f"{n.summary.rstrip('.')}.")
-    if n.text and n.text != n.summary and len(n.text) <= 400:
-        script += f" {n.text}"
-    return f"{script} Incident {n.incident_id}."
 
 
 def twiml(script: str) -> str:
@@ -306,7 +298,7 @@ class PhoneNotifier:
             if not _E164.match(number):
                 raise NotifyError("config", f"recipient #{index} is not an E.164 number",
                                   retryable=False)
-        script = voice_script(notification)
+        script = notification.text or f"{notification.priority} {notification.summary}"
         callbacks = self._callbacks(notification)
         refs, via = [], []
         # One recipient failing on every provider fails the send: a retry may call the others

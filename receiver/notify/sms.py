@@ -1,8 +1,9 @@
 """Text-message pages through Twilio Messaging, else Telnyx Messaging.
 
 One message per recipient (an E.164 number), from the channel's ``from_number``. As for phone
-calls, the provider the incident is about goes last. The text names the incident by a short
-code and says how to answer: ``P1 #K7Q Twilio health 62%. Reply ACK K7Q / RES K7Q``; the person
+calls, the provider the incident is about goes last. The text is ``Notification.text``
+(rendered from the ``sms`` template): it names the incident by a short code and says how to
+answer: ``P1 #K7Q Twilio health 62%. Reply ACK K7Q / RES K7Q``; the person
 replies to the number that texted them, and the receiver's ``/sms/twilio`` or ``/sms/telnyx``
 acts as the contact whose number sent the reply.
 """
@@ -22,25 +23,13 @@ from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
-from receiver.domain.pages import incident_code
 from receiver.notify.base import Delivery, Notification, NotifyError
 from receiver.notify.common import http_error, truncate
 from receiver.notify.phone import TelnyxSettings, TwilioSettings
 
 log = logging.getLogger(__name__)
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
-TEXT_LIMIT = 320            # two SMS segments
-_ASKING = ("trigger", "update", "escalate")   # messages that ask for an answer
-
-
-def sms_text(n: Notification) -> str:
-    """The message: priority, code, summary, and for a page, how to answer."""
-    code = incident_code(n.incident_id)
-    word = {"acknowledge": "Acknowledged: ", "resolve": "Resolved: "}.get(n.kind, "")
-    text = f"{n.priority} #{code} {word}{n.summary.rstrip('.')}."
-    if n.kind in _ASKING:
-        return truncate(text, TEXT_LIMIT - 30) + f" Reply ACK {code} / RES {code}"
-    return truncate(text, TEXT_LIMIT)
+MAX_BODY = 1600            # the longest body the providers take; the template aims at 320
 
 
 class Texter(Protocol):
@@ -142,7 +131,7 @@ class SmsNotifier:
             if not _E164.match(number):
                 raise NotifyError("config", f"recipient #{index} is not an E.164 number",
                                   retryable=False)
-        body = sms_text(notification)
+        body = truncate(notification.text or notification.summary, MAX_BODY)
         refs, via = [], []
         for number in notification.recipients:
             ref, name = await self._text(number, body, notification)

@@ -14,6 +14,8 @@ attempt. Outcomes:
 A channel without a notifier counts as a retryable ``config`` failure: the page waits (and
 falls back) instead of being dropped. Rows on a ``digest`` channel are due at its send time
 and all due rows of that channel leave as ONE notification of kind "digest".
+A row's words are rendered when it is sent (``receiver.domain.render``, the policy's templates);
+a template that cannot render fails the row like a refused send (``config``), so it falls back.
 A send still in flight when the process is killed is retried after its claim expires, with
 the same ``Notification.id`` and ``dedup_key`` so the far side can recognise it.
 """
@@ -30,7 +32,8 @@ from dataclasses import replace
 
 from policy import Policy
 from receiver.config import DispatchSettings
-from receiver.domain import messages, outbox
+from receiver.domain import messages, outbox, render
+from receiver.domain.communications import Communications, TemplateError
 from receiver.domain.ids import new_id
 from receiver.domain.model import (
     Attempt,
@@ -60,9 +63,10 @@ def default_jitter(delay: float) -> float:
 class Dispatcher:
     def __init__(self, store: Store, notifiers: Mapping[str, Notifier], policy: Policy,
                  metrics: ReceiverMetrics, *, worker: str, settings: DispatchSettings,
-                 clock: Callable[[], float] = time.time,
+                 comms: Communications | None = None, clock: Callable[[], float] = time.time,
                  jitter: Callable[[float], float] = default_jitter) -> None:
         self.store = store
+        self.comms = comms if comms is not None else Communications()
         self.notifiers = notifiers
         self.policy = policy
         self.metrics = metrics
@@ -166,10 +170,22 @@ class Dispatcher:
             until = now + retry_of(self.policy, row.channel).outcome_within_seconds
             if not await self.store.mark_awaiting(row.id, self.worker, now, until):
                 return  # the claim was lost: another worker has the row
-        notification = to_notification(row.id, row.payload, row.channel, row.kind, thread_ref,
-                                       page=page, attempt=row.attempts + 1)
-        outcome = await self._deliver(row.channel, notification)
+        try:
+            notification = self.notification(row.id, row.payload, row.channel, row.kind,
+                                             thread_ref, page=page, attempt=row.attempts + 1)
+        except TemplateError as exc:
+            outcome: Delivery | NotifyError = NotifyError("config", str(exc), retryable=False)
+        else:
+            outcome = await self._deliver(row.channel, notification)
         await self._finish(row, outcome, counted=page is not None)
+
+    def notification(self, ident: str, payload: Mapping, channel: str, kind: str,
+                     thread_ref: str | None = None, page: str | None = None,
+                     attempt: int = 1) -> Notification:
+        """The Notification for a stored payload, its words rendered for ``channel``'s notifier
+        (Slack buttons only where the notifier verifies clicks). Raises TemplateError."""
+        words = words_for(self.comms, self.policy, self.notifiers, payload, channel, kind)
+        return to_notification(ident, payload, channel, kind, words, thread_ref, page, attempt)
 
     def _tracks_answers(self, row: OutboxRow) -> bool:
         """A page a person answers, on a notifier that hears back whether they did."""
@@ -177,11 +193,16 @@ class Dispatcher:
         return row.page is not None and bool(getattr(notifier, "tracks_answers", False))
 
     async def _send_digest(self, channel: str, rows: list[OutboxRow]) -> None:
-        fields = messages.compose_digest(channel, (r.payload for r in rows), self.policy,
-                                         self.clock())
+        fields = render.digest_payload(channel, (r.payload for r in rows),
+                                       messages.recipients_for(self.policy, channel), self.clock())
         ident = "digest-" + hashlib.sha256("|".join(r.id for r in rows).encode()).hexdigest()[:16]
-        digest = to_notification(ident, fields, channel, MessageKind.DIGEST)
-        outcome = await self._deliver(channel, digest)
+        try:
+            words = render.render_digest(self.comms, fields)
+        except TemplateError as exc:
+            outcome: Delivery | NotifyError = NotifyError("config", str(exc), retryable=False)
+        else:
+            digest = to_notification(ident, fields, channel, MessageKind.DIGEST, words)
+            outcome = await self._deliver(channel, digest)
         for row in rows:
             await self._finish(row, outcome)
 
@@ -273,14 +294,24 @@ class Dispatcher:
         return Finish(OutboxState.PENDING, retry, fallbacks=(copy,), fallback_events=(event,))
 
 
+def words_for(comms: Communications, policy: Policy, notifiers: Mapping[str, Notifier],
+              payload: Mapping, channel: str, kind: str) -> render.Rendered:
+    """What a row says on ``channel``, exactly as sent: Slack buttons only where the
+    channel's notifier verifies clicks. Raises TemplateError."""
+    interactive = bool(getattr(notifiers.get(channel), "interactive", False))
+    return render.render_page(comms, payload, policy, channel, kind, interactive=interactive)
+
+
 def to_notification(ident: str, payload: Mapping, channel: str, kind: str,
-                    thread_ref: str | None = None, page: str | None = None,
-                    attempt: int = 1) -> Notification:
-    """The Notification for a stored payload (see messages.compose for its fields)."""
+                    words: render.Rendered, thread_ref: str | None = None,
+                    page: str | None = None, attempt: int = 1) -> Notification:
+    """The Notification for a stored payload (see messages.compose for its fields) and its
+    rendered ``words``."""
     return Notification(
         id=ident, incident_id=str(payload.get("incident_id", "")), channel=channel, kind=kind,
         priority=str(payload.get("priority", "")), summary=str(payload.get("summary", "")),
-        text=str(payload.get("text", "")), html=payload.get("html"),
+        text=words.text, html=words.html, blocks=words.blocks, edit_text=words.edit_text,
+        edit_blocks=words.edit_blocks,
         provider=payload.get("provider"), recipients=tuple(payload.get("recipients", ())),
         thread_ref=thread_ref, dedup_key=payload.get("dedup_key"),
         links=dict(payload.get("links", {})), details=dict(payload.get("details", {})),

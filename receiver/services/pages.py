@@ -14,9 +14,8 @@ from dataclasses import dataclass
 from receiver.domain import pages
 from receiver.domain.model import OutboxRow
 from receiver.domain.pages import CallReport
-from receiver.notify.phone import voice_script
+from receiver.domain.render import render_page
 from receiver.services.answers import settle
-from receiver.services.dispatcher import to_notification
 from receiver.services.people import Acted, act
 from receiver.services.state import ReceiverState
 
@@ -37,9 +36,9 @@ async def answered(state: ReceiverState, page: str, attempt: int, via: str,
     return row
 
 
-def page_script(row: OutboxRow) -> str:
-    """What the page's call says first."""
-    return voice_script(to_notification(row.id, row.payload, row.channel, row.kind))
+def page_script(state: ReceiverState, row: OutboxRow) -> str:
+    """What the page's call says first: the words its call was placed with."""
+    return render_page(state.comms, row.payload, state.policy, row.channel, row.kind).text
 
 
 async def keypress(state: ReceiverState, page: str, digits: str, attempt: int, via: str,
@@ -50,7 +49,7 @@ async def keypress(state: ReceiverState, page: str, digits: str, attempt: int, v
         return Reply("This page is no longer known. Goodbye.", listen=False)
     action = pages.key_action(digits)
     if action == "repeat":
-        return Reply(page_script(row), listen=True)
+        return Reply(page_script(state, row), listen=True)
     name = str(row.payload.get("contact_name") or "the on-call engineer")
     acted = await act(state, row.incident_id, action, name,
                       state.policy.channels[row.channel].type)

@@ -63,6 +63,7 @@ def digest_note(kind: str = "digest") -> Notification:
     return Notification(
         id="d-1", incident_id="digest-2026-06-01", channel="digest", kind=kind, priority="P3",
         summary="3 P3 notifications", text="- inc-1 MOS low\n- inc-2 latency\n- inc-3 drops",
+        html="<ul><li>inc-1</li><li>inc-2</li><li>inc-3</li></ul>",
         recipients=("someone-else@example.com",))
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+from dataclasses import replace
 
 import pytest
 
@@ -46,9 +47,15 @@ async def test_an_email_arrives_over_starttls_with_login_and_has_text_and_html_p
     assert mail_from == "callwatch@example.com" and rcpt == ["oncall@example.com"]
     assert message["Message-ID"] == delivery.ref
     assert message["Subject"] == "[P2] Webhook failure rate high on telnyx"
-    assert "12% of webhooks failed" in message.get_body(("plain",)).get_content()
-    assert "<b>webhooks</b>" in message.get_body(("html",)).get_content()
-    assert "https://runbooks.example/webhooks" in message.get_body(("plain",)).get_content()
+    assert message.get_body(("plain",)).get_content() == "12% of webhooks failed\r\n"
+    assert message.get_body(("html",)).get_content() == "<p>12% of <b>webhooks</b> failed</p>\r\n"
+
+
+async def test_a_notification_without_html_is_a_text_only_email(smtp_server):
+    sink = SmtpSink()
+    await EmailNotifier(settings(smtp_server(sink))).send(replace(note(), html=None))
+    message = parse(sink.messages[0][2])
+    assert message.get_body(("html",)) is None and not message.is_multipart()
 
 
 async def test_the_date_header_comes_from_the_injected_clock(smtp_server):

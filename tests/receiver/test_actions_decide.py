@@ -105,7 +105,7 @@ def test_a_declared_incident_is_routed_and_escalated_like_an_alert(policy):
     changes = outcome.changes
     assert changes.new_incident and changes.incident.group_key == "manual:m1"
     assert [row.channel for row in changes.outbox] == list(policy.routing["P1"].channels)
-    assert all("Leaked call recordings" in row.payload["text"] for row in changes.outbox)
+    assert all("Leaked call recordings" in row.payload["details"]["note"] for row in changes.outbox)
     assert [(t.kind, t.due_at) for t in changes.timers] == [("escalation", T0 + 300)]
 
 

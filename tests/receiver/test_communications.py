@@ -77,11 +77,6 @@ def test_the_vendor_email_holds_what_the_vendor_asks_for(comms: Communications) 
         assert field in text
 
 
-def test_the_voice_script_reads_the_summary(comms: Communications) -> None:
-    text = comms.render("voice_script", **_context())
-    assert "Call Drop Rate critical on twilio" in text and "priority 1" in text
-
-
 def test_the_report_leaves_people_parts_as_marked_prompts(comms: Communications) -> None:
     text = comms.render("post_incident_report", **_context())
     for section in ("## 1. Executive summary", "## 2. Timeline", "## 3. Root cause analysis",
@@ -102,16 +97,16 @@ def test_html_templates_escape_what_they_insert(comms: Communications) -> None:
 def test_a_template_cannot_reach_python_internals(tmp_path: Path) -> None:
     evil = tmp_path / "evil.j2"
     evil.write_text("{{ incident.__class__.__mro__[1].__subclasses__() }}")
-    comms = Communications({"voice_script": str(evil)})
-    with pytest.raises(TemplateError, match="voice_script"):
-        comms.render("voice_script", **_context())
+    comms = Communications({"internal_notice": str(evil)})
+    with pytest.raises(TemplateError, match="internal_notice"):
+        comms.render("internal_notice", **_context())
 
 
 def test_a_policy_override_replaces_the_builtin_template(tmp_path: Path) -> None:
-    mine = tmp_path / "voice.j2"
-    mine.write_text("Wake up: {{ incident.summary }}")
-    assert Communications({"voice_script": str(mine)}).render("voice_script", **_context()) == (
-        "Wake up: Call Drop Rate critical on twilio")
+    mine = tmp_path / "notice.j2"
+    mine.write_text("Heads up: {{ incident.summary }}")
+    assert Communications({"internal_notice": str(mine)}).render(
+        "internal_notice", **_context()) == "Heads up: Call Drop Rate critical on twilio"
 
 
 def test_a_broken_override_fails_at_start_up_naming_it(tmp_path: Path) -> None:

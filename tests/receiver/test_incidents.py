@@ -61,8 +61,8 @@ def test_a_new_group_opens_an_incident_paging_its_route(policy):
                                                              ("email", "trigger")]
     first = changes.outbox[0].payload
     assert first["priority"] == "P1" and first["links"]["runbook"].endswith("drop-rate.md")
-    assert "Value: 6.2% of answered calls dropped" in first["text"]
-    assert f"Incident: {inc.id}" in first["text"] and first["dedup_key"] == inc.id
+    assert first["details"]["value"].startswith("6.2% of answered calls dropped")
+    assert first["incident_id"] == first["dedup_key"] == inc.id
     assert [e.kind for e in changes.events] == ["opened"]
 
 
@@ -85,7 +85,7 @@ def test_an_upgrade_pages_the_new_routes_channels_and_updates_the_others(policy)
     assert changes.incident.priority == "P0" and not changes.new_incident
     assert sorted((r.channel, r.kind) for r in changes.outbox) == [
         ("email", "update"), ("pagerduty", "trigger"), ("phone", "trigger"), ("slack", "update")]
-    assert "Priority raised from P2 to P0" in changes.outbox[0].payload["text"]
+    assert changes.outbox[0].payload["details"]["note"] == "Priority raised from P2 to P0"
     assert {e.kind for e in changes.events} == {"alerts_changed", "priority_changed"}
 
 

@@ -11,8 +11,6 @@ from urllib.parse import urlencode
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from receiver.notify.base import Notification
-from receiver.notify.slack import build_message, mention, settled_message
 from tests.receiver.conftest import auth
 from tests.receiver.standins import alert, payload
 
@@ -121,40 +119,3 @@ async def test_clicks_without_a_signing_secret_are_503(make_client):
     response = await client.post("/slack/interactions", data=click("callwatch_ack", "x"),
                                  headers=signed(click("callwatch_ack", "x"), time.time()))
     assert (response.status, (await response.json())["error"]) == (503, "not_configured")
-
-
-def note(kind: str, **extra) -> Notification:
-    return Notification(id="n1", incident_id="inc-7", channel="slack", kind=kind, priority="P1",
-                        summary="Drops high", text="", **extra)
-
-
-def buttons(blocks: list[dict]) -> list[tuple[str, str]]:
-    return [(e["action_id"], e["value"]) for b in blocks if b["type"] == "actions"
-            for e in b["elements"]]
-
-
-def test_a_page_carries_the_three_buttons_only_when_clicks_can_be_verified():
-    _, interactive = build_message(note("trigger"), interactive=True)
-    assert buttons(interactive) == [("callwatch_ack", "inc-7"), ("callwatch_escalate", "inc-7"),
-                                    ("callwatch_resolve", "inc-7")]
-    _, plain = build_message(note("trigger"))
-    _, reply = build_message(note("resolve"), interactive=True)
-    assert buttons(plain) == [] and buttons(reply) == []
-
-
-def test_the_edited_first_message_shows_who_acted_and_keeps_only_useful_buttons():
-    text, blocks = settled_message(note("acknowledge", details={"note": "Acknowledged by ada"}))
-    assert text == "P1 Acknowledged: Drops high"
-    assert "Acknowledged by ada" in json.dumps(blocks)
-    assert buttons(blocks) == [("callwatch_resolve", "inc-7")]
-    _, resolved = settled_message(note("resolve", details={"note": "Resolved by ada"}))
-    assert buttons(resolved) == []
-
-
-@pytest.mark.parametrize(("recipient", "expected"), [
-    ("U024BE7LH", "<@U024BE7LH>"), ("W0ENTERPRISE", "<@W0ENTERPRISE>"),
-    ("S0614TZR7", "<!subteam^S0614TZR7>"), ("@team-lead", "@team-lead"),
-    ("<b>", "&lt;b&gt;"),
-])
-def test_a_user_or_group_id_becomes_a_mention_that_notifies(recipient, expected):
-    assert mention(recipient) == expected

@@ -151,7 +151,7 @@ async def test_any_other_key_repeats_the_page_and_the_menu(phone, recorders):
     status, twiml = await twilio(phone, path, {"CallSid": "CA1", "Digits": "7"})
     assert status == 200 and "Press 1 to acknowledge" in twiml
     assert f"page={call.page}&amp;attempt=1&amp;round=2" in twiml   # the next round's Gather
-    assert "This is callwatch. Priority P 0 incident." in twiml
+    assert "This is callwatch with a critical priority page, priority 0." in twiml
 
 
 async def test_a_late_keypress_hears_who_acknowledged(phone, recorders):
