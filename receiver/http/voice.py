@@ -19,7 +19,8 @@ the end of the call. Telnyx gets 200 and the receiver drives the call with comma
 ``call.answered`` → speak the page and the menu, listening for a key (after machine detection
 says human, when the policy asks for it); ``call.gather.ended`` → act on the key;
 ``call.speak.ended`` after a goodbye → hang up; ``call.hangup`` before anyone answered → the
-call was not answered.
+call was not answered. A one-way Telnyx call (to a channel's list) carries its script instead
+of a page: ``call.answered`` → say it, then hang up.
 """
 
 from __future__ import annotations
@@ -34,7 +35,13 @@ from receiver.domain import pages
 from receiver.domain.model import OutboxState
 from receiver.http import callbacks
 from receiver.http.common import store_errors
-from receiver.notify.phone import decode_client_state, encode_page_state, gather_twiml, spoken
+from receiver.notify.phone import (
+    decode_client_state,
+    encode_client_state,
+    encode_page_state,
+    gather_twiml,
+    spoken,
+)
 from receiver.services import pages as page_calls
 from receiver.services.answers import settle
 from receiver.services.state import ReceiverState
@@ -106,11 +113,28 @@ async def telnyx_event(request: web.Request) -> web.Response:
     state, data = await callbacks.telnyx_event(request)
     payload = data.get("payload") if isinstance(data.get("payload"), dict) else {}
     ours = decode_client_state(payload.get("client_state"))
+    if ours is not None and "page" not in ours and "say" in ours:
+        await _telnyx_announce(state, str(data.get("event_type")), payload, ours)
+        return web.json_response({"status": "ok"})
     if ours is None or "page" not in ours:
         return web.json_response({"status": "ignored", "detail": "not a callwatch page call"})
     with store_errors():
         await _telnyx_step(state, str(data.get("event_type")), payload, ours)
     return web.json_response({"status": "ok"})
+
+
+async def _telnyx_announce(state: ReceiverState, event: str, payload: Mapping,
+                           ours: Mapping) -> None:
+    """A one-way call: say its script once answered, then hang up."""
+    commands = state.voice.commands if state.voice else None
+    call = str(payload.get("call_control_id") or "")
+    if commands is None or not call:
+        return
+    if event == "call.answered":
+        await commands.speak(call, str(ours["say"]), encode_client_state(
+            str(ours.get("incident", "")), str(ours["say"]), then="hangup"))
+    elif event == "call.speak.ended" and ours.get("then") == "hangup":
+        await commands.hangup(call)
 
 
 async def _telnyx_step(state: ReceiverState, event: str, payload: Mapping, ours: Mapping) -> None:

@@ -14,8 +14,10 @@ dialled with ``webhook_url={public_url}/voice/telnyx`` and a ``client_state`` na
 the receiver speaks and gathers when ``call.answered`` arrives. The send returns
 ``Delivery(awaiting=True)``: the page is delivered only once a person answers.
 
-One-way (no public URL): Twilio says the page twice; Telnyx carries the script in
-``client_state`` for whoever handles its webhook (``speak_on_answer``).
+One-way (a call to a channel's list, or no public URL): Twilio says the page twice. Telnyx
+carries the script in ``client_state``; with a public URL the call's ``webhook_url`` is the
+receiver, which speaks it on ``call.answered`` and hangs up; without one, whoever handles the
+connection's webhook must (``speak_on_answer``).
 """
 
 from __future__ import annotations
@@ -53,12 +55,18 @@ _CLIENT_STATE_SAY_LIMIT = 700   # keeps base64 client_state well under a kilobyt
 
 @dataclass(frozen=True)
 class Callbacks:
-    """Where a two-way call reports back, and whether voicemail is to be told apart."""
+    """Where a call reports back. With a ``page`` the call is two-way (answered, keys, and
+    voicemail told apart when ``machine_detection``); without, the receiver only speaks the
+    script on a Telnyx call (Twilio's TwiML says it by itself)."""
 
     public_url: str
-    page: str
+    page: str | None
     attempt: int
     machine_detection: bool = False
+
+    @property
+    def two_way(self) -> bool:
+        return self.page is not None
 
     def twilio_gather(self, round_: int = 1) -> str:
         return (f"{self.public_url}/voice/twilio/gather?page={self.page}"
@@ -154,7 +162,7 @@ class TwilioDialer:
     async def dial(self, to: str, from_number: str, script: str, notification: Notification,
                    callbacks: Callbacks | None = None) -> str:
         options: dict[str, str] = {"twiml": twiml(script)}
-        if callbacks is not None:
+        if callbacks is not None and callbacks.two_way:
             options = {"twiml": gather_twiml(script, callbacks.twilio_gather()),
                        "status_callback": callbacks.twilio_status(),
                        "status_callback_method": "POST"}
@@ -201,6 +209,9 @@ class TelnyxDialer:
         options: dict[str, str] = {
             "client_state": encode_client_state(notification.incident_id, script)}
         if callbacks is not None:
+            options["webhook_url"] = callbacks.telnyx_webhook()   # the receiver speaks it
+            options["webhook_url_method"] = "POST"
+        if callbacks is not None and callbacks.two_way:
             options = {"client_state": callbacks.telnyx_client_state(),
                        "webhook_url": callbacks.telnyx_webhook(), "webhook_url_method": "POST"}
             if callbacks.machine_detection:
@@ -223,9 +234,10 @@ class TelnyxDialer:
         await self._client.close()
 
 
-def encode_client_state(incident_id: str, script: str) -> str:
+def encode_client_state(incident_id: str, script: str, **extra: object) -> str:
+    """A one-way call's Telnyx ``client_state``: the script to say, plus ``extra``."""
     state = {"callwatch": "page", "incident": incident_id,
-             "say": truncate(script, _CLIENT_STATE_SAY_LIMIT)}
+             "say": truncate(script, _CLIENT_STATE_SAY_LIMIT), **extra}
     return base64.b64encode(json.dumps(state, separators=(",", ":")).encode()).decode()
 
 
@@ -308,14 +320,18 @@ class PhoneNotifier:
             refs.append(ref)
             if name not in via:
                 via.append(name)
-        return Delivery(ref=",".join(refs), via=",".join(via), awaiting=callbacks is not None)
+        return Delivery(ref=",".join(refs), via=",".join(via),
+                        awaiting=callbacks is not None and callbacks.two_way)
 
     def _callbacks(self, n: Notification) -> Callbacks | None:
-        """Two-way for a page to one person when the providers can report back."""
-        if not (self.tracks_answers and n.page and len(n.recipients) == 1):
+        """Where the providers report back, when they can: two-way for a page to one person;
+        a call to a channel's list is only spoken."""
+        if not self.tracks_answers:
             return None
-        return Callbacks(self._settings.public_url.rstrip("/"), n.page, n.attempt,
-                         self._settings.machine_detection)
+        public_url = self._settings.public_url.rstrip("/")
+        if not (n.page and len(n.recipients) == 1):
+            return Callbacks(public_url, None, n.attempt)
+        return Callbacks(public_url, n.page, n.attempt, self._settings.machine_detection)
 
     async def _call(self, number: str, script: str, n: Notification,
                     callbacks: Callbacks | None) -> tuple[str, str]:

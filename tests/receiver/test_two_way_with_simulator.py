@@ -203,3 +203,32 @@ async def test_the_on_call_texts_ack_back_and_the_incident_is_acknowledged(
     assert detail["acked_by"] == "On-call Engineer"
     answered = [m for m in sim.sms_messages("telnyx") if m.to == ONCALL]
     assert answered[-1].text == f"#{code} acknowledged. Thank you, On-call Engineer."
+
+
+async def test_a_channel_fallback_call_through_telnyx_says_the_page_and_hangs_up(
+        aiohttp_server, aiohttp_client, policy, sim, tmp_path):
+    sim.phone_behaviour(ONCALL, "answer")
+    sim.slack.errors.append("channel_not_found")            # Slack refuses: fall back at once
+    p0 = dataclasses.replace(policy.routing["P0"], channels=("slack",), fallback=("phone",))
+    port = free_port()
+    app = create_app(scale_policy(dataclasses.replace(
+        policy, routing={**policy.routing, "P0": p0}), 60), CollectorRegistry())
+    setup_receiver(app, {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
+                         "CALLWATCH_RECEIVER_TOKEN": TOKEN,
+                         "CALLWATCH_PUBLIC_URL": f"http://127.0.0.1:{port}",
+                         "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05"})
+    client = await aiohttp_client(await aiohttp_server(app, port=port))
+    incident_id = await incident(client, "twilio")           # calls go through Telnyx
+    for _ in range(200):
+        calls = [c for c in sim.phone_calls("telnyx") if c.to == ONCALL]
+        if calls:
+            break
+        await asyncio.sleep(0.05)
+    [call] = calls
+    await call.settled()
+    body = await (await client.get(f"/incidents/{incident_id}/communications")).json()
+    [page] = [p for p in body["pages"] if p["channel"] == "phone" and p["kind"] == "trigger"
+              and p["recipients"] == [ONCALL]]
+    assert page["contact"] is None                            # the channel's list, one-way
+    assert [c.action for c in call.commands] == ["speak", "hangup"]
+    assert call.spoken == [page["text"]] and "TelephonyServiceDown" in page["text"]
