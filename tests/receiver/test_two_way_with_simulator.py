@@ -22,7 +22,7 @@ from receiver.domain.pages import incident_code
 from tests.receiver.conftest import TOKEN, auth
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ONCALL, TEAM_LEAD = "+15005550001", "+15005550002"
+ONCALL, TEAM_LEAD, VP = "+15005550001", "+15005550002", "+15005550004"
 
 
 @pytest.fixture
@@ -117,13 +117,22 @@ async def test_the_on_call_presses_2_on_a_telnyx_call_and_the_team_lead_is_calle
     assert sim.phone_calls("twilio") == []
 
 
-async def test_nobody_answering_rings_three_times_then_emails_the_on_call(receiver, sim):
+async def test_nobody_answering_rings_three_times_then_emails_the_person_called(receiver, sim):
     sim.phone_behaviour(ONCALL, "no-answer")
+    sim.phone_behaviour(VP, "no-answer")
     client = await receiver()
     incident_id = await incident(client, "telnyx")
-    body = await until(client, incident_id, lambda b: any(
-        n["channel"] == "email" and n["fallback_of"] for n in b["notifications"]),
+    body = await until(client, incident_id, lambda b: len(
+        [n for n in b["notifications"] if n["channel"] == "email" and n["fallback_of"]]) == 2,
         timeout=30.0)
+    # each person's next method is their own email: the VP's page goes to the VP, not to the
+    # email channel's on-call list
+    for _ in range(200):
+        mailed = sorted(m.rcpt_tos for m in sim.messages())
+        if len(mailed) == 2:
+            break
+        await asyncio.sleep(0.05)
+    assert mailed == [("oncall@example.com",), ("vp-eng@example.com",)]
     phone = [n for n in body["notifications"] if n["channel"] == "phone"
              and n["kind"] == "trigger"]
     assert [(n["state"], n["attempts"]) for n in phone] == [("failed", 3)]
