@@ -1,13 +1,17 @@
-"""Receiver fixtures: a receiver app on a temporary SQLite store with in-test notifiers."""
+"""Receiver fixtures: a receiver app on a temporary SQLite store with in-test notifiers; or,
+on the deployment path, with the real notifiers paging the simulator (``paging``)."""
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 
 import pytest
 from prometheus_client import CollectorRegistry
 
+from callwatch.stack import free_port
 from callwatch.web import create_app
+from policy.scale import scale_policy
 from receiver.app import setup_receiver
 from tests.receiver.standins import RecordingNotifier
 
@@ -66,3 +70,39 @@ def make_client(aiohttp_client, policy, receiver_env, recorders, clock):
 
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+async def sim():
+    from simulator import Simulator
+
+    async with Simulator(traffic=False) as running:
+        yield running
+
+
+@pytest.fixture
+def paging(aiohttp_server, aiohttp_client, policy, sim, tmp_path):
+    """``await paging(policy=...)``: a receiver whose real notifiers (built from the
+    simulator's environment) page the simulator, at a known port that is its own
+    CALLWATCH_PUBLIC_URL, so the providers' callbacks reach it; the policy runs 60x faster."""
+
+    async def start(chosen=None):
+        port = free_port()
+        env = {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
+               "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05",
+               "CALLWATCH_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+        app = create_app(scale_policy(chosen or policy, 60), CollectorRegistry())
+        setup_receiver(app, env)
+        return await aiohttp_client(await aiohttp_server(app, port=port))
+
+    return start
+
+
+async def eventually(check, timeout: float = 20.0):
+    """``check()``'s first truthy answer, asked every 50 ms; AssertionError after ``timeout``."""
+    for _ in range(int(timeout / 0.05)):
+        found = check()
+        if found:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"nothing came in {timeout:g} s")

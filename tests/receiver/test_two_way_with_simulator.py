@@ -10,43 +10,12 @@ import dataclasses
 import json
 from pathlib import Path
 
-import pytest
-from prometheus_client import CollectorRegistry
-
-from callwatch.stack import free_port
-from callwatch.web import create_app
 from policy.model import Channel
-from policy.scale import scale_policy
-from receiver.app import setup_receiver
 from receiver.domain.pages import incident_code
-from tests.receiver.conftest import TOKEN, auth
+from tests.receiver.conftest import auth, eventually
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ONCALL, TEAM_LEAD, VP = "+15005550001", "+15005550002", "+15005550004"
-
-
-@pytest.fixture
-async def sim():
-    from simulator import Simulator
-
-    async with Simulator(traffic=False) as running:
-        yield running
-
-
-@pytest.fixture
-def receiver(aiohttp_server, aiohttp_client, policy, sim, tmp_path):
-    """A receiver at a known port whose CALLWATCH_PUBLIC_URL is itself; the policy runs 60x."""
-
-    async def start():
-        port = free_port()
-        env = {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
-               "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05",
-               "CALLWATCH_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-        app = create_app(scale_policy(policy, 60), CollectorRegistry())
-        setup_receiver(app, env)
-        return await aiohttp_client(await aiohttp_server(app, port=port))
-
-    return start
 
 
 def firing(provider: str) -> str:
@@ -78,9 +47,9 @@ def events(body: dict, kind: str) -> list[dict]:
 
 
 async def test_the_on_call_presses_1_on_a_twilio_call_and_the_incident_is_acknowledged(
-        receiver, sim):
+        paging, sim):
     sim.phone_behaviour(ONCALL, "answer", "1")
-    client = await receiver()
+    client = await paging()
     incident_id = await incident(client, "telnyx")         # about Telnyx: calls via Twilio
     body = await until(client, incident_id, lambda b: b["state"] == "acknowledged")
     assert (body["acked_by"], events(body, "acknowledged")[0]["detail"]["via"]) == (
@@ -95,20 +64,15 @@ async def test_the_on_call_presses_1_on_a_twilio_call_and_the_incident_is_acknow
 
 
 async def test_the_on_call_presses_2_on_a_telnyx_call_and_the_team_lead_is_called_now(
-        receiver, sim):
+        paging, sim):
     sim.phone_behaviour(ONCALL, "answer", "2")
-    client = await receiver()
+    client = await paging()
     incident_id = await incident(client, "twilio")         # about Twilio: calls via Telnyx
     body = await until(client, incident_id, lambda b: events(b, "escalation_requested"))
     assert events(body, "escalation_requested")[0]["detail"] == {"level": "L2", "via": "phone"}
     await until(client, incident_id, lambda b: any(
         e["detail"].get("level") == "L2" for e in events(b, "escalated")))
-    for _ in range(200):
-        if any(c.to == TEAM_LEAD for c in sim.phone_calls("telnyx")):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the team lead was not called")
+    await eventually(lambda: any(c.to == TEAM_LEAD for c in sim.phone_calls("telnyx")))
     await sim.calls_settled()
     [call] = [c for c in sim.phone_calls("telnyx") if c.to == ONCALL]
     assert [c.action for c in call.commands][:2] == ["gather_using_speak", "speak"]
@@ -117,21 +81,18 @@ async def test_the_on_call_presses_2_on_a_telnyx_call_and_the_team_lead_is_calle
     assert sim.phone_calls("twilio") == []
 
 
-async def test_nobody_answering_rings_three_times_then_emails_the_person_called(receiver, sim):
+async def test_nobody_answering_rings_three_times_then_emails_the_person_called(paging, sim):
     sim.phone_behaviour(ONCALL, "no-answer")
     sim.phone_behaviour(VP, "no-answer")
-    client = await receiver()
+    client = await paging()
     incident_id = await incident(client, "telnyx")
     body = await until(client, incident_id, lambda b: len(
         [n for n in b["notifications"] if n["channel"] == "email" and n["fallback_of"]]) == 2,
         timeout=30.0)
     # each person's next method is their own email: the VP's page goes to the VP, not to the
     # email channel's on-call list
-    for _ in range(200):
-        mailed = sorted(m.rcpt_tos for m in sim.messages())
-        if len(mailed) == 2:
-            break
-        await asyncio.sleep(0.05)
+    mailed = await eventually(lambda: len(sim.messages()) == 2 and sorted(
+        m.rcpt_tos for m in sim.messages()))
     assert mailed == [("oncall@example.com",), ("vp-eng@example.com",)]
     phone = [n for n in body["notifications"] if n["channel"] == "phone"
              and n["kind"] == "trigger"]
@@ -143,14 +104,10 @@ async def test_nobody_answering_rings_three_times_then_emails_the_person_called(
 
 
 async def test_a_click_on_the_slack_acknowledge_button_acts_and_the_message_shows_it(
-        receiver, sim):
-    client = await receiver()
+        paging, sim):
+    client = await paging()
     incident_id = await incident(client, "twilio")
-    for _ in range(200):
-        if sim.slack.messages:
-            break
-        await asyncio.sleep(0.05)
-    first = sim.slack.messages[0]
+    first = (await eventually(lambda: sim.slack.messages[:1]))[0]
     public = str(client.make_url("")).rstrip("/")
     status, _ = await sim.slack_click("callwatch_ack", url=f"{public}/slack/interactions",
                                       ts=first["ts"], user_id="U0ADA", user_name="ada")
@@ -158,26 +115,18 @@ async def test_a_click_on_the_slack_acknowledge_button_acts_and_the_message_show
     body = await until(client, incident_id, lambda b: b["state"] == "acknowledged")
     assert body["acked_by"] == "ada (Slack U0ADA)"
     # the thread hears of it, and the first message now shows who acted, with Resolve only
-    for _ in range(200):
-        edited = sim.slack.find(first["channel"], first["ts"])
-        if "Acknowledged by ada" in json.dumps(edited.get("blocks")):
-            break
-        await asyncio.sleep(0.05)
-    else:
-        raise AssertionError("the first Slack message was not edited")
+    edited = await eventually(lambda: (lambda m: m if "Acknowledged by ada" in json.dumps(
+        m.get("blocks")) else None)(sim.slack.find(first["channel"], first["ts"])))
     actions = [e["action_id"] for b in edited["blocks"] if b["type"] == "actions"
                for e in b["elements"]]
     assert actions == ["callwatch_resolve"]
     assert any(m.get("thread_ts") == first["ts"] for m in sim.slack.messages)
 
 
-async def test_a_forged_slack_click_changes_nothing(receiver, sim):
-    client = await receiver()
+async def test_a_forged_slack_click_changes_nothing(paging, sim):
+    client = await paging()
     incident_id = await incident(client, "twilio")
-    for _ in range(200):
-        if sim.slack.messages:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: sim.slack.messages)
     public = str(client.make_url("")).rstrip("/")
     status, _ = await sim.slack_click("callwatch_ack", url=f"{public}/slack/interactions",
                                       secret="not-the-signing-secret")
@@ -186,24 +135,14 @@ async def test_a_forged_slack_click_changes_nothing(receiver, sim):
 
 
 async def test_the_on_call_texts_ack_back_and_the_incident_is_acknowledged(
-        aiohttp_server, aiohttp_client, policy, sim, tmp_path):
+        paging, policy, sim):
     sms = Channel("sms", "sms", {"from_number": "+15005550099"})
     p0 = dataclasses.replace(policy.routing["P0"], channels=("slack", "sms"))
-    texting = dataclasses.replace(policy, channels={**policy.channels, "sms": sms},
-                                  routing={**policy.routing, "P0": p0})
-    port = free_port()
-    public = f"http://127.0.0.1:{port}"
-    app = create_app(scale_policy(texting, 60), CollectorRegistry())
-    setup_receiver(app, {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
-                         "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_PUBLIC_URL": public,
-                         "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05"})
-    client = await aiohttp_client(await aiohttp_server(app, port=port))
+    client = await paging(dataclasses.replace(policy, channels={**policy.channels, "sms": sms},
+                                              routing={**policy.routing, "P0": p0}))
+    public = str(client.make_url("")).rstrip("/")
     incident_id = await incident(client, "twilio")          # texts go through Telnyx
-    for _ in range(200):
-        texts = [m for m in sim.sms_messages("telnyx") if m.to == ONCALL]
-        if texts:
-            break
-        await asyncio.sleep(0.05)
+    texts = await eventually(lambda: [m for m in sim.sms_messages("telnyx") if m.to == ONCALL])
     code = incident_code(incident_id)
     assert f"Reply ACK {code}" in texts[0].text
     status, body = await sim.sms_reply("telnyx", ONCALL, f"ACK {code}", url=f"{public}/sms/telnyx")
@@ -215,25 +154,13 @@ async def test_the_on_call_texts_ack_back_and_the_incident_is_acknowledged(
 
 
 async def test_a_channel_fallback_call_through_telnyx_says_the_page_and_hangs_up(
-        aiohttp_server, aiohttp_client, policy, sim, tmp_path):
+        paging, policy, sim):
     sim.phone_behaviour(ONCALL, "answer")
     sim.slack.errors.append("channel_not_found")            # Slack refuses: fall back at once
     p0 = dataclasses.replace(policy.routing["P0"], channels=("slack",), fallback=("phone",))
-    port = free_port()
-    app = create_app(scale_policy(dataclasses.replace(
-        policy, routing={**policy.routing, "P0": p0}), 60), CollectorRegistry())
-    setup_receiver(app, {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
-                         "CALLWATCH_RECEIVER_TOKEN": TOKEN,
-                         "CALLWATCH_PUBLIC_URL": f"http://127.0.0.1:{port}",
-                         "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05"})
-    client = await aiohttp_client(await aiohttp_server(app, port=port))
+    client = await paging(dataclasses.replace(policy, routing={**policy.routing, "P0": p0}))
     incident_id = await incident(client, "twilio")           # calls go through Telnyx
-    for _ in range(200):
-        calls = [c for c in sim.phone_calls("telnyx") if c.to == ONCALL]
-        if calls:
-            break
-        await asyncio.sleep(0.05)
-    [call] = calls
+    [call] = await eventually(lambda: [c for c in sim.phone_calls("telnyx") if c.to == ONCALL])
     await call.settled()
     body = await (await client.get(f"/incidents/{incident_id}/communications")).json()
     [page] = [p for p in body["pages"] if p["channel"] == "phone" and p["kind"] == "trigger"

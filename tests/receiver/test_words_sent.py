@@ -5,49 +5,16 @@ changes what is sent."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import dataclasses
 import json
 from pathlib import Path
 
-import pytest
-from prometheus_client import CollectorRegistry
-
-from callwatch.stack import free_port
-from callwatch.web import create_app
-from policy.scale import scale_policy
-from receiver.app import setup_receiver
 from receiver.domain.pages import MENU, incident_code
-from tests.receiver.conftest import TOKEN, auth
+from tests.receiver.conftest import auth, eventually
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 ONCALL = "+15005550001"
-
-
-@pytest.fixture
-async def sim():
-    from simulator import Simulator
-
-    async with Simulator(traffic=False) as running:
-        yield running
-
-
-@pytest.fixture
-def receiver(aiohttp_server, aiohttp_client, policy, sim, tmp_path):
-    """A two-way receiver paging the simulator; ``templates`` are the policy's overrides."""
-
-    async def start(templates: dict[str, str] | None = None):
-        port = free_port()
-        env = {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
-               "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05",
-               "CALLWATCH_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-        scaled = dataclasses.replace(scale_policy(policy, 60), templates=templates or {})
-        app = create_app(scaled, CollectorRegistry())
-        setup_receiver(app, env)
-        return await aiohttp_client(await aiohttp_server(app, port=port))
-
-    return start
 
 
 async def open_incident(client, priority_alert: str, provider: str) -> str:
@@ -60,15 +27,6 @@ async def open_incident(client, priority_alert: str, provider: str) -> str:
     return answer["incident"]
 
 
-async def eventually(check, timeout: float = 20.0):
-    for _ in range(int(timeout / 0.05)):
-        found = check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError("the far side did not receive the page in time")
-
-
 def wire(part: str | None) -> str | None:
     """A mail part as the sender wrote it: SMTP carries lines ended by CRLF."""
     return part.replace("\r\n", "\n") if part is not None else None
@@ -79,8 +37,8 @@ async def pages(client, incident_id: str) -> dict[tuple[str, str, str | None], d
     return {(p["channel"], p["kind"], p["contact"]): p for p in body["pages"]}
 
 
-async def test_slack_and_the_phone_got_exactly_the_words_the_endpoint_shows(receiver, sim):
-    client = await receiver()
+async def test_slack_and_the_phone_got_exactly_the_words_the_endpoint_shows(paging, sim):
+    client = await paging()
     incident_id = await open_incident(client, "TelephonyServiceDown", "twilio")   # P0
     posted = copy.deepcopy(await eventually(lambda: sim.slack.messages[:1]))  # before its edit
     [call] = await eventually(lambda: [c for c in sim.phone_calls("telnyx") if c.to == ONCALL])
@@ -101,8 +59,8 @@ async def test_slack_and_the_phone_got_exactly_the_words_the_endpoint_shows(rece
     assert call.spoken[0] == f"{spoken} {MENU}"
 
 
-async def test_an_email_page_is_the_rendered_text_and_html_byte_for_byte(receiver, sim):
-    client = await receiver()
+async def test_an_email_page_is_the_rendered_text_and_html_byte_for_byte(paging, sim):
+    client = await paging()
     incident_id = await open_incident(client, "TelephonyCallDropRateHigh", "telnyx")
     [mail] = await eventually(lambda: [m for m in sim.messages()
                                        if "oncall@example.com" in m.rcpt_tos][:1])
@@ -111,7 +69,7 @@ async def test_an_email_page_is_the_rendered_text_and_html_byte_for_byte(receive
     assert page["text"].startswith("[P2] ") and page["html"].startswith("<h3>[P2] ")
 
 
-async def test_an_overridden_template_changes_what_is_sent(receiver, sim, tmp_path):
+async def test_an_overridden_template_changes_what_is_sent(paging, sim, policy, tmp_path):
     text = tmp_path / "page_text.txt.j2"
     text.write_text("WAKE UP {{ incident.priority }} {{ incident.code }}: "
                     "{{ incident.summary }}\n", encoding="utf-8")
@@ -119,7 +77,8 @@ async def test_an_overridden_template_changes_what_is_sent(receiver, sim, tmp_pa
     blocks.write_text('{"text": {{ ("ours: " ~ incident.summary) | tojson }}, "blocks": '
                       '[{"type": "section", "text": {"type": "mrkdwn", '
                       '"text": {{ page.text | tojson }}}}]}', encoding="utf-8")
-    client = await receiver({"page_text": str(text), "slack_blocks": str(blocks)})
+    client = await paging(dataclasses.replace(
+        policy, templates={"page_text": str(text), "slack_blocks": str(blocks)}))
     incident_id = await open_incident(client, "TelephonyCallDropRateHigh", "telnyx")
     [mail] = await eventually(lambda: [m for m in sim.messages()
                                        if "oncall@example.com" in m.rcpt_tos][:1])
