@@ -24,6 +24,7 @@ class Snapshot:
     alerts: list[dict] = field(default_factory=list)
     incidents: list[dict] = field(default_factory=list)
     pages: dict[str, int] = field(default_factory=dict)
+    acks: dict[str, str] = field(default_factory=dict)   # incident id -> "Team Lead (phone)"
     events: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
 
@@ -34,9 +35,18 @@ async def _json(session: aiohttp.ClientSession, url: str, **kwargs) -> object:
         return await response.json()
 
 
-async def collect(stack, session: aiohttp.ClientSession, events: list[str]) -> Snapshot:
-    """Query Prometheus, Alertmanager, callwatch and the simulator; failures become notes."""
-    snap = Snapshot(scenario=stack.simulator.scenario.name, events=events[-8:])
+async def incident_detail(stack, session: aiohttp.ClientSession, incident_id: str) -> dict:
+    """``GET /incidents/{id}``: the incident with its timeline and notifications."""
+    return await _json(session, f"{stack.urls.callwatch}/incidents/{incident_id}",
+                       headers={"Authorization": f"Bearer {stack.token}"})
+
+
+async def collect(stack, session: aiohttp.ClientSession, events: list[str],
+                  acks: dict[str, str] | None = None) -> Snapshot:
+    """Query Prometheus, Alertmanager, callwatch and the simulator; failures become notes.
+    ``acks`` keeps who acknowledged which incident, and how, across snapshots."""
+    snap = Snapshot(scenario=stack.simulator.scenario.name, events=events[-8:],
+                    acks={} if acks is None else acks)
     try:
         for row in catalog.ROWS.values():
             body = await _json(session, f"{stack.urls.prometheus}/api/v1/query",
@@ -53,12 +63,25 @@ async def collect(stack, session: aiohttp.ClientSession, events: list[str]) -> S
         body = await _json(session, f"{stack.urls.callwatch}/incidents",
                            headers={"Authorization": f"Bearer {stack.token}"})
         snap.incidents = body.get("incidents", []) if isinstance(body, dict) else body
+        await _acknowledgers(stack, session, snap)
     except (aiohttp.ClientError, TimeoutError) as exc:
         snap.errors.append(f"callwatch: {type(exc).__name__}")
     pages = stack.simulator.notifications()
     snap.pages = {"pagerduty": len(pages["pagerduty"]), "slack": len(pages["slack"]),
                   "phone": len(pages["calls"]), "email": len(pages["smtp"])}
     return snap
+
+
+async def _acknowledgers(stack, session: aiohttp.ClientSession, snap: Snapshot) -> None:
+    """Who acknowledged each shown incident and where (the timeline's ``via``), once each."""
+    for incident in snap.incidents[:8]:
+        ident, by = str(incident.get("id")), incident.get("acked_by")
+        if not by or ident in snap.acks:
+            continue
+        timeline = (await incident_detail(stack, session, ident)).get("timeline", [])
+        event = next((e for e in timeline if e.get("kind") == "acknowledged"), {})
+        via = event.get("detail", {}).get("via")
+        snap.acks[ident] = f"{by} ({via})" if via else str(by)
 
 
 def _status(row: catalog.Row, value: float | None, policy: Policy) -> str:
@@ -110,13 +133,15 @@ def alerts_table(snap: Snapshot) -> Table:
 
 def incidents_table(snap: Snapshot) -> Table:
     table = Table(title="callwatch incidents", expand=True)
-    for column in ("id", "priority", "state", "summary", "opened"):
+    for column in ("id", "priority", "state", "summary", "opened", "acknowledged by"):
         table.add_column(column)
     for incident in snap.incidents[:8]:
         style = "bold red" if incident.get("state") == "triggered" else ""
-        table.add_row(str(incident.get("id")), incident.get("priority", ""),
+        ident = str(incident.get("id"))
+        table.add_row(ident, incident.get("priority", ""),
                       Text(incident.get("state", ""), style=style), incident.get("summary", ""),
-                      str(incident.get("opened_at", ""))[11:19])
+                      str(incident.get("opened_at", ""))[11:19],
+                      snap.acks.get(ident) or incident.get("acked_by") or "")
     return table
 
 
