@@ -10,6 +10,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import pytest
+
 from policy.model import Channel
 from receiver.domain.pages import incident_code
 from tests.receiver.conftest import auth, eventually
@@ -168,3 +170,22 @@ async def test_a_channel_fallback_call_through_telnyx_says_the_page_and_hangs_up
     assert page["contact"] is None                            # the channel's list, one-way
     assert [c.action for c in call.commands] == ["speak", "hangup"]
     assert call.spoken == [page["text"]] and "TelephonyServiceDown" in page["text"]
+
+
+@pytest.mark.parametrize(("about", "rings_through"), [("telnyx", "twilio"), ("twilio", "telnyx")])
+async def test_voicemail_is_not_an_answer_when_machine_detection_is_on(paging, policy, sim, about,
+                                                                       rings_through):
+    sim.phone_behaviour(ONCALL, "machine")
+    phone = policy.channels["phone"]
+    detecting = dataclasses.replace(phone, settings={**phone.settings, "machine_detection": True})
+    client = await paging(dataclasses.replace(policy, channels={**policy.channels,
+                                                                "phone": detecting}))
+    incident_id = await incident(client, about)
+    body = await until(client, incident_id, lambda b: any(
+        e["detail"].get("contact") == "oncall" for e in events(b, "page_unanswered")))
+    [first] = [e["detail"] for e in events(body, "page_unanswered")
+               if e["detail"]["contact"] == "oncall"]
+    assert (first["status"], first["via"]) == ("machine", rings_through)
+    assert not any(e["detail"].get("contact") == "oncall" for e in events(body, "page_answered"))
+    calls = [c for c in sim.phone_calls(rings_through) if c.to == ONCALL]
+    assert calls and all(c.machine_detection for c in calls)
