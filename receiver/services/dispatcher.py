@@ -1,8 +1,8 @@
 """The outbox dispatcher: sends what the store says is due, once, through outages and restarts.
 
-Each pass claims due rows (a claim expires after ``lease_seconds``, so rows held by a worker
-that died are taken again), sends each through the notifier of its channel, and records the
-attempt. Outcomes:
+The dispatcher claims due rows (a claim expires after ``lease_seconds``, so rows held by a
+worker that died are taken again), sends each through the notifier of its channel, at most
+``concurrency`` at once, and records the attempt. Outcomes:
 
 - sent: the row is done; its ``Delivery.ref`` threads later messages on that channel;
 - retryable failure: tried again after ``base * 2^(n-1)`` seconds (capped, jittered); once the
@@ -27,8 +27,10 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
+from functools import partial
+from typing import TypeVar
 
 from policy import Policy
 from receiver.config import DispatchSettings
@@ -53,6 +55,8 @@ from receiver.store.base import Store, StoreError
 log = logging.getLogger("callwatch.receiver.dispatcher")
 ACTOR = "dispatcher"
 DELIVERY_KEY_DAYS = 7  # Alertmanager stops retrying a delivery long before this
+Send = Callable[[], Awaitable[None]]
+T = TypeVar("T")
 
 
 def default_jitter(delay: float) -> float:
@@ -75,44 +79,85 @@ class Dispatcher:
         self.clock = clock
         self.jitter = jitter
         self._wake = asyncio.Event()
+        self._queue: asyncio.Queue[Send] = asyncio.Queue()
+        self._claim_when_room = False   # a sender wakes the loop when the queue runs short
         self._stopping = False
         self._pruned_at = float("-inf")
         # channel -> (worked, error text or None, when): what /alerting/health reports
         self.last_outcome: dict[str, tuple[bool, str | None, float]] = {}
 
     def wake(self) -> None:
-        """Run a pass now (called after a delivery committed new rows)."""
+        """Claim now (called after a delivery committed new rows)."""
         self._wake.set()
 
     def stop(self) -> None:
-        """Finish the current pass and return from ``run``."""
+        """Send what is already claimed and return from ``run``."""
         self._stopping = True
         self._wake.set()
 
     async def run(self) -> None:
-        """Dispatch until cancelled; a store outage or a bug is logged and retried, never fatal."""
+        """Dispatch until stopped; a store outage or a bug is logged and retried, never fatal.
+
+        A pipeline, not passes: ``concurrency`` senders take claimed sends from a queue, and
+        the loop claims again as soon as the queue runs short and rows may be due (a wake, a
+        full claim, or the poll interval), so a page committed meanwhile never waits for the
+        slowest send of an earlier batch."""
+        senders = [asyncio.create_task(self._sender()) for _ in range(self.settings.concurrency)]
         gauges_at = float("-inf")
-        while not self._stopping:
-            busy = 0
+        try:
+            while not self._stopping:
+                full = False
+                self._wake.clear()   # a wake while the queue is full: the senders wake us later
+                if self._queue.qsize() < self.settings.concurrency:
+                    full = await self._claim_into_queue()
+                    # gauges at most once per poll interval (real time: this is rate limiting)
+                    if time.monotonic() - gauges_at >= self.settings.poll_seconds:
+                        gauges_at = time.monotonic()
+                        await self._guarded(self.refresh_gauges())
+                self._claim_when_room = full or self._queue.qsize() >= self.settings.concurrency
+                if full and self._queue.qsize() < self.settings.concurrency:
+                    continue
+                # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
+                try:
+                    async with asyncio.timeout(self.settings.poll_seconds):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+            await self._queue.join()
+        finally:
+            for sender in senders:
+                sender.cancel()
+            await asyncio.gather(*senders, return_exceptions=True)
+
+    async def _claim_into_queue(self) -> bool:
+        """Queue the due sends; True when the claim was full (more may be due)."""
+        claimed = await self._guarded(self._claim())
+        if claimed is None:
+            return False
+        sends, count = claimed
+        for send in sends:
+            self._queue.put_nowait(send)
+        return count >= self.settings.batch_size
+
+    async def _sender(self) -> None:
+        while True:
+            send = await self._queue.get()
             try:
-                busy = await self.run_once()
-                # gauges at most once per poll interval (real time: this is rate limiting)
-                if time.monotonic() - gauges_at >= self.settings.poll_seconds:
-                    gauges_at = time.monotonic()
-                    await self.refresh_gauges()
-            except StoreError as exc:
-                log.warning("outbox pass failed", extra={"error": str(exc)})
-            except Exception:  # the dispatcher must outlive its bugs
-                log.exception("outbox pass crashed")
-            if busy or self._stopping:
-                continue
-            # asyncio.timeout, not wait_for: 3.11's wait_for can swallow a cancellation
-            try:
-                async with asyncio.timeout(self.settings.poll_seconds):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
+                await self._guarded(send())
+            finally:
+                self._queue.task_done()
+                if self._claim_when_room and self._queue.qsize() < self.settings.concurrency:
+                    self._wake.set()
+
+    async def _guarded(self, work: Awaitable[T]) -> T | None:
+        """``work``'s result; a store outage or a bug is logged (None), never raised."""
+        try:
+            return await work
+        except StoreError as exc:
+            log.warning("outbox work failed", extra={"error": str(exc)})
+        except Exception:  # the dispatcher must outlive its bugs
+            log.exception("outbox work crashed")
+        return None
 
     async def refresh_gauges(self) -> None:
         """Gauges from the store; also forgets delivery keys older than DELIVERY_KEY_DAYS."""
@@ -125,7 +170,20 @@ class Dispatcher:
 
     async def run_once(self) -> int:
         """Claim and send every due row once, and settle the calls whose outcome never came;
-        returns how many rows were claimed."""
+        returns how many rows were claimed. (``run`` does the same continuously.)"""
+        sends, count = await self._claim()
+        limit = asyncio.Semaphore(self.settings.concurrency)
+
+        async def bounded(send: Send) -> None:
+            async with limit:
+                await send()
+
+        await asyncio.gather(*(bounded(send) for send in sends))
+        return count
+
+    async def _claim(self) -> tuple[list[Send], int]:
+        """Settle the calls whose outcome never came, claim the due rows: the sends to make
+        (all of a digest channel's rows are one) and how many rows were claimed."""
         now = self.clock()
         unanswered = await self.store.claim_unanswered(
             self.worker, now, self.settings.lease_seconds, self.settings.batch_size)
@@ -135,25 +193,15 @@ class Dispatcher:
                              CallReport(row.attempts, "no-report", "deadline"), now)
         rows = await self.store.claim_outbox(self.worker, self.clock(),
                                              self.settings.lease_seconds, self.settings.batch_size)
-        if not rows:
-            return len(unanswered)
         digests: dict[str, list[OutboxRow]] = {}
-        singles: list[OutboxRow] = []
+        sends: list[Send] = []
         for row in rows:
             if self._channel_type(row.channel) == "digest":
                 digests.setdefault(row.channel, []).append(row)
             else:
-                singles.append(row)
-        limit = asyncio.Semaphore(self.settings.concurrency)
-
-        async def bounded(coro):
-            async with limit:
-                await coro
-
-        await asyncio.gather(*(bounded(self._send_row(row)) for row in singles),
-                             *(bounded(self._send_digest(ch, group))
-                               for ch, group in digests.items()))
-        return len(rows) + len(unanswered)
+                sends.append(partial(self._send_row, row))
+        sends += [partial(self._send_digest, channel, group) for channel, group in digests.items()]
+        return sends, len(rows) + len(unanswered)
 
     def _channel_type(self, channel: str) -> str:
         spec = self.policy.channels.get(channel)

@@ -239,3 +239,41 @@ async def test_a_warning_and_its_critical_through_two_priority_routes_are_one_in
                           priority="P3", status="resolved"))
     (incident,) = await store.list_incidents()
     assert incident.state == "resolved"
+
+
+class BlockedNotifier(RecordingNotifier):
+    """Holds every send until ``release`` is set; ``started`` is set by the first."""
+
+    def __init__(self, name: str) -> None:
+        super().__init__(name)
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+
+    async def send(self, notification):
+        self.started.set()
+        await self.release.wait()
+        return await super().send(notification)
+
+
+async def test_a_page_committed_during_a_slow_send_does_not_wait_for_it(store, policy):
+    clock = FakeClock()
+    phone = BlockedNotifier("phone")
+    notifiers = recorders(policy, phone=phone)
+    settings = DispatchSettings(lease_seconds=30, poll_seconds=30.0)   # only a wake claims
+    d = dispatcher(store, policy, clock, notifiers, settings=settings)
+    await deliver(store, policy, clock, alert("TelephonyServiceDown"), group="first")
+    running = asyncio.create_task(d.run())
+    async with asyncio.timeout(5):
+        await phone.started.wait()                   # the first incident's call hangs
+    await deliver(store, policy, clock, alert("TelephonyServiceDown", fingerprint="b"),
+                  group="second")
+    d.wake()
+    async with asyncio.timeout(5):
+        while len(notifiers["pagerduty"].sent) < 2:
+            await asyncio.sleep(0.01)
+    assert not phone.release.is_set() and phone.sent == []
+    phone.release.set()
+    d.stop()
+    async with asyncio.timeout(5):
+        await running
+    assert {n.incident_id for n in notifiers["pagerduty"].sent} == {
+        n.incident_id for n in phone.sent}
