@@ -49,5 +49,7 @@ def setup_logging(level: str = "info") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for chatty in ("aiohttp.access", "httpx", "httpcore"):  # one line per request otherwise
+    # One line (Twilio's SDK: about eleven, with the numbers called) per outgoing request
+    # otherwise: at a hundred pages a second that is most of the receiver's work.
+    for chatty in ("aiohttp.access", "httpx", "httpcore", "httpx2", "httpcore2", "twilio"):
         logging.getLogger(chatty).setLevel(logging.WARNING)
