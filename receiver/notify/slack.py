@@ -77,6 +77,12 @@ class SlackNotifier:
 
     async def send(self, notification: Notification) -> Delivery:
         thread = None if notification.kind == "trigger" else notification.thread_ref
+        if self._client.session is None or self._client.session.closed:
+            # one session (and its kept-alive connections) for every message: without it the
+            # SDK opens a session, a connection and a TLS handshake per message. The SDK
+            # bounds a request by the session's timeout only, so it is set here.
+            self._client.session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._client.timeout))
         try:
             response = await self._client.chat_postMessage(
                 channel=self._channel, text=notification.text or notification.summary,
