@@ -3,7 +3,8 @@
 Templates live in ``receiver/domain/templates/`` and each can be replaced by a file named in the
 policy (``templates: {vendor_email: /etc/callwatch/vendor_email.txt.j2}``). They render in a
 sandbox (a template cannot reach Python internals) with undefined names as errors, and HTML
-templates (names ending ``_html``) autoescape everything they insert. Besides Jinja2's own
+templates (names ending ``_html``) autoescape everything they insert. Each template is read
+once: a changed override takes effect when the receiver restarts. Besides Jinja2's own
 filters (``tojson`` among them) and the ``do`` statement, templates have ``slack_escape`` (Slack
 mrkdwn's ``&``, ``<`` and ``>``) and ``slack_mention`` (a user id ``U…``/``W…`` as ``<@U…>``, a
 user group ``S…`` as ``<!subteam^S…>``, anything else escaped: it notifies nobody).
@@ -61,8 +62,7 @@ class _Loader(BaseLoader):
         except OSError as exc:
             raise TemplateError(
                 f"template {template}: cannot read {path}: {exc.strerror}") from None
-        mtime = path.stat().st_mtime
-        return source, str(path), lambda: path.stat().st_mtime == mtime
+        return source, str(path), lambda: True   # read once (see auto_reload below)
 
 
 def _autoescape(name: str | None) -> bool:
@@ -79,7 +79,7 @@ class Communications:
         self._env = SandboxedEnvironment(
             loader=_Loader(overrides or {}), autoescape=_autoescape, undefined=StrictUndefined,
             keep_trailing_newline=True, trim_blocks=False, lstrip_blocks=False,
-            extensions=["jinja2.ext.do"])
+            extensions=["jinja2.ext.do"], auto_reload=False)   # one stat per render otherwise
         self._env.filters.update(slack_escape=slack_escape, slack_mention=slack_mention)
         self._overridden = frozenset(name for name, path in (overrides or {}).items() if path)
 
