@@ -1,7 +1,7 @@
 """Paging benchmark: the receiver's hop against Alertmanager's own PagerDuty integration.
 
 Prints figures; asserts nothing about speed. Run: ``. scripts/tool-env.sh &&
-.venv/bin/python bench/bench_paging.py [--rates 10,100] [--seconds 10]`` (about 35 s).
+.venv/bin/python bench/bench_paging.py [--rates 10,100] [--seconds 10]`` (about 65 s).
 
 One real Alertmanager (``group_by: [alertname]``, ``group_wait: 0s``, ``group_interval: 5s``,
 ``repeat_interval: 24h``) with two routes, side by side in one run (bench/paging_stack.py):
@@ -9,10 +9,14 @@ One real Alertmanager (``group_by: [alertname]``, ``group_wait: 0s``, ``group_in
 - path A, what a user runs without callwatch: ``path="a"`` → Alertmanager's native
   ``pagerduty_configs`` → the simulated PagerDuty (Events API v2 over TLS);
 - path B: ``path="b"`` → ``webhook_configs`` (bearer token) → ``python -m callwatch receiver``
-  (SQLite, ``--policy``: deploy/policy.yaml) → its PagerDuty notifier → the same simulated
-  PagerDuty. The alerts are ``priority: P0``: with deploy/policy.yaml each incident is 4 sends,
-  PagerDuty, Slack and two one-way calls (the on-call by the route, the VP by escalation L4 at
-  0 s; no ``CALLWATCH_PUBLIC_URL``), all served by the simulator: the receiver's real work.
+  (SQLite) → its PagerDuty notifier → the same simulated PagerDuty. The alerts are
+  ``priority: P0``. The receiver runs twice (``--receiver``), each time on a fresh stack:
+  ``pagerduty-only``, the policy (``--policy``, deploy/policy.yaml) changed so that a P0 pages
+  PagerDuty only and PagerDuty owns the escalation: the same work as path A, so B-A is the
+  hop; then ``fan-out``, the policy as it is: each incident is 4 sends, PagerDuty, Slack and
+  two one-way calls (the on-call by the route, the VP by escalation L4 at 0 s; no
+  ``CALLWATCH_PUBLIC_URL``), all served by the simulator, and the PagerDuty page shares the
+  receiver with the other three.
 
 The simulator runs as its own process (``python -m simulator``, no call traffic); its clock is
 ``time.time``, the wall clock this script stamps posts with. For each rate, this script posts
@@ -40,8 +44,10 @@ import asyncio
 import math
 import os
 import re
+import shutil
 import sqlite3
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -52,6 +58,7 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "bench"))
 
 import aiohttp
+import yaml
 from paging_stack import (
     GROUP_INTERVAL,
     GROUP_WAIT,
@@ -64,6 +71,8 @@ from paging_stack import (
 from callwatch.stack import MissingBinary
 
 NAME = re.compile(r"Paging[AB]\d+n\d{5}")
+LIKE_FOR_LIKE = "P0 pages PagerDuty only (the same work as path A)"
+FAN_OUT = "the policy as it is (a P0: PagerDuty, Slack, a call to the on-call and to the VP)"
 Sent = dict[str, tuple[str, float]]  # alertname -> (path, posted at)
 
 
@@ -244,40 +253,73 @@ async def one_rate(session: aiohttp.ClientSession, stack: Stack, tag: str, rate:
     return Round(rate, sent, errors, receipts, handled, usage)
 
 
-async def run(args: argparse.Namespace) -> int:
-    rates = [float(r) for r in args.rates.split(",")]
-    connector = aiohttp.TCPConnector(limit=200)
-    async with aiohttp.ClientSession(connector=connector) as session, \
-            open_stack(session, Path(args.policy), args.log_level) as stack:
-        print(f"Alertmanager {stack.version}: group_wait {GROUP_WAIT}, group_interval "
-              f"{GROUP_INTERVAL}; the simulator in its own process (no call traffic); the "
-              f"receiver on SQLite, policy {args.policy}, log level {args.log_level}; "
+def like_for_like(policy: Path, workdir: Path) -> Path:
+    """``policy`` doing what path A does: a P0 pages PagerDuty only, and PagerDuty owns the
+    escalation (no call to the VP at 0 s). Written to ``workdir``."""
+    spec = yaml.safe_load(policy.read_text(encoding="utf-8"))
+    spec["routing"]["P0"] = {"channels": ["pagerduty"], "fallback": []}
+    spec["escalation"]["owner"] = "pagerduty"
+    path = workdir / "policy-pagerduty-only.yaml"
+    path.write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    return path
+
+
+async def one_policy(session: aiohttp.ClientSession, policy: Path, label: str,
+                     args: argparse.Namespace) -> str | None:
+    """Every rate against a receiver on ``policy``; the verdict at 100 groups/s, if run."""
+    async with open_stack(session, policy, args.log_level) as stack:
+        print(f"\n=== path B's receiver: {label} ===\nAlertmanager {stack.version}: group_wait "
+              f"{GROUP_WAIT}, group_interval {GROUP_INTERVAL}; the simulator in its own process "
+              f"(no call traffic); the receiver on SQLite, log level {args.log_level}; "
               f"{os.cpu_count()} cores")
         warm = await one_rate(session, stack, "0", 2, 2.5, 15)
         print(f"warm-up: {len(warm.receipts)}/{len(warm.sent)} alerts paged (not counted)")
-        verdicts = []
-        for number, rate in enumerate(rates, 1):
+        verdict = None
+        for number, rate in enumerate(args.rates, 1):
             result = await one_rate(session, stack, str(number), rate, args.seconds, args.settle)
             hop = report(result, args.seconds)
             if rate == 100:
                 lost = result.lost("a") + result.lost("b")
-                verdicts.append(f"B-A p50 {hop['p50']:+.1f} ms (< 10), p99 {hop['p99']:+.1f} "
-                                f"ms (< 50), lost {lost} (0): "
-                                + ("met" if hop["p50"] < 10 and hop["p99"] < 50 and not lost
-                                   else "MISSED"))
-    for verdict in verdicts:
-        print(f"\nTarget at 100 groups/s: {verdict}")
+                verdict = (f"B-A p50 {hop['p50']:+.1f} ms (< 10), p99 {hop['p99']:+.1f} ms "
+                           f"(< 50), lost {lost} (0): "
+                           + ("met" if hop["p50"] < 10 and hop["p99"] < 50 and not lost
+                              else "MISSED"))
+    return verdict
+
+
+async def run(args: argparse.Namespace) -> int:
+    connector = aiohttp.TCPConnector(limit=200)
+    scratch = Path(tempfile.mkdtemp(prefix="callwatch-bench-policy-"))
+    policies = {"pagerduty-only": (like_for_like(args.policy, scratch), LIKE_FOR_LIKE),
+                "fan-out": (args.policy, FAN_OUT)}
+    verdicts = []
+    try:
+        async with aiohttp.ClientSession(connector=connector) as session:
+            for name in args.receiver:
+                policy, label = policies[name]
+                verdicts.append((label, await one_policy(session, policy, label, args)))
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    for label, verdict in verdicts:
+        if verdict:
+            print(f"\nTarget at 100 groups/s, {label}: {verdict}")
     return 0
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rates", default="10,100", help="new groups/s per path, comma-separated")
+    parser.add_argument("--rates", default="10,100", type=lambda text: [
+        float(rate) for rate in text.split(",")], help="new groups/s per path, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="posting time per rate")
     parser.add_argument("--settle", type=float, default=30.0,
                         help="seconds after the last post before an unpaged alert counts lost")
-    parser.add_argument("--policy", default=str(REPO / "deploy" / "policy.yaml"),
+    parser.add_argument("--policy", type=Path, default=REPO / "deploy" / "policy.yaml",
                         help="the receiver's policy (P0 must route to pagerduty)")
+    parser.add_argument("--receiver", default="pagerduty-only,fan-out",
+                        type=lambda text: text.split(","),
+                        help="path B's receiver runs, in order: pagerduty-only (the policy with "
+                             "P0 paging PagerDuty only: the same work as path A), fan-out (the "
+                             "policy as it is)")
     parser.add_argument("--log-level", default="info", help="the receiver's --log-level")
     args = parser.parse_args()
     started = time.monotonic()
