@@ -22,29 +22,27 @@ connection's webhook must (``speak_on_answer``).
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Protocol
 from xml.sax.saxutils import escape
 
-import aiohttp
 import telnyx
-from twilio.base.exceptions import (
-    TwilioException,
-    TwilioRestException,
-    TwilioServiceException,
-)
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client as TwilioClient
 
 from receiver.domain.pages import MENU
 from receiver.notify.base import Delivery, Notification, NotifyError
-from receiver.notify.common import http_error, truncate
+from receiver.notify.common import truncate
+from receiver.notify.providers import (
+    TelnyxSettings,
+    TwilioApi,
+    TwilioSettings,
+    telnyx_client,
+    telnyx_errors,
+)
 
 log = logging.getLogger(__name__)
 
@@ -116,48 +114,13 @@ def spoken(text: str) -> str:
     return escape(_XML_BAD.sub(" ", text), {'"': "&quot;"})
 
 
-@dataclass(frozen=True)
-class TwilioSettings:
-    """``base_url`` overrides ``https://api.twilio.com``."""
-
-    account_sid: str
-    auth_token: str = field(repr=False)
-    base_url: str | None = None
-    timeout: float = 10.0
-
-
-@dataclass(frozen=True)
-class TelnyxSettings:
-    """``connection_id``: the Call Control connection that places the calls."""
-
-    api_key: str = field(repr=False)
-    connection_id: str = ""
-    base_url: str | None = None
-    timeout: float = 10.0
-    max_retries: int = 1
-
-
 class TwilioDialer:
     """``calls.create_async`` with inline TwiML."""
 
     name = "twilio"
 
     def __init__(self, settings: TwilioSettings) -> None:
-        self._credentials = (settings.account_sid, settings.auth_token)
-        self._base_url = settings.base_url
-        self._timeout = settings.timeout
-        self._client: TwilioClient | None = None
-        self._http: AsyncTwilioHttpClient | None = None
-
-    def _get_client(self) -> TwilioClient:
-        # Built on first use: AsyncTwilioHttpClient opens an aiohttp session, which wants a loop.
-        if self._client is None:
-            self._http = AsyncTwilioHttpClient(timeout=self._timeout)
-            # environment={}: TWILIO_REGION/EDGE would rewrite the base URL host.
-            self._client = TwilioClient(*self._credentials, http_client=self._http, environment={})
-            if self._base_url:
-                self._client.api.base_url = self._base_url.rstrip("/")
-        return self._client
+        self._api = TwilioApi(settings)
 
     async def dial(self, to: str, from_number: str, script: str, notification: Notification,
                    callbacks: Callbacks | None = None) -> str:
@@ -168,29 +131,12 @@ class TwilioDialer:
                        "status_callback_method": "POST"}
             if callbacks.machine_detection:
                 options["machine_detection"] = "Enable"
-        try:
-            # our own deadline: AsyncTwilioHttpClient ignores its ``timeout`` (9.13, verified)
-            async with asyncio.timeout(self._timeout):
-                call = await self._get_client().calls.create_async(
-                    to=to, from_=from_number, **options)
-        except (TwilioRestException, TwilioServiceException) as exc:
-            raise http_error(int(exc.status), "Twilio") from None
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise NotifyError("timeout", "Twilio request timed out", retryable=True) from None
-        except aiohttp.ClientConnectorCertificateError:
-            raise NotifyError("config", "Twilio TLS certificate not trusted",
-                              retryable=False) from None
-        except aiohttp.ClientError as exc:
-            raise NotifyError("connection", f"cannot reach Twilio ({type(exc).__name__})",
-                              retryable=True) from None
-        except TwilioException:
-            raise NotifyError("server_error", "Twilio answered something unreadable",
-                              retryable=True) from None
+        call = await self._api.request(lambda client: client.calls.create_async(
+            to=to, from_=from_number, **options))
         return call.sid
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        await self._api.close()
 
 
 class TelnyxDialer:
@@ -200,9 +146,7 @@ class TelnyxDialer:
 
     def __init__(self, settings: TelnyxSettings) -> None:
         self._connection_id = settings.connection_id
-        self._client = telnyx.AsyncTelnyx(api_key=settings.api_key, base_url=settings.base_url,
-                                          timeout=settings.timeout,
-                                          max_retries=settings.max_retries)
+        self._client = telnyx_client(settings)
 
     async def dial(self, to: str, from_number: str, script: str, notification: Notification,
                    callbacks: Callbacks | None = None) -> str:
@@ -216,16 +160,10 @@ class TelnyxDialer:
                        "webhook_url": callbacks.telnyx_webhook(), "webhook_url_method": "POST"}
             if callbacks.machine_detection:
                 options["answering_machine_detection"] = "detect"
-        try:
+        with telnyx_errors():
             response = await self._client.calls.dial(
                 connection_id=self._connection_id, to=to, from_=from_number,
                 command_id=f"{notification.id}:{notification.attempt}:{to}", **options)
-        except telnyx.APIStatusError as exc:
-            raise http_error(exc.status_code, "Telnyx") from None
-        except telnyx.APITimeoutError:
-            raise NotifyError("timeout", "Telnyx request timed out", retryable=True) from None
-        except telnyx.APIConnectionError:
-            raise NotifyError("connection", "cannot reach Telnyx", retryable=True) from None
         if response.data is None:
             raise NotifyError("server_error", "Telnyx answered without call data", retryable=True)
         return response.data.call_control_id

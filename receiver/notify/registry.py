@@ -36,10 +36,9 @@ from receiver.notify.phone import (
     PhoneNotifier,
     PhoneSettings,
     TelnyxDialer,
-    TelnyxSettings,
     TwilioDialer,
-    TwilioSettings,
 )
+from receiver.notify.providers import TelnyxSettings, TwilioSettings
 from receiver.notify.slack import SlackNotifier, SlackSettings
 from receiver.notify.sms import SmsNotifier, SmsSettings, TelnyxTexter, Texter, TwilioTexter
 

@@ -10,22 +10,21 @@ acts as the contact whose number sent the reply.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-import aiohttp
-import telnyx
-from twilio.base.exceptions import TwilioException, TwilioRestException
-from twilio.http.async_http_client import AsyncTwilioHttpClient
-from twilio.rest import Client as TwilioClient
-
 from receiver.notify.base import Delivery, Notification, NotifyError
-from receiver.notify.common import http_error, truncate
-from receiver.notify.phone import TelnyxSettings, TwilioSettings
+from receiver.notify.common import truncate
+from receiver.notify.providers import (
+    TelnyxSettings,
+    TwilioApi,
+    TwilioSettings,
+    telnyx_client,
+    telnyx_errors,
+)
 
 log = logging.getLogger(__name__)
 _E164 = re.compile(r"^\+[1-9]\d{6,14}$")
@@ -46,59 +45,26 @@ class TwilioTexter:
     name = "twilio"
 
     def __init__(self, settings: TwilioSettings) -> None:
-        self._settings = settings
-        self._client: TwilioClient | None = None
-        self._http: AsyncTwilioHttpClient | None = None
-
-    def _get_client(self) -> TwilioClient:
-        # built on first use: AsyncTwilioHttpClient opens an aiohttp session, which wants a loop
-        if self._client is None:
-            self._http = AsyncTwilioHttpClient(timeout=self._settings.timeout)
-            self._client = TwilioClient(self._settings.account_sid, self._settings.auth_token,
-                                        http_client=self._http, environment={})
-            if self._settings.base_url:
-                self._client.api.base_url = self._settings.base_url.rstrip("/")
-        return self._client
+        self._api = TwilioApi(settings)
 
     async def text(self, to: str, from_number: str, body: str) -> str:
-        try:
-            async with asyncio.timeout(self._settings.timeout):
-                message = await self._get_client().messages.create_async(
-                    to=to, from_=from_number, body=body)
-        except TwilioRestException as exc:
-            raise http_error(int(exc.status), "Twilio") from None
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise NotifyError("timeout", "Twilio request timed out", retryable=True) from None
-        except aiohttp.ClientError as exc:
-            raise NotifyError("connection", f"cannot reach Twilio ({type(exc).__name__})",
-                              retryable=True) from None
-        except TwilioException:
-            raise NotifyError("server_error", "Twilio answered something unreadable",
-                              retryable=True) from None
+        message = await self._api.request(lambda client: client.messages.create_async(
+            to=to, from_=from_number, body=body))
         return message.sid
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.close()
+        await self._api.close()
 
 
 class TelnyxTexter:
     name = "telnyx"
 
     def __init__(self, settings: TelnyxSettings) -> None:
-        self._client = telnyx.AsyncTelnyx(api_key=settings.api_key, base_url=settings.base_url,
-                                          timeout=settings.timeout,
-                                          max_retries=settings.max_retries)
+        self._client = telnyx_client(settings)
 
     async def text(self, to: str, from_number: str, body: str) -> str:
-        try:
+        with telnyx_errors():
             response = await self._client.messages.send(to=to, from_=from_number, text=body)
-        except telnyx.APIStatusError as exc:
-            raise http_error(exc.status_code, "Telnyx") from None
-        except telnyx.APITimeoutError:
-            raise NotifyError("timeout", "Telnyx request timed out", retryable=True) from None
-        except telnyx.APIConnectionError:
-            raise NotifyError("connection", "cannot reach Telnyx", retryable=True) from None
         if response.data is None or not response.data.id:
             raise NotifyError("server_error", "Telnyx answered without message data",
                               retryable=True)

@@ -21,10 +21,9 @@ from receiver.notify.phone import (
     PhoneNotifier,
     PhoneSettings,
     TelnyxDialer,
-    TelnyxSettings,
     TwilioDialer,
-    TwilioSettings,
 )
+from receiver.notify.providers import TelnyxSettings, TwilioSettings
 from receiver.notify.slack import SlackNotifier, SlackSettings
 from tests.notify.standins import SmtpSink
 

@@ -11,13 +11,12 @@ from receiver.notify.phone import (
     PhoneNotifier,
     PhoneSettings,
     TelnyxDialer,
-    TelnyxSettings,
     TwilioDialer,
-    TwilioSettings,
     decode_client_state,
     speak_on_answer,
     twiml,
 )
+from receiver.notify.providers import TelnyxSettings, TwilioSettings
 
 FROM = "+15005550006"
 

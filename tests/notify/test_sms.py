@@ -7,7 +7,7 @@ import pytest
 
 from receiver.domain.pages import incident_code
 from receiver.notify.base import Notification, NotifyError
-from receiver.notify.phone import TelnyxSettings, TwilioSettings
+from receiver.notify.providers import TelnyxSettings, TwilioSettings
 from receiver.notify.sms import SmsNotifier, SmsSettings, TelnyxTexter, TwilioTexter
 
 FROM = "+15005550099"
