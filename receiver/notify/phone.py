@@ -42,11 +42,11 @@ from receiver.notify.providers import (
     TwilioSettings,
     telnyx_client,
     telnyx_errors,
+    to_each_number,
 )
 
 log = logging.getLogger(__name__)
 
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 _XML_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _CLIENT_STATE_SAY_LIMIT = 700   # keeps base64 client_state well under a kilobyte
 
@@ -236,30 +236,19 @@ class PhoneNotifier:
         """Whether a page's call is delivered only once a person answers (two-way)."""
         return bool(self._settings.public_url)
 
-    def order_for(self, notification: Notification) -> list[Dialer]:
-        """The dialers to try, the one the incident is about moved last."""
-        about = (notification.provider or "").lower()
-        return sorted(self._dialers, key=lambda d: d.name == about)
+    @property
+    def providers(self) -> tuple[str, ...]:
+        """The providers that place the calls, in the order they are tried."""
+        return tuple(dialer.name for dialer in self._dialers)
 
     async def send(self, notification: Notification) -> Delivery:
-        if not notification.recipients:
-            raise NotifyError("config", "phone page has no recipients", retryable=False)
-        for index, number in enumerate(notification.recipients, 1):
-            if not _E164.match(number):
-                raise NotifyError("config", f"recipient #{index} is not an E.164 number",
-                                  retryable=False)
         script = notification.text or f"{notification.priority} {notification.summary}"
         callbacks = self._callbacks(notification)
-        refs, via = [], []
-        # One recipient failing on every provider fails the send: a retry may call the others
-        # again, which beats a page silently lost.
-        for number in notification.recipients:
-            ref, name = await self._call(number, script, notification, callbacks)
-            refs.append(ref)
-            if name not in via:
-                via.append(name)
-        return Delivery(ref=",".join(refs), via=",".join(via),
-                        awaiting=callbacks is not None and callbacks.two_way)
+        ref, via = await to_each_number(
+            notification, self._dialers, "phone",
+            lambda dialer, number: dialer.dial(number, self._from, script, notification,
+                                               callbacks))
+        return Delivery(ref=ref, via=via, awaiting=callbacks is not None and callbacks.two_way)
 
     def _callbacks(self, n: Notification) -> Callbacks | None:
         """Where the providers report back, when they can: two-way for a page to one person;
@@ -270,22 +259,6 @@ class PhoneNotifier:
         if not (n.page and len(n.recipients) == 1):
             return Callbacks(public_url, None, n.attempt)
         return Callbacks(public_url, n.page, n.attempt, self._settings.machine_detection)
-
-    async def _call(self, number: str, script: str, n: Notification,
-                    callbacks: Callbacks | None) -> tuple[str, str]:
-        errors: list[tuple[str, NotifyError]] = []
-        for dialer in self.order_for(n):
-            try:
-                return await dialer.dial(number, self._from, script, n, callbacks), dialer.name
-            except NotifyError as exc:
-                log.warning("phone page via %s failed, trying the next provider",
-                            dialer.name, extra={"reason": exc.reason, "incident": n.incident_id})
-                errors.append((dialer.name, exc))
-        retryable = [e for _, e in errors if e.retryable]
-        chosen = retryable[0] if retryable else errors[-1][1]
-        detail = "; ".join(f"{name}: {e.detail}" for name, e in errors)
-        raise NotifyError(chosen.reason, f"every phone provider failed ({detail})",
-                          retryable=bool(retryable))
 
     async def close(self) -> None:
         for dialer in self._dialers:

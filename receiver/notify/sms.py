@@ -11,7 +11,6 @@ acts as the contact whose number sent the reply.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -24,10 +23,10 @@ from receiver.notify.providers import (
     TwilioSettings,
     telnyx_client,
     telnyx_errors,
+    to_each_number,
 )
 
 log = logging.getLogger(__name__)
-_E164 = re.compile(r"^\+[1-9]\d{6,14}$")
 MAX_BODY = 1600            # the longest body the providers take; the template aims at 320
 
 
@@ -91,36 +90,11 @@ class SmsNotifier:
         self._texters = tuple(texters)
 
     async def send(self, notification: Notification) -> Delivery:
-        if not notification.recipients:
-            raise NotifyError("config", "text page has no recipients", retryable=False)
-        for index, number in enumerate(notification.recipients, 1):
-            if not _E164.match(number):
-                raise NotifyError("config", f"recipient #{index} is not an E.164 number",
-                                  retryable=False)
         body = truncate(notification.text or notification.summary, MAX_BODY)
-        refs, via = [], []
-        for number in notification.recipients:
-            ref, name = await self._text(number, body, notification)
-            refs.append(ref)
-            if name not in via:
-                via.append(name)
-        return Delivery(ref=",".join(refs), via=",".join(via))
-
-    async def _text(self, number: str, body: str, n: Notification) -> tuple[str, str]:
-        about = (n.provider or "").lower()
-        errors: list[tuple[str, NotifyError]] = []
-        for texter in sorted(self._texters, key=lambda t: t.name == about):
-            try:
-                return await texter.text(number, self._from, body), texter.name
-            except NotifyError as exc:
-                log.warning("text page via %s failed, trying the next provider", texter.name,
-                            extra={"reason": exc.reason, "incident": n.incident_id})
-                errors.append((texter.name, exc))
-        retryable = [e for _, e in errors if e.retryable]
-        chosen = retryable[0] if retryable else errors[-1][1]
-        detail = "; ".join(f"{name}: {e.detail}" for name, e in errors)
-        raise NotifyError(chosen.reason, f"every text provider failed ({detail})",
-                          retryable=bool(retryable))
+        ref, via = await to_each_number(
+            notification, self._texters, "text",
+            lambda texter, number: texter.text(number, self._from, body))
+        return Delivery(ref=ref, via=via)
 
     async def close(self) -> None:
         for texter in self._texters:

@@ -100,7 +100,7 @@ async def test_a_phone_channel_with_only_telnyx_configured_still_pages(policy):
     notifiers = build_notifiers(policy, env)
     phone = notifiers["phone"]
     assert isinstance(phone, PhoneNotifier)
-    assert [d.name for d in phone.order_for(note("phone"))] == ["telnyx"]
+    assert phone.providers == ("telnyx",)
     await close_all(notifiers)
 
 
