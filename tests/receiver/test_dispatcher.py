@@ -16,7 +16,7 @@ from receiver.domain.outbox import next_fallback
 from receiver.services.dispatcher import Dispatcher
 from receiver.services.metrics import ReceiverMetrics
 from receiver.store import make_store
-from tests.receiver.conftest import FakeClock, with_notifications
+from tests.receiver.conftest import FakeClock, eventually, with_notifications
 from tests.receiver.standins import (
     DeadNotifier,
     FlakyNotifier,
@@ -267,9 +267,7 @@ async def test_a_page_committed_during_a_slow_send_does_not_wait_for_it(store, p
     await deliver(store, policy, clock, alert("TelephonyServiceDown", fingerprint="b"),
                   group="second")
     d.wake()
-    async with asyncio.timeout(5):
-        while len(notifiers["pagerduty"].sent) < 2:
-            await asyncio.sleep(0.01)
+    await eventually(lambda: len(notifiers["pagerduty"].sent) == 2, timeout=5)
     assert not phone.release.is_set() and phone.sent == []
     phone.release.set()
     d.stop()
