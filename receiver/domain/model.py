@@ -140,6 +140,7 @@ class OutboxRow:
     last_error: str | None = None
     page: str | None = None
     lane: str = ""
+    taken_over_from: str | None = None  # whose claim expired unfinished: maybe already sent
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ Write paths are whole transactions so a caller can promise "committed or nothing
   group's latest incident, asks the pure ``decide`` callback what changes, and writes the
   incident, timeline events, outbox rows and timers it returns.
 - ``claim_outbox`` hands due outbox rows to one worker with a claim that expires, so rows held
-  by a worker that died are taken again later (PostgreSQL: ``FOR UPDATE SKIP LOCKED``).
+  by a worker that died are taken again later (PostgreSQL: ``FOR UPDATE SKIP LOCKED``); a row
+  so taken names its previous holder (``taken_over_from``). A live worker renews what it
+  holds (``renew_outbox_claims``, ``renew_timer_claims``: its heartbeat).
 - ``finish_outbox`` records an attempt and its outcome, only while the claim is still ours.
 - ``apply_incident`` changes one incident by id (acknowledge, resolve by hand, escalate);
   ``claim_timers`` / ``finish_timer`` run durable timers the same way as the outbox.
@@ -69,6 +71,10 @@ class Store(Protocol):
                            limit: int) -> list[Timer]:
         """Claim due pending timers, like claim_outbox (escalation steps)."""
 
+    async def renew_timer_claims(self, worker: str, ids: list[str], until: float) -> int:
+        """Extend to ``until`` the timer claims ``worker`` still holds among ``ids`` (one
+        statement); how many it still held."""
+
     async def finish_timer(self, timer_id: str, worker: str, now: float, state: str,
                            changes: Changes | None = None) -> bool:
         """Set a claimed timer to ``fired``/``cancelled`` and write ``changes`` in the same
@@ -85,6 +91,11 @@ class Store(Protocol):
                            limit: int) -> list[OutboxRow]:
         """Claim due pending rows (oldest first, one row per incident, channel and lane at a
         time)."""
+
+    async def renew_outbox_claims(self, worker: str, ids: list[str], until: float) -> int:
+        """Extend to ``until`` the outbox claims ``worker`` still holds among ``ids`` (pending
+        or awaiting rows; one statement): the heartbeat that keeps a live worker's slow send
+        from being taken over. How many it still held."""
 
     async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
         """Record the attempt and new state; False (and nothing written) if the claim was lost."""
@@ -115,6 +126,13 @@ class Store(Protocol):
     async def attempts_for(self, outbox_id: str) -> list[Attempt]: ...
 
     async def pending_count(self) -> int: ...
+
+    async def outbox_due_since(self, now: float) -> float | None:
+        """When the longest-waiting due row fell due (pending, or awaiting past its deadline;
+        backoff and digest waits are not due); None when none is."""
+
+    async def timers_due_since(self, now: float, kind: str) -> float | None:
+        """The earliest ``due_at`` <= ``now`` of a pending (not fired) timer of ``kind``."""
 
     async def open_counts(self) -> dict[str, int]:
         """Open (not resolved) incidents per priority."""

@@ -43,6 +43,12 @@ class StoreMethods:
     async def finish_outbox(self, row_id: str, worker: str, now: float, finish: Finish) -> bool:
         return await self._run(outbox.finish_outbox(row_id, worker, now, finish), True)
 
+    async def renew_outbox_claims(self, worker: str, ids: list[str], until: float) -> int:
+        return await self._run(outbox.renew_outbox_claims(worker, ids, until), True)
+
+    async def renew_timer_claims(self, worker: str, ids: list[str], until: float) -> int:
+        return await self._run(timers.renew_timer_claims(worker, ids, until), True)
+
     async def mark_awaiting(self, row_id: str, worker: str, now: float, until: float) -> bool:
         return await self._run(pages.mark_awaiting(row_id, worker, now, until), True)
 
@@ -87,6 +93,12 @@ class StoreMethods:
 
     async def pending_count(self):
         return await self._run(outbox.pending_count())
+
+    async def outbox_due_since(self, now: float) -> float | None:
+        return await self._run(outbox.oldest_due(now))
+
+    async def timers_due_since(self, now: float, kind: str) -> float | None:
+        return await self._run(timers.oldest_due_timer(now, kind))
 
     async def open_counts(self):
         return await self._run(incidents.open_counts())

@@ -254,6 +254,58 @@ async def test_timers_are_claimed_once_retaken_after_expiry_and_fired_with_their
     assert [e.kind for e in await store.timeline("inc1")] == ["opened", "escalated"]
 
 
+async def test_a_holder_renews_only_its_own_claims_and_an_unfinished_one_is_taken_by_name(store):
+    await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), row("a"), row("b", channel="email"),
+        timers=[Timer("t1", "inc1", "escalation", 100.0)]))
+    claimed = await store.claim_outbox("w1", 100.0, 15.0, 10)
+    assert [(r.id, r.taken_over_from) for r in claimed] == [("a", None), ("b", None)]
+    assert await store.renew_outbox_claims("w1", ["a", "nope"], 130.0) == 1   # w1 lost b
+    assert await store.renew_outbox_claims("w2", ["b"], 130.0) == 0           # not w2's
+    assert await store.renew_outbox_claims("w1", [], 130.0) == 0
+    taken = await store.claim_outbox("w2", 116.0, 15.0, 10)
+    assert [(r.id, r.taken_over_from) for r in taken] == [("b", "w1")]       # a: until 130
+    assert await store.renew_outbox_claims("w1", ["b"], 140.0) == 0
+    # a recorded attempt clears the claim: the retry is a fresh claim, not a takeover
+    assert await store.finish_outbox("b", "w2", 117.0, Finish(
+        "pending", attempt("b", "retry", reason="server_error"), next_attempt_at=118.0))
+    assert [(r.id, r.taken_over_from) for r in await store.claim_outbox(
+        "w2", 129.0, 15.0, 10)] == [("b", None)]
+    # timers alike
+    assert [t.id for t in await store.claim_timers("w1", 100.0, 15.0, 10)] == ["t1"]
+    assert await store.renew_timer_claims("w2", ["t1"], 150.0) == 0
+    assert await store.renew_timer_claims("w1", ["t1"], 150.0) == 1
+    assert await store.claim_timers("w2", 149.0, 15.0, 10) == []
+    assert [t.id for t in await store.claim_timers("w2", 150.0, 15.0, 10)] == ["t1"]
+    assert await store.renew_timer_claims("w1", ["t1"], 190.0) == 0
+
+
+async def test_the_waiting_reads_say_since_when_the_oldest_due_row_and_timer_wait(store):
+    assert await store.outbox_due_since(100.0) is None
+    assert await store.timers_due_since(100.0, "escalation") is None
+    await store.apply_group("k1", "g", 100.0, opening(
+        incident(group="g"), call("ada", "ada"), row("later", channel="email", due=500.0),
+        timers=[Timer("t1", "inc1", "escalation", 200.0), Timer("t2", "inc1", "x", 150.0)]))
+    assert (await store.outbox_due_since(300.0), await store.outbox_due_since(99.0)) == (
+        100.0, None)
+    assert await store.timers_due_since(300.0, "escalation") == 200.0
+    assert await store.timers_due_since(199.0, "escalation") is None
+    await store.claim_outbox("w1", 300.0, 15.0, 10)                  # a row backing off:
+    await store.finish_outbox("ada", "w1", 301.0, Finish(            # not due
+        "pending", attempt("ada", "retry", reason="timeout"), next_attempt_at=400.0))
+    assert await store.outbox_due_since(350.0) is None
+    await store.claim_outbox("w1", 400.0, 15.0, 10)
+    assert await store.mark_awaiting("ada", "w1", 400.0, 460.0)      # ringing until 460
+    assert await store.outbox_due_since(450.0) is None
+    assert await store.outbox_due_since(470.0) == 460.0              # no outcome came
+    await store.settle_page("page-ada", 480.0, lambda r: Finish("sent", attempt("ada")))
+    assert await store.outbox_due_since(499.0) is None
+    assert await store.outbox_due_since(600.0) == 500.0
+    await store.claim_timers("w1", 300.0, 15.0, 10)
+    assert await store.finish_timer("t1", "w1", 300.0, "fired")
+    assert await store.timers_due_since(300.0, "escalation") is None
+
+
 async def test_old_delivery_keys_are_pruned_and_recent_ones_kept(store):
     await store.apply_group("old", "g", 100.0, opening(incident(group="g")))
     await store.apply_group("new", "g", 500.0, lambda s: Changes())

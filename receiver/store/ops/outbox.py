@@ -39,10 +39,14 @@ def notified_channels(incident_id: str) -> Op:
 def claim_outbox(pg: bool, worker: str, now: float, lease_seconds: float, limit: int) -> Op:
     """Due pending rows not claimed (or whose claim expired), and no earlier pending or
     awaiting row of the same incident, channel and lane (a resolve never overtakes its
-    trigger; a person is not rung twice at once)."""
+    trigger; a person is not rung twice at once). A row whose expired claim was never
+    finished comes back with ``taken_over_from`` naming that holder (SET sees the old
+    ``claimed_by``); a finished attempt clears the claim, so a plain retry comes back
+    with None."""
     skip_locked = " FOR UPDATE SKIP LOCKED" if pg else ""
     rows = yield Q(
-        "UPDATE outbox SET claimed_by = ?, claim_expires_at = ? WHERE seq IN ("
+        "UPDATE outbox SET taken_over_from = claimed_by, claimed_by = ?, claim_expires_at = ?"
+        " WHERE seq IN ("
         " SELECT o.seq FROM outbox o WHERE o.state = 'pending' AND o.next_attempt_at <= ?"
         " AND (o.claimed_by IS NULL OR o.claim_expires_at <= ?)"
         " AND NOT EXISTS (SELECT 1 FROM outbox e WHERE e.incident_id = o.incident_id"
@@ -51,6 +55,18 @@ def claim_outbox(pg: bool, worker: str, now: float, lease_seconds: float, limit:
         f" ORDER BY o.seq LIMIT ?{skip_locked}) RETURNING *",
         (worker, now + lease_seconds, now, now, limit))
     return sorted((outbox_from_row(row) for row in rows), key=lambda row: row.seq)
+
+
+def renew_outbox_claims(worker: str, ids: list[str], until: float) -> Op:
+    """Extend to ``until`` the claims ``worker`` still holds among ``ids`` (its heartbeat);
+    how many it still held. One statement however many rows; an empty ``ids`` runs none."""
+    if not ids:
+        return 0
+    marks = ", ".join("?" for _ in ids)
+    count = yield Q("UPDATE outbox SET claim_expires_at = ? WHERE claimed_by = ?"
+                    f" AND state IN ('pending', 'awaiting') AND id IN ({marks})",
+                    (until, worker, *ids), "rowcount")
+    return count
 
 
 def finish_outbox(row_id: str, worker: str, now: float, finish: Finish) -> Op:
@@ -112,3 +128,13 @@ def attempts_for(outbox_id: str) -> Op:
 def pending_count() -> Op:
     rows = yield Q("SELECT COUNT(*) AS n FROM outbox WHERE state = 'pending'")
     return int(rows[0]["n"])
+
+
+def oldest_due(now: float) -> Op:
+    """When the longest-waiting row that should be leaving fell due: the least
+    ``next_attempt_at`` <= ``now`` among pending rows and awaiting ones past their deadline
+    (a call whose outcome never came); None when there is none. A row backing off, or a
+    digest row before its send time, is not due."""
+    rows = yield Q("SELECT MIN(next_attempt_at) AS due FROM outbox"
+                   " WHERE state IN ('pending', 'awaiting') AND next_attempt_at <= ?", (now,))
+    return rows[0]["due"] if rows else None

@@ -50,3 +50,23 @@ def claim_timers(pg: bool, worker: str, now: float, lease_seconds: float, limit:
     timers = [Timer(r["id"], r["incident_id"], r["kind"], r["due_at"], loads(r["payload"]))
               for r in rows]
     return sorted(timers, key=lambda t: (t.due_at, t.id))
+
+
+def renew_timer_claims(worker: str, ids: list[str], until: float) -> Op:
+    """Extend to ``until`` the claims ``worker`` still holds among ``ids`` (its heartbeat);
+    how many it still held. One statement; an empty ``ids`` runs none."""
+    if not ids:
+        return 0
+    marks = ", ".join("?" for _ in ids)
+    count = yield Q("UPDATE timers SET claim_expires_at = ? WHERE claimed_by = ?"
+                    f" AND state = 'pending' AND id IN ({marks})", (until, worker, *ids),
+                    "rowcount")
+    return count
+
+
+def oldest_due_timer(now: float, kind: str) -> Op:
+    """The least ``due_at`` <= ``now`` among pending timers of ``kind`` (due, not yet fired);
+    None when there is none."""
+    rows = yield Q("SELECT MIN(due_at) AS due FROM timers WHERE state = 'pending'"
+                   " AND kind = ? AND due_at <= ?", (kind, now))
+    return rows[0]["due"] if rows else None
