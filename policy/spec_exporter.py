@@ -13,11 +13,17 @@ keys, wrong types and bad durations are errors naming the key path and line.
       webhook_body_limit: 65536      # bytes
       dedup_capacity: 100000         # remembered (call, state) pairs
       health_window: 5m
+      control_targets: [https://www.example.com/]   # egress control URLs (see below)
       probe_targets:
         - name: twilio-webhook
           kind: twilio_webhook
           url: https://api.example.com/telephony/webhooks/twilio
         - {name: app-api, kind: http, url: "https://api.example.com/health"}
+
+``control_targets`` are URLs the egress control probe (``exporter.probes.egress``) fetches
+besides resolving the providers' API hosts: they tell "callwatch cannot reach anything" from
+"the providers are down", so pick ones that depend on neither provider. Each URL is its own
+``target`` label, hence no user, password, query or fragment.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from urllib.parse import SplitResult, urlsplit
 
 from policy.reader import Node
 
@@ -35,7 +42,7 @@ DEFAULT_POLL_INTERVALS = {"calls": 30.0, "insights": 300.0, "alerts": 60.0, "del
                           "statuspage": 60.0}
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
 _KEYS = ("poll_intervals", "api_timeout", "probe_interval", "probe_timeout", "probe_targets",
-         "webhook_body_limit", "dedup_capacity", "health_window")
+         "webhook_body_limit", "dedup_capacity", "health_window", "control_targets")
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,7 @@ class ExporterSettings:
     webhook_body_limit: int = 64 * 1024
     dedup_capacity: int = 100_000
     health_window_seconds: float = 300.0
+    control_targets: tuple[str, ...] = ()   # egress control URLs, each its own target label
 
 
 def read_exporter(node: Node) -> ExporterSettings:
@@ -79,6 +87,7 @@ def read_exporter(node: Node) -> ExporterSettings:
         dedup_capacity=(node.child("dedup_capacity").integer(100)
                         if node.has("dedup_capacity") else defaults.dedup_capacity),
         health_window_seconds=_positive(node, "health_window", defaults.health_window_seconds),
+        control_targets=_read_control_targets(node.child("control_targets")),
     )
 
 
@@ -136,3 +145,30 @@ def _read_target(node: Node) -> ProbeTarget:
         if expect > 599:
             raise node.child("expect_status").error(f"must be an HTTP status, got {expect}")
     return ProbeTarget(name, kind, url, provider, expect)
+
+
+def _read_control_targets(node: Node) -> tuple[str, ...]:
+    """Absolute http(s) URLs, each once; one becomes a label, so nothing secret may ride on it."""
+    if node.value is None:
+        return ()
+    urls: list[str] = []
+    for item in node.each():
+        url = item.string()
+        parts = urlsplit(url)
+        # checked first, and the URL not echoed: a user or password must not reach the logs
+        if "@" in parts.netloc or parts.query or parts.fragment:
+            raise item.error("must not carry a user, password, query or fragment "
+                             "(the URL is the target label)")
+        if parts.scheme not in ("http", "https") or not parts.hostname or _bad_port(parts):
+            raise item.error(f"must be an http:// or https:// URL with a host, got {url!r}")
+        if url in urls:
+            raise item.error(f"control target {url!r} is listed twice")
+        urls.append(url)
+    return tuple(urls)
+
+
+def _bad_port(parts: SplitResult) -> bool:
+    try:
+        return parts.port == 0
+    except ValueError:   # not a number, or above 65535
+        return True

@@ -31,6 +31,7 @@ def test_a_full_section_is_read():
   webhook_body_limit: 4096
   dedup_capacity: 500
   health_window: 10m
+  control_targets: ['https://www.example.com/', 'http://connectivity.example.net:8080/ping']
   probe_targets:
     - {name: twilio-hook, kind: twilio_webhook, url: "http://127.0.0.1:9120/telephony/webhooks/twilio"}
     - {name: app-api, kind: http, url: "https://api.example.com/health", expect_status: 204}
@@ -43,6 +44,8 @@ def test_a_full_section_is_read():
     hook, api = settings.probe_targets
     assert (hook.kind, hook.provider) == ("twilio_webhook", "twilio")
     assert (api.provider, api.expect_status) == (None, 204)
+    assert settings.control_targets == ("https://www.example.com/",
+                                        "http://connectivity.example.net:8080/ping")
 
 
 ERRORS = [
@@ -67,6 +70,17 @@ ERRORS = [
      "exporter:\n  probe_targets:\n    - {name: a, kind: twilio_webhook, url: 'http://x', "
      "provider: telnyx}\n", "is for twilio"),
     ("a tiny body limit is an error", "exporter:\n  webhook_body_limit: 10\n", "at least 1024"),
+    ("control targets must be a list", "exporter:\n  control_targets: https://x.example/\n",
+     "exporter.control_targets: must be a list"),
+    ("a control target that is not a URL is an error",
+     "exporter:\n  control_targets: [www.example.com]\n", "URL with a host"),
+    ("a control target without a host is an error",
+     "exporter:\n  control_targets: ['https:///ping']\n", "URL with a host"),
+    ("a control target with a bad port is an error",
+     "exporter:\n  control_targets: ['http://x.example:99999/']\n", "URL with a host"),
+    ("a control target with a query is an error (it becomes the label)",
+     "exporter:\n  control_targets: ['https://x.example/?token=abc']\n",
+     "must not carry a user, password, query or fragment"),
 ]
 
 
@@ -76,4 +90,5 @@ def test_section_errors_name_the_key_and_line(name, section, message):
         with_exporter(section)
     text = str(info.value)
     assert message in text
+    assert "abc" not in text        # a query, user or password is never echoed
     assert "p.yaml:" in text and text.split(":")[1].strip().isdigit()
