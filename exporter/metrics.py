@@ -40,6 +40,7 @@ class ExporterMetrics:
     provider_status: Gauge
     probe_success: Gauge
     probe_duration: Gauge
+    probe_cert_expiry: Gauge
     signature_failures: Counter
 
     def api_call(self, provider: str, operation: str, seconds: float, ok: bool) -> None:
@@ -106,6 +107,11 @@ def create_metrics(registry: CollectorRegistry) -> ExporterMetrics:
             catalog.PROBE_DURATION,
             "Duration of the last synthetic probe of the target, in seconds.",
             ("target",), unit="seconds", registry=registry),
+        probe_cert_expiry=Gauge(
+            catalog.PROBE_CERT_EXPIRY,
+            "Unix time at which the earliest-expiring certificate the https probe target sent "
+            "expires; absent for http targets and when the last probe got no certificate.",
+            ("target",), registry=registry),
         signature_failures=Counter(
             catalog.SIGNATURE_FAILURES,
             "Webhooks rejected for a missing, forged or stale signature.",

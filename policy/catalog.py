@@ -21,6 +21,9 @@ PROBE_SUCCESS = "telephony_probe_success"
 PROBE_DURATION = "telephony_probe_duration_seconds"
 SIGNATURE_FAILURES = "telephony_webhook_signature_failures_total"
 
+# callwatch's own metrics, which the callwatch-self rule group reads.
+PROBE_CERT_EXPIRY = "telephony_probe_ssl_earliest_cert_expiry_seconds"
+
 # Call outcomes. "Answered" calls are the ones that connected: they end completed or dropped.
 OUTCOMES = ("completed", "dropped", "failed", "busy", "no_answer", "canceled")
 ANSWERED_OUTCOMES = ("completed", "dropped")

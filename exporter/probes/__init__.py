@@ -2,6 +2,9 @@
 
 A probe takes a :class:`ProbeContext` and a ``policy.spec_exporter.ProbeTarget`` and returns a
 :class:`ProbeResult`; it never raises for a failing target (failure is a metric value).
+Beside the kinds: ``send`` (the one HTTP exchange), ``tls`` (certificate expiry of https
+targets), ``runner`` (rounds and metrics), and ``egress``, callwatch's own egress control probe,
+which runs apart from the policy's targets.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ class ProbeResult:
     duration: float
     status: int | None          # HTTP status, None when no answer came
     detail: str
+    cert_expiry: float | None = None   # https: unix time the peer's earliest certificate expires
 
 
 @dataclass

@@ -1,8 +1,9 @@
 """Running probe rounds and recording them; the background loop in ``cleanup_ctx``.
 
 Metrics per round: ``telephony_probe_success{target}`` (1/0), ``telephony_probe_duration_seconds
-{target}``, and for webhook probes ``telephony_webhook_deliveries_total{provider,source="probe",
-outcome}``. Targets come from the policy (``exporter.probe_targets``).
+{target}``, for https targets ``telephony_probe_ssl_earliest_cert_expiry_seconds{target}`` (see
+``exporter.probes.tls``), and for webhook probes ``telephony_webhook_deliveries_total{provider,
+source="probe",outcome}``. Targets come from the policy (``exporter.probe_targets``).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterable
 
 import aiohttp
 from aiohttp import web
+from prometheus_client import Gauge
 
 from callwatch.signatures import load_telnyx_private_key
 from callwatch.web import POLICY
@@ -21,6 +23,7 @@ from exporter.config import ExporterConfig
 from exporter.keys import METRICS
 from exporter.metrics import ExporterMetrics
 from exporter.probes import ProbeContext, ProbeResult, probe_for
+from exporter.probes.tls import probe_session
 from policy.spec_exporter import ProbeTarget
 
 log = logging.getLogger("callwatch.exporter.probes")
@@ -50,12 +53,23 @@ class ProbeRunner:
             return
         self.metrics.probe_success.labels(target.name).set(1 if result.success else 0)
         self.metrics.probe_duration.labels(target.name).set(result.duration)
+        _record_certificate(self.metrics.probe_cert_expiry, target.name, result.cert_expiry)
         if target.provider and target.kind.endswith("_webhook"):
             outcome = "success" if result.success else "failure"
             self.metrics.webhook_deliveries.labels(target.provider, "probe", outcome).inc()
         if not result.success:
             log.warning("probe failed", extra={"target": target.name, "status": result.status,
                                                "problem": result.detail})
+
+
+def _record_certificate(gauge: Gauge, name: str, expiry: float | None) -> None:
+    """Set the target's expiry; without a certificate this round (plain http, or no TLS
+    handshake) the series goes away, as in blackbox_exporter, rather than reading 0: "expired
+    in 1970" would page as an expiring certificate."""
+    if expiry is not None:
+        gauge.labels(name).set(expiry)
+    else:
+        gauge.remove(name)   # a no-op when there is no such series
 
 
 def probe_context(config: ExporterConfig, session: aiohttp.ClientSession, timeout: float,
@@ -81,7 +95,7 @@ def setup_probes(app: web.Application, config: ExporterConfig, clock: Callable[[
         return
 
     async def context(app: web.Application):
-        session = aiohttp.ClientSession()
+        session = probe_session()
         ctx = probe_context(config, session, settings.probe_timeout_seconds, clock)
 
         async def loop() -> None:

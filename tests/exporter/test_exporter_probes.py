@@ -2,6 +2,7 @@
 
 import base64
 import time
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -102,3 +103,119 @@ def test_the_probe_private_key_file_is_read(tmp_path, telnyx_key):
     path.write_text(base64.b64encode(raw).decode() + "\n")
     config = load_config({"CALLWATCH_PROBE_TELNYX_PRIVATE_KEY_FILE": str(path)})
     assert config.probe_telnyx_private_key == base64.b64encode(raw).decode()
+
+
+# --- certificate expiry of https targets ------------------------------------------------------
+
+def _certificate(subject: str, issuer_key, issuer_name, days: float, *, ca: bool, key=None):
+    """A certificate for 127.0.0.1 and localhost valid for ``days``, and its key."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = key or ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)])
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    builder = (x509.CertificateBuilder().subject_name(name)
+               .issuer_name(issuer_name or name).public_key(key.public_key())
+               .serial_number(x509.random_serial_number())
+               .not_valid_before(now - dt.timedelta(minutes=5))
+               .not_valid_after(now + dt.timedelta(days=days))
+               .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True))
+    if not ca:
+        builder = builder.add_extension(x509.SubjectAlternativeName([
+            x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]),
+            critical=False)
+    return builder.sign(issuer_key or key, hashes.SHA256()), key
+
+
+def _pem(cert) -> bytes:
+    return cert.public_bytes(serialization.Encoding.PEM)
+
+
+@pytest.fixture
+def ca_and_leaf(tmp_path):
+    """A CA that expires in 3 days and a leaf it signed that expires in 9: the server sends
+    both, so the earliest expiry of the chain is the CA's, not the leaf's."""
+    ca, ca_key = _certificate("probe test CA", None, None, 3, ca=True)
+    leaf, leaf_key = _certificate("127.0.0.1", ca_key, ca.subject, 9, ca=False)
+    chain, key, ca_file = tmp_path / "chain.pem", tmp_path / "key.pem", tmp_path / "ca.pem"
+    chain.write_bytes(_pem(leaf) + _pem(ca))
+    key.write_bytes(leaf_key.private_bytes(serialization.Encoding.PEM,
+                                           serialization.PrivateFormat.PKCS8,
+                                           serialization.NoEncryption()))
+    ca_file.write_bytes(_pem(ca))
+    return ca, leaf, str(chain), str(key), str(ca_file)
+
+
+async def https_round(aiohttp_server, server_context, client_context):
+    """Two probe rounds of an https target and a plain http one, through a session trusting
+    ``client_context``: the registry, the second round's results, the runner, the https
+    server."""
+    from aiohttp import web
+
+    from exporter.probes.tls import probe_session
+
+    async def ok(request):
+        return web.json_response({"status": "ok"})
+    app = web.Application()
+    app.router.add_get("/healthz", ok)
+    secure = await aiohttp_server(app, ssl=server_context)
+    plain = await aiohttp_server(app)
+    registry = CollectorRegistry()
+    runner = ProbeRunner((ProbeTarget("secure", "http", str(secure.make_url("/healthz")), None),
+                          ProbeTarget("plain", "http", str(plain.make_url("/healthz")), None)),
+                         create_metrics(registry))
+    async with probe_session(ssl=client_context) as session:
+        ctx = ProbeContext(session, 5.0, time.time, time.monotonic)
+        await runner.run_round(ctx)   # the second round reuses its pooled connections
+        results = {r.target: r for r in await runner.run_round(ctx)}
+    return registry, results, runner, secure
+
+
+async def test_an_https_probe_exports_the_earliest_expiry_of_the_chain_the_server_sent(
+        aiohttp_server, ca_and_leaf):
+    import ssl
+    ca, leaf, chain, key, ca_file = ca_and_leaf
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(chain, key)
+    registry, results, _, _ = await https_round(aiohttp_server, server,
+                                                ssl.create_default_context(cafile=ca_file))
+    assert results["secure"].success, results["secure"]
+    expiry = registry.get_sample_value("telephony_probe_ssl_earliest_cert_expiry_seconds",
+                                       {"target": "secure"})
+    assert expiry == ca.not_valid_after_utc.timestamp()
+    assert expiry < leaf.not_valid_after_utc.timestamp()
+
+
+@pytest.fixture
+def self_signed(tmp_path):
+    """The simulator's throwaway certificate (simulator/tls.py) and its notAfter."""
+    from cryptography import x509
+
+    from simulator.tls import make_certificate
+    cert = make_certificate(tmp_path, days=5)
+    pem = Path(cert.cert_file).read_bytes()
+    return cert, x509.load_pem_x509_certificate(pem).not_valid_after_utc.timestamp()
+
+
+async def test_a_self_signed_target_exports_its_certificate_not_after_and_http_exports_none(
+        aiohttp_server, self_signed):
+    cert, not_after = self_signed
+    registry, results, runner, secure = await https_round(
+        aiohttp_server, cert.server_context(), cert.client_context())
+    name = "telephony_probe_ssl_earliest_cert_expiry_seconds"
+    assert results["secure"].cert_expiry == not_after
+    assert registry.get_sample_value(name, {"target": "secure"}) == not_after
+    assert results["plain"].success and results["plain"].cert_expiry is None
+    assert registry.get_sample_value(name, {"target": "plain"}) is None
+    # the server gone, no certificate this round: the series goes rather than reading 0
+    await secure.close()
+    async with aiohttp.ClientSession() as session:
+        await runner.run_round(ProbeContext(session, 2.0, time.time, time.monotonic))
+    assert registry.get_sample_value(name, {"target": "secure"}) is None
+    assert registry.get_sample_value("telephony_probe_success", {"target": "secure"}) == 0
