@@ -1,4 +1,5 @@
-"""Background work in ``cleanup_ctx``: the pollers (and their HTTP clients) and the probes.
+"""Background work in ``cleanup_ctx``: the pollers (and their HTTP clients), the probes and
+the egress control probe (``exporter.probes.egress``).
 
 One source of truth per provider for ended calls (so nothing is counted twice):
 ``ExporterConfig.webhooks_count_calls`` (see exporter/config.py) picks the verified webhooks or
@@ -24,6 +25,7 @@ from exporter.config import ExporterConfig
 from exporter.keys import METRICS, STATES, TRACKER
 from exporter.leader import LeaderElection, LeaderSettings, load_leader_settings
 from exporter.poller import Poller
+from exporter.probes.egress import setup_egress
 from exporter.probes.runner import setup_probes
 
 log = logging.getLogger("callwatch.exporter")
@@ -50,6 +52,7 @@ def setup_background(app: web.Application, config: ExporterConfig,
     app.cleanup_ctx.append(_pollers(config, clock, leader))
     app[READINESS].append(_pollers_check(app, config))
     setup_probes(app, config, clock)
+    setup_egress(app, config, clock)   # callwatch's own egress, on every replica
 
 
 def _follow_leader(app: web.Application, poller: Poller,

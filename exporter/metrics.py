@@ -1,9 +1,10 @@
 """Every exporter metric (docs/exporter.md), registered on a given registry.
 
 Names come from ``policy.catalog`` (the contract). Labels are closed sets only — provider,
-direction, outcome, source, operation, probe target names from the policy — never a call id,
-phone number or URL path. Every label combination that can occur for the known providers is
-created up front, so the number of series does not grow with traffic.
+direction, outcome, source, operation, probe target names, egress control targets (``dns:`` and
+the configured hosts, the policy's control URLs) — never a call id, phone number or the path of
+a request received. Every label combination that can occur for the known providers is created up
+front, so the number of series does not grow with traffic.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ API_OUTCOMES = ("success", "error")
 MOS_BUCKETS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
 # Provider APIs answer in tens of milliseconds to seconds; thresholds are 1 s and 2 s at p95.
 API_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+# No rule reads it (the rules read EGRESS_SUCCESS), so it is named here, not in the catalog.
+EGRESS_DURATION = "callwatch_egress_probe_duration_seconds"
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class ExporterMetrics:
     probe_success: Gauge
     probe_duration: Gauge
     probe_cert_expiry: Gauge
+    egress_success: Gauge
+    egress_duration: Gauge
     signature_failures: Counter
 
     def api_call(self, provider: str, operation: str, seconds: float, ok: bool) -> None:
@@ -58,6 +63,11 @@ class ExporterMetrics:
         """Create the series of one probe target (a name from the policy)."""
         self.probe_success.labels(target)
         self.probe_duration.labels(target)
+
+    def init_egress(self, target: str) -> None:
+        """Create the series of one egress control target (``dns:<host>`` or a policy URL)."""
+        self.egress_success.labels(target)
+        self.egress_duration.labels(target)
 
 
 def create_metrics(registry: CollectorRegistry) -> ExporterMetrics:
@@ -112,6 +122,15 @@ def create_metrics(registry: CollectorRegistry) -> ExporterMetrics:
             "Unix time at which the earliest-expiring certificate the https probe target sent "
             "expires; absent for http targets and when the last probe got no certificate.",
             ("target",), registry=registry),
+        egress_success=Gauge(
+            catalog.EGRESS_SUCCESS,
+            "1 when callwatch's last egress control probe of the target succeeded, else 0: "
+            "dns:<host> resolved to an address, a URL answered below 400.",
+            ("target",), registry=registry),
+        egress_duration=Gauge(
+            EGRESS_DURATION,
+            "Duration of callwatch's last egress control probe of the target, in seconds.",
+            ("target",), unit="seconds", registry=registry),
         signature_failures=Counter(
             catalog.SIGNATURE_FAILURES,
             "Webhooks rejected for a missing, forged or stale signature.",

@@ -22,6 +22,7 @@ PROBE_DURATION = "telephony_probe_duration_seconds"
 SIGNATURE_FAILURES = "telephony_webhook_signature_failures_total"
 
 # callwatch's own metrics, which the callwatch-self rule group reads.
+EGRESS_SUCCESS = "callwatch_egress_probe_success"
 PROBE_CERT_EXPIRY = "telephony_probe_ssl_earliest_cert_expiry_seconds"
 
 # Call outcomes. "Answered" calls are the ones that connected: they end completed or dropped.
