@@ -4,7 +4,8 @@ Probes the policy's ``exporter.probe_targets`` (``webhooks``: the webhook kinds 
 ``--base-url URL`` it probes ``URL/telephony/webhooks/twilio`` and ``.../telnyx`` instead.
 Signing secrets come from the environment (``TWILIO_AUTH_TOKEN``,
 ``CALLWATCH_PROBE_TELNYX_PRIVATE_KEY``). Prints a table (target, success, duration, status,
-detail); exits 0 when every probe succeeded, 1 when one failed, 2 when there is nothing to probe.
+detail); exits 0 when every probe succeeded, 1 when one failed, 2 when there is nothing to probe
+(one line on stderr naming ``exporter.probe_targets`` and the policy file).
 """
 
 from __future__ import annotations
@@ -12,14 +13,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import sys
 import time
 
 import aiohttp
 
-from callwatch.commands.common import add_policy_option, load_policy_from_args
+from callwatch.commands.common import add_policy_option
 from exporter.config import load_config
 from exporter.probes import ProbeResult
 from exporter.probes.runner import ProbeRunner, probe_context
+from policy import load_policy, policy_path
 from policy.spec_exporter import ProbeTarget
 
 
@@ -61,12 +64,25 @@ async def run_round(targets, environ, timeout: float) -> list[ProbeResult]:
         return await ProbeRunner(targets, None).run_round(ctx)
 
 
+def nothing_to_probe(args: argparse.Namespace, configured: tuple[ProbeTarget, ...],
+                     source: str) -> str:
+    """The one line saying why no target was selected, naming the policy key to fill in."""
+    if args.target and configured:
+        kind = "webhook probe target" if args.what == "webhooks" else "probe target"
+        return (f"callwatch probe: no {kind} named {', '.join(args.target)} in "
+                f"exporter.probe_targets of {source}")
+    what = ("webhook probe targets (kind twilio_webhook or telnyx_webhook)"
+            if args.what == "webhooks" else "probe targets")
+    return (f"callwatch probe: no {what} in exporter.probe_targets of {source}: add one there, "
+            "or pass --base-url URL")
+
+
 def main(args: argparse.Namespace) -> int:
-    settings = load_policy_from_args(args).exporter
+    source = policy_path(args.policy, os.environ)
+    settings = load_policy(source).exporter
     targets = select_targets(args, settings.probe_targets)
     if not targets:
-        print("callwatch probe: no probe targets: add exporter.probe_targets to the policy or "
-              "pass --base-url")
+        print(nothing_to_probe(args, settings.probe_targets, str(source)), file=sys.stderr)
         return 2
     timeout = args.timeout or settings.probe_timeout_seconds
     results = asyncio.run(run_round(targets, os.environ, timeout))

@@ -87,3 +87,38 @@ def test_the_command_serves_the_exporter_and_the_probe_command_checks_it(command
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_probe_webhooks_with_no_targets_names_the_policy_key_and_exits_2(secrets_env):
+    """The shipped policy configures no probe targets (its examples are comments)."""
+    result = subprocess.run([sys.executable, "-m", "callwatch", "probe", "webhooks",
+                             "--policy", "deploy/policy.yaml"], cwd=REPO, env=secrets_env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "exporter.probe_targets" in lines[0] and "deploy/policy.yaml" in lines[0]
+    assert lines[0].startswith("callwatch probe: no webhook probe targets")
+    assert "--base-url" in lines[0]
+
+
+@pytest.mark.parametrize("argv,expected", [
+    (["webhooks"], "no webhook probe targets (kind twilio_webhook or telnyx_webhook) in "
+                   "exporter.probe_targets of "),
+    (["all", "--target", "nope"], "no probe target named nope in exporter.probe_targets of "),
+    (["webhooks", "--target", "api"],
+     "no webhook probe target named api in exporter.probe_targets of "),
+])
+def test_a_policy_without_a_matching_target_says_which_is_missing(argv, expected, tmp_path,
+                                                                  capsys):
+    from callwatch.cli import main
+    text = (REPO / "deploy" / "policy.yaml").read_text()
+    assert text.count("  probe_targets: []\n") == 1
+    policy = tmp_path / "policy.yaml"
+    policy.write_text(text.replace("  probe_targets: []\n", "  probe_targets: [{name: api, "
+                                   "kind: http, url: 'http://127.0.0.1:9/health'}]\n"))
+    assert main(["probe", *argv, "--policy", str(policy)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err == f"callwatch probe: {expected}{policy}" + (
+        "" if "--target" in argv else ": add one there, or pass --base-url URL")
