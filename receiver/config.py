@@ -16,18 +16,23 @@
 | ``TELNYX_PUBLIC_KEY`` | verifies the Ed25519 signature of Telnyx call events (base64) |
 | ``TELNYX_API_KEY[_FILE]``, ``TELNYX_BASE_URL`` | Call Control commands on a two-way call |
 | ``CALLWATCH_NOTIFIER_FACTORY`` | as below (receiver.notify.registry:build_notifiers) |
-| ``CALLWATCH_OUTBOX_LEASE_SECONDS`` | claim lifetime; a dead worker's rows are retaken after (60) |
-| ``CALLWATCH_TIMER_LEASE_SECONDS`` | escalation timer claim lifetime, as below (30) |
+| ``CALLWATCH_OUTBOX_LEASE_SECONDS`` | claim lifetime, renewed while held: a dead holder's (10) |
+| ``CALLWATCH_TIMER_LEASE_SECONDS`` | escalation timer claim lifetime, as above (10) |
 | ``CALLWATCH_OUTBOX_POLL_SECONDS`` | dispatcher poll interval when idle (1) |
 | ``CALLWATCH_RETRY_BASE_SECONDS``, ``..._MAX_SECONDS`` | backoff base * 2^(n-1), capped (5 / 300) |
 | ``CALLWATCH_OUTBOX_MAX_AGE_SECONDS`` | abandon a row failing this long after creation (86400) |
 | ``CALLWATCH_ALERTS_MAX_BODY`` | largest ``POST /alerts`` body in bytes (8 MiB: ~16,000 alerts) |
 | ``CALLWATCH_WORKER_ID`` | this replica's claim name (hostname-pid-random) |
+| ``CALLWATCH_WATCHDOG`` | ``on``: the dead man's switch pages when the heartbeat stops (on) |
 
 The store URL is ``sqlite:///abs/path.db``, ``sqlite:rel.db`` or ``postgresql://...``. The
 exporter URL is where the exporter answers ``/telephony/providers/{p}/health``. The notifier
 factory is ``module:function(policy, environ) -> {channel: Notifier}``. A dead replica's due
-escalation step is fired by another once the timer lease runs out.
+escalation step is fired by another once the timer lease runs out; a live one renews its
+claims (``receiver.services.leases``), so a slow send is never taken over. A send is given up
+(and retried) after ``DispatchSettings.send_timeout_seconds``. ``CALLWATCH_WATCHDOG=off`` is
+for a receiver no Prometheus sends the heartbeat to (tests, experiments): with the switch on,
+such a receiver would page that its alerting pipeline is silent.
 
 Two sets of variables are read elsewhere, because their names are not fixed here: the notifier
 factory reads its channels' secrets (``receiver/notify/registry.py``), and vendor drafts read
@@ -55,7 +60,8 @@ DEFAULT_ALERTMANAGER_URL = "http://127.0.0.1:9093"
 
 @dataclass(frozen=True)
 class DispatchSettings:
-    lease_seconds: float = 60.0
+    lease_seconds: float = 10.0
+    send_timeout_seconds: float = 45.0  # one notifier call, whatever the lease (it is renewed)
     poll_seconds: float = 1.0
     retry_base_seconds: float = 5.0
     retry_max_seconds: float = 300.0
@@ -108,7 +114,8 @@ class ReceiverConfig:
     slack_signing_secret: str | None = field(default=None, repr=False)
     voice: VoiceSettings = VoiceSettings()
     alerts_max_body: int = 8 * 1024 * 1024
-    timer_lease_seconds: float = 30.0
+    timer_lease_seconds: float = 10.0
+    watchdog: bool = True                 # the dead man's switch runs (CALLWATCH_WATCHDOG)
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:  # never print a secret by accident
@@ -134,7 +141,7 @@ def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
     """The receiver settings; ValueError naming the variable for a bad value, SecretError
     (callwatch.secrets) for a secret file that cannot be read. Never holds a secret in text."""
     dispatch = DispatchSettings(
-        lease_seconds=_number(environ, "CALLWATCH_OUTBOX_LEASE_SECONDS", 60.0),
+        lease_seconds=_number(environ, "CALLWATCH_OUTBOX_LEASE_SECONDS", 10.0),
         poll_seconds=_number(environ, "CALLWATCH_OUTBOX_POLL_SECONDS", 1.0),
         retry_base_seconds=_number(environ, "CALLWATCH_RETRY_BASE_SECONDS", 5.0),
         retry_max_seconds=_number(environ, "CALLWATCH_RETRY_MAX_SECONDS", 300.0),
@@ -157,9 +164,19 @@ def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
         slack_signing_secret=_secret(environ, "SLACK_SIGNING_SECRET"),
         voice=load_voice(environ),
         alerts_max_body=int(_number(environ, "CALLWATCH_ALERTS_MAX_BODY", 8 * 1024 * 1024)),
-        timer_lease_seconds=_number(environ, "CALLWATCH_TIMER_LEASE_SECONDS", 30.0),
+        timer_lease_seconds=_number(environ, "CALLWATCH_TIMER_LEASE_SECONDS", 10.0),
+        watchdog=_switch(environ, "CALLWATCH_WATCHDOG", True),
         environ=dict(environ),
     )
+
+
+def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
+    raw = environ.get(name, "").strip().lower()
+    if raw == "":
+        return default
+    if raw not in ("on", "off"):
+        raise ValueError(f"{name} must be on or off, got {raw!r}")
+    return raw == "on"
 
 
 def load_credentials(environ: Mapping[str, str]) -> Credentials:

@@ -41,6 +41,10 @@ class Notification:
     blocks: tuple[Mapping, ...] = ()  # Slack Block Kit blocks, rendered
     edit_text: str | None = None    # Slack: the incident's first message, as it should now read
     edit_blocks: tuple[Mapping, ...] = ()
+    # set when an earlier holder of this row died (or stalled) mid-send: it may already have
+    # been delivered, at or after this Unix time. A notifier that can ask the far side does,
+    # and answers the delivery it finds (``Delivery.found``) instead of sending again.
+    maybe_sent_since: float | None = None
 
 
 @dataclass(frozen=True)
@@ -50,6 +54,7 @@ class Delivery:
     ref: str | None = None
     via: str | None = None          # e.g. "telnyx" when the phone call went through Telnyx
     awaiting: bool = False          # placed, not yet answered: the provider's callback will say
+    found: bool = False             # not sent now: an earlier send of the row was found there
 
 
 class NotifyError(Exception):

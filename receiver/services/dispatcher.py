@@ -1,7 +1,8 @@
 """The outbox dispatcher: sends what the store says is due, once, through outages and restarts.
 
 The dispatcher claims due rows (a claim expires after ``lease_seconds``, so rows held by a
-worker that died are taken again), sends each through the notifier of its channel, at most
+worker that died are taken again; while this one lives its heartbeat renews every row it holds,
+``receiver.services.leases``), sends each through the notifier of its channel, at most
 ``concurrency`` at once, and records the attempt. Outcomes:
 
 - sent: the row is done; its ``Delivery.ref`` threads later messages on that channel;
@@ -17,7 +18,12 @@ and all due rows of that channel leave as ONE notification of kind "digest".
 A row's words are rendered when it is sent (``receiver.domain.render``, the policy's templates);
 a template that cannot render fails the row like a refused send (``config``), so it falls back.
 A send still in flight when the process is killed is retried after its claim expires, with
-the same ``Notification.id`` and ``dedup_key`` so the far side can recognise it.
+the same ``Notification.id`` and ``dedup_key`` so the far side can recognise it, and with
+``Notification.maybe_sent_since`` (the row's ``taken_over_from`` is set): a notifier that can
+look the earlier send up (Slack, by the message's metadata) answers what it finds instead of
+sending twice; PagerDuty's ``dedup_key`` makes a second send harmless; the others deliver at
+least once. A two-way call is marked ``awaiting`` before it is dialled, so a dead holder's call
+is never dialled again by a takeover: its provider's report, or its deadline, settles it.
 """
 
 from __future__ import annotations
@@ -49,6 +55,7 @@ from receiver.domain.model import (
 from receiver.domain.pages import CallReport, retry_of
 from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
 from receiver.services.answers import settle
+from receiver.services.leases import Heartbeat
 from receiver.services.metrics import ReceiverMetrics
 from receiver.store.base import Store, StoreError
 
@@ -83,6 +90,8 @@ class Dispatcher:
         self._claim_when_room = False   # a sender wakes the loop when the queue runs short
         self._stopping = False
         self._pruned_at = float("-inf")
+        self.held = Heartbeat(store.renew_outbox_claims, worker, settings.lease_seconds, clock,
+                              "outbox")
         # channel -> (worked, error text or None, when): what /alerting/health reports
         self.last_outcome: dict[str, tuple[bool, str | None, float]] = {}
 
@@ -102,7 +111,8 @@ class Dispatcher:
         the loop claims again as soon as the queue runs short and rows may be due (a wake, a
         full claim, or the poll interval), so a page committed meanwhile never waits for the
         slowest send of an earlier batch."""
-        senders = [asyncio.create_task(self._sender()) for _ in range(self.settings.concurrency)]
+        tasks = [asyncio.create_task(self._sender()) for _ in range(self.settings.concurrency)]
+        tasks.append(asyncio.create_task(self.held.run()))   # keeps what is being sent ours
         gauges_at = float("-inf")
         try:
             while not self._stopping:
@@ -125,9 +135,9 @@ class Dispatcher:
                     pass
             await self._queue.join()
         finally:
-            for sender in senders:
-                sender.cancel()
-            await asyncio.gather(*senders, return_exceptions=True)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _claim_into_queue(self) -> bool:
         """Queue the due sends; True when the claim was full (more may be due)."""
@@ -193,19 +203,31 @@ class Dispatcher:
                              CallReport(row.attempts, "no-report", "deadline"), now)
         rows = await self.store.claim_outbox(self.worker, self.clock(),
                                              self.settings.lease_seconds, self.settings.batch_size)
+        # a row already in flight here, whose claim lapsed and came back to us: sent once
+        rows = [row for row in rows if not self.held.holds(row.id)]
+        self.held.hold(row.id for row in rows)
         digests: dict[str, list[OutboxRow]] = {}
         sends: list[Send] = []
         for row in rows:
             if self._channel_type(row.channel) == "digest":
                 digests.setdefault(row.channel, []).append(row)
             else:
-                sends.append(partial(self._send_row, row))
-        sends += [partial(self._send_digest, channel, group) for channel, group in digests.items()]
+                sends.append(partial(self._sending, [row.id], partial(self._send_row, row)))
+        sends += [partial(self._sending, [row.id for row in group],
+                          partial(self._send_digest, channel, group))
+                  for channel, group in digests.items()]
         return sends, len(rows) + len(unanswered)
 
     def _channel_type(self, channel: str) -> str:
         spec = self.policy.channels.get(channel)
         return spec.type if spec else ""
+
+    async def _sending(self, ids: list[str], send: Send) -> None:
+        """``send``, then stop renewing the claims of ``ids`` (recorded, or lost)."""
+        try:
+            await send()
+        finally:
+            self.held.release(ids)
 
     async def _send_row(self, row: OutboxRow) -> None:
         thread_ref = None
@@ -224,6 +246,12 @@ class Dispatcher:
         except TemplateError as exc:
             outcome: Delivery | NotifyError = NotifyError("config", str(exc), retryable=False)
         else:
+            if row.taken_over_from is not None:
+                # its holder's claim lapsed mid-send. It was due, so claimed, no earlier than
+                # next_attempt_at: anything it sent is newer
+                log.info("taking over an unfinished send", extra={
+                    "outbox": row.id, "channel": row.channel, "from": row.taken_over_from})
+                notification = replace(notification, maybe_sent_since=row.next_attempt_at)
             outcome = await self._deliver(row.channel, notification)
         await self._finish(row, outcome, counted=page is not None)
 
@@ -260,7 +288,7 @@ class Dispatcher:
             return NotifyError("config", f"no notifier configured for channel {channel!r}",
                                retryable=True)
         try:
-            async with asyncio.timeout(self.settings.lease_seconds * 0.8):
+            async with asyncio.timeout(self.settings.send_timeout_seconds):
                 return await notifier.send(notification)
         except NotifyError as exc:
             return exc
@@ -308,8 +336,10 @@ class Dispatcher:
             return Finish(OutboxState.AWAITING, Attempt(row.id, now, self.worker, "dialed"),
                           next_attempt_at=until, delivered_ref=delivery.ref,
                           delivered_via=delivery.via, events=(event,))
-        event = Event(row.incident_id, now, EventKind.NOTIFIED, ACTOR, detail)
-        return Finish(OutboxState.SENT, Attempt(row.id, now, self.worker, "sent"),
+        found = "an earlier send was found there" if delivery.found else None
+        event = Event(row.incident_id, now, EventKind.NOTIFIED, ACTOR,
+                      {**detail, "found": True} if delivery.found else detail)
+        return Finish(OutboxState.SENT, Attempt(row.id, now, self.worker, "sent", detail=found),
                       delivered_ref=delivery.ref, delivered_via=delivery.via, events=(event,))
 
     def _failed(self, row: OutboxRow, error: NotifyError, now: float) -> Finish:

@@ -5,8 +5,10 @@ worker claims it (so with several receivers one fires it), asks the pure
 ``receiver.domain.escalation.due_actions`` what is due given what already happened (the keys of the
 incident's ``escalated`` / ``sla_breached`` / ``vendor_escalation`` timeline events), and in ONE
 transaction marks the timer fired, writes the outbox rows and events, and schedules the next
-timer at ``next_due``. A receiver that dies holding the claim leaves it to expire; another
-takes it. Acknowledgement, resolution and priority changes cancel the timer and schedule a
+timer at ``next_due``. A receiver that dies holding the claim leaves it to expire (within
+``lease_seconds``); another takes it. While this one lives, its heartbeat renews the timers it
+is firing (``receiver.services.leases``): a slow step (a vendor draft asking the exporter) is
+never fired twice. Acknowledgement, resolution and priority changes cancel the timer and schedule a
 fresh one, which recomputes from the policy.
 """
 
@@ -32,6 +34,7 @@ from receiver.domain.escalation import (
     requested_levels,
 )
 from receiver.domain.model import Event, Incident, IncidentState, NewOutbox, Timer, TimerState
+from receiver.services.leases import Heartbeat
 from receiver.services.metrics import ReceiverMetrics
 from receiver.store.base import Store, StoreError
 
@@ -45,7 +48,7 @@ class EscalationWorker:
 
     def __init__(self, store: Store, policy: Policy, metrics: ReceiverMetrics, *, worker: str,
                  public_url: str = "", clock: Callable[[], float] = time.time,
-                 poll_seconds: float = 1.0, lease_seconds: float = 30.0,
+                 poll_seconds: float = 1.0, lease_seconds: float = 10.0,
                  on_commit: Callable[[], None] = lambda: None,
                  vendor_rows: VendorRows | None = None) -> None:
         self.store, self.policy, self.metrics = store, policy, metrics
@@ -55,6 +58,7 @@ class EscalationWorker:
         self.vendor_rows = vendor_rows
         self._stopping = asyncio.Event()
         self._wake = asyncio.Event()
+        self.held = Heartbeat(store.renew_timer_claims, worker, lease_seconds, clock, "timers")
 
     def stop(self) -> None:
         self._stopping.set()
@@ -66,28 +70,41 @@ class EscalationWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except StoreError as exc:
-                log.warning("escalation pass failed", extra={"error": str(exc)})
-            except Exception:  # escalation must outlive its bugs
-                log.exception("escalation pass crashed")
-            try:
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
-            self._wake.clear()
+        heartbeat = asyncio.create_task(self.held.run())
+        try:
+            while not self._stopping.is_set():
+                await self._pass()
+                try:
+                    async with asyncio.timeout(self.poll_seconds):
+                        await self._wake.wait()
+                except TimeoutError:
+                    pass
+                self._wake.clear()
+        finally:
+            heartbeat.cancel()
+            await asyncio.gather(heartbeat, return_exceptions=True)
+
+    async def _pass(self) -> None:
+        try:
+            await self.run_once()
+        except StoreError as exc:
+            log.warning("escalation pass failed", extra={"error": str(exc)})
+        except Exception:  # escalation must outlive its bugs
+            log.exception("escalation pass crashed")
 
     async def run_once(self) -> int:
         """Fire every due timer once; returns how many fired."""
         now = self.clock()
         timers = await self.store.claim_timers(self.worker, now, self.lease_seconds, 50)
+        self.held.hold(timer.id for timer in timers)
         fired = 0
-        for timer in timers:
-            if timer.kind == TIMER_KIND:
-                fired += await self.fire(timer, self.clock())
+        try:
+            for timer in timers:
+                if timer.kind == TIMER_KIND:
+                    fired += await self.fire(timer, self.clock())
+                self.held.release((timer.id,))
+        finally:
+            self.held.release(timer.id for timer in timers)
         return fired
 
     async def fire(self, timer: Timer, now: float) -> int:

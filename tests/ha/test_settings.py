@@ -10,8 +10,8 @@ from exporter.app import setup_exporter
 from receiver.config import load_config
 
 
-def test_the_timer_lease_defaults_to_30_seconds_and_is_configurable():
-    assert load_config({}).timer_lease_seconds == 30.0
+def test_the_timer_lease_defaults_to_10_seconds_and_is_configurable():
+    assert load_config({}).timer_lease_seconds == 10.0
     assert load_config({"CALLWATCH_TIMER_LEASE_SECONDS": "3"}).timer_lease_seconds == 3.0
 
 
