@@ -1,16 +1,28 @@
-"""Slack Web API stand-in: ``POST /api/chat.postMessage`` and ``/api/chat.update``.
+"""Slack Web API stand-in: ``POST /api/chat.postMessage`` and ``/api/chat.update``,
+``GET|POST /api/conversations.history`` and ``/api/conversations.replies``.
 
-Accepts JSON or form bodies and the token as ``Authorization: Bearer`` or a ``token`` field,
-like Slack. Answers ``{"ok": true, "channel": <id>, "ts": …, "message": …}``; errors are HTTP
-200 with ``{"ok": false, "error": …}`` (``not_authed``, ``invalid_auth``, ``channel_not_found``,
-``message_not_found``, ``no_text``) which ``slack_sdk`` raises as ``SlackApiError``. 429 with
-``Retry-After`` and 5xx come from fault injection (service ``slack``); ``SlackState.errors`` queues
-``ok:false`` answers on demand. Channel names map to stable ids (``#incidents`` → ``C…``);
-replies carry ``thread_ts``.
+Accepts JSON or form bodies (and, for the reads, the query string the SDK sends with GET) and
+the token as ``Authorization: Bearer`` or a ``token`` field, like Slack. ``postMessage``
+answers ``{"ok": true, "channel": <id>, "ts": …, "message": …}`` and keeps the message's
+``metadata`` (``{"event_type", "event_payload"}``; else ``invalid_metadata_format``). The reads
+take a channel id, ``oldest``/``latest``/``inclusive``, ``limit`` and ``cursor``
+(``response_metadata.next_cursor``) and answer ``{"ok": true, "messages": [...], "has_more":
+…}``: history newest first, top-level messages only; replies the parent first, then its
+replies oldest first. A message carries ``metadata`` only when ``include_all_metadata`` is
+asked. Errors are HTTP 200 with ``{"ok": false, "error": …}`` (``not_authed``,
+``invalid_auth``, ``channel_not_found``, ``message_not_found``, ``thread_not_found``,
+``no_text``) which ``slack_sdk`` raises as ``SlackApiError``. 429 with ``Retry-After`` and 5xx
+come from fault injection (service ``slack``); ``SlackState.errors`` queues ``ok:false``
+answers on demand. Channel names map to stable ids (``#incidents`` → ``C…``); replies carry
+``thread_ts``; a ``ts`` is the post time to the microsecond, unique and increasing.
+``SlackState.hold_answers()`` keeps posting but holds the answers until ``release_answers()``:
+a sender that dies meanwhile never learns its message was posted.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
 import json
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
@@ -28,7 +40,8 @@ class SlackState:
     channel_ids: dict[str, str] = field(default_factory=dict)
     known_channels: set[str] | None = None   # None: every channel exists
     errors: list[str] = field(default_factory=list)
-    _seq: int = 0
+    _last_us: int = 0
+    _answers: asyncio.Event | None = None   # holding the answers until it is set
 
     def channel_id(self, name: str) -> str | None:
         """The id for a channel name or id; None when the channel does not exist."""
@@ -41,8 +54,24 @@ class SlackState:
         return self.channel_ids[name]
 
     def next_ts(self, now: float) -> str:
-        self._seq += 1
-        return f"{int(now)}.{self._seq:06d}"
+        """Slack's ``ts``: the post time in microseconds, unique and increasing."""
+        self._last_us = max(int(now * 1_000_000), self._last_us + 1)
+        return f"{self._last_us // 1_000_000}.{self._last_us % 1_000_000:06d}"
+
+    def hold_answers(self) -> None:
+        """Post messages but keep every answer until ``release_answers``."""
+        if self._answers is None:
+            self._answers = asyncio.Event()
+
+    def release_answers(self) -> None:
+        if self._answers is not None:
+            self._answers.set()
+            self._answers = None
+
+    async def answered(self) -> None:
+        """Returns once posts are answered (at once unless held)."""
+        if self._answers is not None:
+            await self._answers.wait()
 
     def find(self, channel: str, ts: str) -> dict | None:
         for message in self.messages:
@@ -57,6 +86,7 @@ class SlackState:
     def clear(self) -> None:
         self.messages.clear()
         self.errors.clear()
+        self.release_answers()
 
 
 def _fail(error: str, **extra) -> web.Response:
@@ -72,7 +102,7 @@ async def _params(request: web.Request) -> dict | None:
             return None
         return body if isinstance(body, dict) else None
     params = dict(parse_qsl(raw, keep_blank_values=True))
-    for key in ("blocks", "attachments"):  # form posts send these as JSON strings
+    for key in ("blocks", "attachments", "metadata"):  # form posts send these as JSON
         if key in params:
             try:
                 params[key] = json.loads(params[key])
@@ -108,14 +138,18 @@ def add_routes(app: web.Application, state: SimState, slack: SlackState) -> None
             return _fail("channel_not_found")
         if not params.get("text") and not params.get("blocks") and not params.get("attachments"):
             return _fail("no_text")
+        metadata = params.get("metadata")
+        if metadata is not None and not _metadata_ok(metadata):
+            return _fail("invalid_metadata_format")
         ts = slack.next_ts(state.clock())
         message = {"channel": channel, "channel_name": params["channel"], "ts": ts,
                    "text": params.get("text", ""), "blocks": params.get("blocks"),
-                   "thread_ts": params.get("thread_ts"), "edits": []}
+                   "thread_ts": params.get("thread_ts"), "metadata": metadata, "edits": []}
         slack.messages.append(message)
         reply = {"type": "message", "text": message["text"], "ts": ts, "bot_id": "BSIM0001"}
         if message["thread_ts"]:
             reply["thread_ts"] = message["thread_ts"]
+        await slack.answered()
         return web.json_response({"ok": True, "channel": channel, "ts": ts, "message": reply})
 
     async def update(request: web.Request) -> web.Response:
@@ -135,5 +169,99 @@ def add_routes(app: web.Application, state: SimState, slack: SlackState) -> None
                                   "text": message["text"],
                                   "message": {"type": "message", "text": message["text"]}})
 
+    async def history(request: web.Request) -> web.Response:
+        params = await _read_params(request)
+        if (denied := _check(request, params, state.slack_token, slack)) is not None:
+            return denied
+        channel = str(params.get("channel") or "")
+        if channel not in slack.channel_ids.values():   # Slack reads take an id, not a name
+            return _fail("channel_not_found")
+        top = [m for m in slack.messages if m["channel"] == channel and not m["thread_ts"]]
+        try:
+            return _page(slack, params, [m for m in reversed(top) if _in_window(m, params)])
+        except ValueError:
+            return _fail("invalid_ts_oldest")
+
+    async def replies(request: web.Request) -> web.Response:
+        params = await _read_params(request)
+        if (denied := _check(request, params, state.slack_token, slack)) is not None:
+            return denied
+        channel = str(params.get("channel") or "")
+        if channel not in slack.channel_ids.values():
+            return _fail("channel_not_found")
+        parent = slack.find(channel, str(params.get("ts") or ""))
+        if parent is None:
+            return _fail("thread_not_found")
+        try:
+            thread = [m for m in slack.thread(channel, parent["ts"]) if _in_window(m, params)]
+        except ValueError:
+            return _fail("invalid_ts_oldest")
+        return _page(slack, params, [parent, *thread])
+
     app.router.add_post("/api/chat.postMessage", post_message)
     app.router.add_post("/api/chat.update", update)
+    for name, handler in (("history", history), ("replies", replies)):
+        app.router.add_get(f"/api/conversations.{name}", handler)
+        app.router.add_post(f"/api/conversations.{name}", handler)
+
+
+def _metadata_ok(metadata: object) -> bool:
+    return (isinstance(metadata, dict) and isinstance(metadata.get("event_type"), str)
+            and isinstance(metadata.get("event_payload"), dict))
+
+
+async def _read_params(request: web.Request) -> dict | None:
+    """A read's arguments: the query string (the SDK's GET) and any body (a POST)."""
+    body = await _params(request) if request.can_read_body else {}
+    return None if body is None else {**request.query, **body}
+
+
+def _in_window(message: dict, params: dict) -> bool:
+    """Between ``oldest`` and ``latest``, the ends only when ``inclusive``, as Slack reads."""
+    ts, inclusive = float(message["ts"]), str(params.get("inclusive")) in ("1", "true", "True")
+    oldest, latest = float(params.get("oldest") or 0), float(params.get("latest") or "inf")
+    return (oldest <= ts <= latest) if inclusive else (oldest < ts < latest)
+
+
+def _page(slack: SlackState, params: dict, found: list[dict]) -> web.Response:
+    """``found`` from ``cursor`` on, ``limit`` of them (100, at most 999), as Slack pages."""
+    try:
+        limit = min(max(int(params.get("limit") or 100), 1), 999)
+        start = _cursor_index(found, str(params.get("cursor") or ""))
+    except ValueError:
+        return _fail("invalid_cursor")
+    shown = found[start:start + limit]
+    metadata = str(params.get("include_all_metadata")) in ("1", "true", "True")
+    body: dict = {"ok": True, "messages": [_wire(slack, m, metadata) for m in shown],
+                  "has_more": start + limit < len(found), "pin_count": 0}
+    if body["has_more"]:
+        after = found[start + limit]["ts"]
+        body["response_metadata"] = {
+            "next_cursor": base64.b64encode(f"next_ts:{after}".encode()).decode()}
+    return web.json_response(body)
+
+
+def _cursor_index(found: list[dict], cursor: str) -> int:
+    if not cursor:
+        return 0
+    prefix, _, ts = base64.b64decode(cursor, validate=True).decode().partition(":")
+    for index, message in enumerate(found):
+        if prefix == "next_ts" and message["ts"] == ts:
+            return index
+    raise ValueError(cursor)
+
+
+def _wire(slack: SlackState, message: dict, metadata: bool) -> dict:
+    """A stored message as Slack's reads show it."""
+    shown = {"type": "message", "text": message["text"], "ts": message["ts"],
+             "bot_id": "BSIM0001"}
+    if message["blocks"]:
+        shown["blocks"] = message["blocks"]
+    if message["thread_ts"]:
+        shown["thread_ts"] = message["thread_ts"]
+    elif replies := slack.thread(message["channel"], message["ts"]):
+        shown.update(thread_ts=message["ts"], reply_count=len(replies),
+                     latest_reply=replies[-1]["ts"])
+    if metadata and message.get("metadata"):
+        shown["metadata"] = message["metadata"]
+    return shown

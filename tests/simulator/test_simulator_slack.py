@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
@@ -88,3 +90,76 @@ async def test_an_injected_503_is_a_slack_api_error_with_that_status(client, fau
     with pytest.raises(SlackApiError) as caught:
         await client.chat_postMessage(channel="#incidents", text="x")
     assert caught.value.response.status_code == 503
+
+
+PAGE = {"event_type": "callwatch_page", "event_payload": {"page": "row-1"}}
+
+
+async def test_history_is_newest_first_and_shows_metadata_only_when_asked(client, clock):
+    first = await client.chat_postMessage(channel="#incidents", text="one", metadata=PAGE)
+    channel = first["channel"]
+    clock.advance(10)
+    second = await client.chat_postMessage(channel=channel, text="two")
+    await client.chat_postMessage(channel=channel, text="in thread", thread_ts=first["ts"])
+    assert float(second["ts"]) == pytest.approx(clock.now)         # the post time
+    plain = await client.conversations_history(channel=channel)
+    assert [m["text"] for m in plain["messages"]] == ["two", "one"]   # no thread replies
+    assert plain["has_more"] is False and "metadata" not in plain["messages"][1]
+    assert plain["messages"][1]["reply_count"] == 1
+    full = await client.conversations_history(channel=channel, include_all_metadata=True)
+    assert full["messages"][1]["metadata"] == PAGE and "metadata" not in full["messages"][0]
+    recent = await client.conversations_history(channel=channel, oldest=str(clock.now - 5))
+    assert [m["text"] for m in recent["messages"]] == ["two"]
+    with pytest.raises(SlackApiError) as caught:                    # reads take an id
+        await client.conversations_history(channel="#incidents")
+    assert caught.value.response["error"] == "channel_not_found"
+
+
+async def test_history_pages_with_a_cursor(client, clock):
+    channel = (await client.chat_postMessage(channel="#incidents", text="m0"))["channel"]
+    for n in range(1, 5):
+        clock.advance(1)
+        await client.chat_postMessage(channel=channel, text=f"m{n}")
+    seen, cursor = [], None
+    for _ in range(5):
+        page = await client.conversations_history(channel=channel, limit=2, cursor=cursor)
+        seen += [m["text"] for m in page["messages"]]
+        if not page["has_more"]:
+            break
+        cursor = page["response_metadata"]["next_cursor"]
+    assert seen == ["m4", "m3", "m2", "m1", "m0"]
+
+
+async def test_replies_are_the_parent_then_its_replies_with_metadata_when_asked(client, clock):
+    parent = await client.chat_postMessage(channel="#incidents", text="page")
+    channel = parent["channel"]
+    for text in ("ack", "resolved"):
+        clock.advance(1)
+        await client.chat_postMessage(channel=channel, text=text, thread_ts=parent["ts"],
+                                      metadata={**PAGE, "event_payload": {"page": text}})
+    thread = await client.conversations_replies(channel=channel, ts=parent["ts"],
+                                                include_all_metadata=True)
+    assert [m["text"] for m in thread["messages"]] == ["page", "ack", "resolved"]
+    assert thread["messages"][2]["metadata"]["event_payload"] == {"page": "resolved"}
+    with pytest.raises(SlackApiError) as caught:
+        await client.conversations_replies(channel=channel, ts="1.000001")
+    assert caught.value.response["error"] == "thread_not_found"
+
+
+async def test_metadata_without_its_event_type_is_refused(client):
+    with pytest.raises(SlackApiError) as caught:
+        await client.chat_postMessage(channel="#incidents", text="x",
+                                      metadata={"event_payload": {"page": "p"}})
+    assert caught.value.response["error"] == "invalid_metadata_format"
+
+
+async def test_held_answers_post_the_message_and_answer_only_when_released(client, slack_state):
+    slack_state.hold_answers()
+    posting = asyncio.create_task(client.chat_postMessage(channel="#incidents", text="held"))
+    for _ in range(100):
+        if slack_state.messages:
+            break
+        await asyncio.sleep(0.01)
+    assert [m["text"] for m in slack_state.messages] == ["held"] and not posting.done()
+    slack_state.release_answers()
+    assert (await posting)["ts"] == slack_state.messages[0]["ts"]
