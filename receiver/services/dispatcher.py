@@ -18,12 +18,10 @@ and all due rows of that channel leave as ONE notification of kind "digest".
 A row's words are rendered when it is sent (``receiver.domain.render``, the policy's templates);
 a template that cannot render fails the row like a refused send (``config``), so it falls back.
 A send still in flight when the process is killed is retried after its claim expires, with
-the same ``Notification.id`` and ``dedup_key`` so the far side can recognise it, and with
-``Notification.maybe_sent_since`` (the row's ``taken_over_from`` is set): a notifier that can
-look the earlier send up (Slack, by the message's metadata) answers what it finds instead of
-sending twice; PagerDuty's ``dedup_key`` makes a second send harmless; the others deliver at
-least once. A two-way call is marked ``awaiting`` before it is dialled, so a dead holder's call
-is never dialled again by a takeover: its provider's report, or its deadline, settles it.
+the same ``Notification.id`` and ``dedup_key``, and ``maybe_sent_since`` (the row names its
+``taken_over_from``): Slack looks the earlier send up by its metadata instead of posting twice,
+PagerDuty deduplicates, the others deliver at least once. A two-way call is ``awaiting`` before
+it is dialled, so a takeover never dials it again: its report, or its deadline, settles it.
 """
 
 from __future__ import annotations
@@ -42,6 +40,7 @@ from policy import Policy
 from receiver.config import DispatchSettings
 from receiver.domain import messages, outbox, render
 from receiver.domain.communications import Communications, TemplateError
+from receiver.domain.escalation import TIMER_KIND
 from receiver.domain.ids import new_id
 from receiver.domain.model import (
     Attempt,
@@ -171,9 +170,11 @@ class Dispatcher:
 
     async def refresh_gauges(self) -> None:
         """Gauges from the store; also forgets delivery keys older than DELIVERY_KEY_DAYS."""
+        now = self.clock()
         self.metrics.outbox_pending.set(await self.store.pending_count())
         self.metrics.set_open(await self.store.open_counts())
-        now = self.clock()
+        self.metrics.set_waiting(now, await self.store.outbox_due_since(now),
+                                 await self.store.timers_due_since(now, TIMER_KIND))
         if now - self._pruned_at >= 3600:
             self._pruned_at = now
             await self.store.prune_deliveries(now - DELIVERY_KEY_DAYS * 86400)

@@ -1,7 +1,9 @@
 """The receiver's metrics (names listed in docs/receiver.md), registered on the app's registry.
 
-``callwatch_incidents_open`` and ``callwatch_outbox_pending`` are read from the store (so they
-are right across restarts and replicas) each time the dispatcher polls.
+``callwatch_incidents_open``, ``callwatch_outbox_pending`` and the waiting gauges
+(``callwatch_outbox_oldest_pending_age_seconds``, ``callwatch_escalation_overdue_seconds``)
+are read from the store (so they are right across restarts and replicas) each time the
+dispatcher polls.
 """
 
 from __future__ import annotations
@@ -38,11 +40,23 @@ class ReceiverMetrics:
         self.outbox_pending = Gauge("callwatch_outbox_pending",
                                     "Outbox rows not yet delivered, failed or abandoned",
                                     registry=registry)
+        self.outbox_waiting = Gauge("callwatch_outbox_oldest_pending_age_seconds",
+                                    "Seconds the longest-waiting due outbox row (pending, or a "
+                                    "call past its answer deadline) has waited since it fell "
+                                    "due; 0 when none", registry=registry)
+        self.escalation_overdue = Gauge("callwatch_escalation_overdue_seconds",
+                                        "Seconds the oldest due escalation step has waited "
+                                        "without being fired; 0 when none", registry=registry)
         self.policy_load_success = _policy_gauge(registry)
         self.deliveries = Counter("callwatch_alertmanager_deliveries_total",
                                   "Alertmanager webhook posts by result "
-                                  "(accepted, duplicate, rejected, unauthorized, unavailable)",
+                                  "(accepted, duplicate, heartbeat, rejected, unauthorized, "
+                                  "unavailable)",
                                   ["result"], registry=registry)
+        self.watchdog_last_heartbeat = Gauge(
+            "callwatch_watchdog_last_heartbeat_timestamp_seconds",
+            "When the latest watchdog heartbeat reached a receiver of this store (Unix seconds; "
+            "0 until one has)", registry=registry)
         for priority in PRIORITIES:
             self.incidents_open.labels(priority)
             self.sla_breaches.labels(priority)
@@ -58,6 +72,13 @@ class ReceiverMetrics:
         if resolved is not None and resolved.resolved_at is not None:
             self.resolve_seconds.labels(resolved.priority).observe(
                 max(0.0, resolved.resolved_at - resolved.opened_at))
+
+    def set_waiting(self, now: float, outbox_due: float | None,
+                    timer_due: float | None) -> None:
+        """The waiting gauges, from when the longest-waiting due row and escalation timer fell
+        due (None: nothing is due)."""
+        self.outbox_waiting.set(0.0 if outbox_due is None else max(0.0, now - outbox_due))
+        self.escalation_overdue.set(0.0 if timer_due is None else max(0.0, now - timer_due))
 
     def set_open(self, counts: dict[str, int]) -> None:
         for priority in PRIORITIES:

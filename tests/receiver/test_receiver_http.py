@@ -14,6 +14,7 @@ from receiver.app import setup_receiver
 from receiver.http.common import RECEIVER
 from tests.receiver.conftest import auth
 from tests.receiver.standins import alert, payload
+from tests.receiver.test_dispatcher import BlockedNotifier
 
 
 def samples(text: str) -> dict[tuple, float]:
@@ -69,6 +70,34 @@ async def test_metrics_follow_an_incident_from_opening_to_resolution(make_client
                  (("le", "300.0"), ("priority", "P1")))] == 0
     assert done[("callwatch_notifications_total",
                  (("channel", "slack"), ("outcome", "sent")))] == 2
+
+
+async def test_the_waiting_gauges_show_a_page_and_an_escalation_step_left_waiting(
+        make_client, recorders, clock):
+    slack = BlockedNotifier("slack")                     # the Slack page hangs in flight
+    client = await make_client(notifiers={**recorders, "slack": slack})
+    state = client.app[RECEIVER]
+    state.escalation.stop()                              # and nothing fires the steps
+    await asyncio.sleep(0.1)
+    await client.post("/alerts", data=json.dumps(payload(alert("TelephonyProviderHealthLow"))),
+                      headers=auth())                    # P1: its first step is due at once
+    async with asyncio.timeout(5):
+        await slack.started.wait()
+    await state.dispatcher.refresh_gauges()
+    waiting = ("callwatch_outbox_oldest_pending_age_seconds", ())
+    overdue = ("callwatch_escalation_overdue_seconds", ())
+    first = await metrics(client)
+    assert (first[waiting], first[overdue]) == (0, 0)
+    clock.advance(42)
+    await state.dispatcher.refresh_gauges()
+    stuck = await metrics(client)
+    assert (stuck[waiting], stuck[overdue]) == (42, 42)
+    slack.release.set()
+    assert await state.escalation.run_once() == 1        # the step fires: PagerDuty is paged
+    await settle(client, lambda m: m[("callwatch_outbox_pending", ())] == 0)
+    await state.dispatcher.refresh_gauges()
+    done = await metrics(client)
+    assert (done[waiting], done[overdue]) == (0, 0)
 
 
 async def test_readiness_reports_the_store_and_the_policy(make_client):
