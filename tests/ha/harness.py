@@ -28,6 +28,7 @@ from callwatch.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN = "ha-test-token-0123456789abcdef"
+SLACK_CHANNEL_LINE = "channel: '#incidents'"
 
 
 class Recorder:
@@ -122,7 +123,9 @@ async def start_receiver(workdir: Path, store_url: str, notify_url: str, worker:
            "CALLWATCH_NOTIFIER_FACTORY": "tests.receiver.standins:build_http_notifiers",
            "CALLWATCH_TEST_NOTIFY_URL": notify_url, "CALLWATCH_OUTBOX_LEASE_SECONDS": "2",
            "CALLWATCH_OUTBOX_POLL_SECONDS": "0.1", "CALLWATCH_RETRY_BASE_SECONDS": "0.1",
-           "CALLWATCH_RETRY_MAX_SECONDS": "0.3", **extra_env}
+           "CALLWATCH_RETRY_MAX_SECONDS": "0.3",
+           # no Prometheus sends these the heartbeat: a test turns the switch on to watch it
+           "CALLWATCH_WATCHDOG": "off", **extra_env}
     log_path = workdir / f"receiver-{worker}.log"
     with await asyncio.to_thread(open, log_path, "wb") as log:
         process = await asyncio.create_subprocess_exec(
@@ -137,6 +140,28 @@ async def start_receiver(workdir: Path, store_url: str, notify_url: str, worker:
         await receiver.kill()
         raise
     return receiver
+
+
+def paging_env(sim, workdir: Path) -> dict[str, str]:
+    """``start_receiver``'s extra environment for a receiver whose real notifiers
+    (``receiver.notify.registry``) page the simulator ``sim``, with the default leases. Its
+    policy is deploy/policy.yaml naming the Slack channel by its id, as docs/notifiers.md
+    advises (a takeover's look-up reads the channel's history by id)."""
+    policy = (REPO / "deploy" / "policy.yaml").read_text()
+    if SLACK_CHANNEL_LINE not in policy:
+        raise AssertionError(f"deploy/policy.yaml no longer has {SLACK_CHANNEL_LINE!r}")
+    path = workdir / "policy-slack-by-id.yaml"
+    path.write_text(policy.replace(SLACK_CHANNEL_LINE,
+                                   f"channel: {sim.slack.channel_id('#incidents')}"))
+    return {**sim.env(), "CALLWATCH_POLICY": str(path),
+            "CALLWATCH_NOTIFIER_FACTORY": "receiver.notify.registry:build_notifiers",
+            "CALLWATCH_OUTBOX_LEASE_SECONDS": "", "CALLWATCH_TIMER_LEASE_SECONDS": ""}
+
+
+def slack_pages(sim) -> Counter:
+    """Slack messages per outbox row, by the row id each message carries in its metadata."""
+    return Counter(m["metadata"]["event_payload"]["page"] for m in sim.slack.messages
+                   if m.get("metadata"))
 
 
 async def until_answering(process: asyncio.subprocess.Process, url: str, log_path: Path,
