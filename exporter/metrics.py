@@ -23,7 +23,7 @@ API_OUTCOMES = ("success", "error")
 # MOS is 1..5; buckets every 0.5 so the dashboard can show the distribution.
 MOS_BUCKETS = (1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0)
 # Provider APIs answer in tens of milliseconds to seconds; thresholds are 1 s and 2 s at p95.
-API_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+API_BUCKETS = catalog.API_BUCKETS
 # No rule reads it (the rules read EGRESS_SUCCESS), so it is named here, not in the catalog.
 EGRESS_DURATION = "callwatch_egress_probe_duration_seconds"
 

@@ -6,7 +6,10 @@ The policy file sets only the numbers; what a row measures is defined here, once
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+
+from policy.durations import format_duration
 
 # Exporter metric names. The exporter defines them with these names.
 CALLS_ENDED = "telephony_calls_ended_total"
@@ -21,9 +24,20 @@ PROBE_SUCCESS = "telephony_probe_success"
 PROBE_DURATION = "telephony_probe_duration_seconds"
 SIGNATURE_FAILURES = "telephony_webhook_signature_failures_total"
 
+# The provider API histogram's buckets: the API-latency thresholds must be among them, so that
+# "requests slower than the threshold" can be counted from the buckets.
+API_BUCKETS = (0.025, 0.05, 0.1, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 5.0, 10.0)
+# The poll sources that make at least one provider API request every poll, whatever else is
+# configured: with no application traffic, the API rows see at least this many requests.
+GUARANTEED_API_POLLS = {"twilio": ("calls", "alerts"), "telnyx": ("deliveries",)}
+
 # callwatch's own metrics, which the callwatch-self rule group reads.
 EGRESS_SUCCESS = "callwatch_egress_probe_success"
 PROBE_CERT_EXPIRY = "telephony_probe_ssl_earliest_cert_expiry_seconds"
+NOTIFICATION_FAILURES = "callwatch_notification_failures_total"
+OUTBOX_OLDEST_PENDING = "callwatch_outbox_oldest_pending_age_seconds"
+ESCALATION_OVERDUE = "callwatch_escalation_overdue_seconds"
+CALLBACK_SIGNATURE_FAILURES = "callwatch_callback_signature_failures_total"
 
 # Call outcomes. "Answered" calls are the ones that connected: they end completed or dropped.
 OUTCOMES = ("completed", "dropped", "failed", "busy", "no_answer", "canceled")
@@ -32,7 +46,11 @@ ANSWERED_OUTCOMES = ("completed", "dropped")
 PROVIDER_FAILURE_OUTCOMES = ("failed", "dropped")
 
 TRAFFIC_SHARE_RECORD = "telephony:traffic_share:ratio"
+CALL_SUCCESS_RECORD = "telephony:provider_call_success:ratio"
 SERVICE_DOWN_ALERT = "TelephonyServiceDown"
+TRAFFIC_ABSENT_ALERT = "TelephonyTrafficAbsent"
+# The receiver's own incident when the watchdog's heartbeat stops arriving.
+WATCHDOG_MISSING_ALERT = "CallwatchWatchdogMissing"
 
 
 @dataclass(frozen=True)
@@ -90,3 +108,15 @@ def row_for_alert(alertname: str) -> Row | None:
 TEMPLATE_NAMES = ("page_text", "page_html", "slack_blocks", "slack_settled", "sms",
                   "internal_notice", "internal_notice_html", "customer_notice", "vendor_email",
                   "voice_script", "digest", "digest_html", "post_incident_report")
+
+
+def guaranteed_api_requests(window: float, intervals: Mapping[str, float],
+                            provider: str) -> tuple[int, str]:
+    """How many provider API requests callwatch's own polls make about ``provider`` within
+    ``window`` at least (one per poll of each source in GUARANTEED_API_POLLS), and the
+    arithmetic as words."""
+    parts = [(source, int(window // intervals[source]))
+             for source in GUARANTEED_API_POLLS[provider]]
+    words = ", ".join(f"{source} every {format_duration(intervals[source])}: {count}"
+                      for source, count in parts)
+    return sum(count for _, count in parts), words

@@ -148,6 +148,17 @@ class MinimumTraffic:
     answered_calls: int
     webhook_deliveries: int
     api_requests: int
+    # the error-rate and API-latency alerts also need this many bad requests (failed, or slower
+    # than the threshold) in the window: one bad poll is not an incident
+    api_bad_requests: int = 2
+
+
+@dataclass(frozen=True)
+class FallbackReceiver:
+    """Where callwatch's own alerts also go, around callwatch: exactly one is set."""
+
+    webhook_url: str | None = None
+    pagerduty_routing_key_file: str | None = None
 
 
 @dataclass(frozen=True)
@@ -157,6 +168,7 @@ class AlertmanagerSettings:
     group_wait_seconds: float
     group_interval_seconds: float
     repeat_interval_seconds: Mapping[str, float]
+    fallback_receiver: FallbackReceiver | None = None
 
 
 @dataclass(frozen=True)
@@ -169,6 +181,52 @@ class PrometheusSettings:
 class Notifications:
     fallback_after_seconds: float
     reopen_window_seconds: float
+
+
+@dataclass(frozen=True)
+class SelfMonitoring:
+    """How callwatch watches itself (the callwatch-self rule group)."""
+
+    priority: str = "P1"
+    target_down_seconds: float = 120.0
+    notification_failures_seconds: float = 600.0
+    escalation_lag_seconds: float = 120.0
+    signature_failures: int = 5
+    signature_window_seconds: float = 300.0
+    probe_failing_seconds: float = 300.0
+    egress_down_seconds: float = 120.0
+    # days, not seconds: a certificate expires in real time, whatever the policy's time scale
+    certificate_expiry_days: float = 14.0
+    certificate_priority: str = "P3"   # two weeks' notice is not a page at 3 a.m.
+
+
+@dataclass(frozen=True)
+class Watchdog:
+    """The dead man's switch: an always-firing heartbeat the receiver expects."""
+
+    alertname: str = "CallwatchWatchdog"
+    missing_after_seconds: float = 300.0
+    priority: str = "P1"
+    repeat_interval_seconds: float = 60.0
+
+
+@dataclass(frozen=True)
+class BusinessHours:
+    """UTC: PromQL's clock functions know no time zone."""
+
+    days: tuple[int, ...] = (1, 2, 3, 4, 5)   # day_of_week() numbers
+    start_minute: int = 8 * 60                # minutes after midnight, inclusive
+    end_minute: int = 18 * 60                 # exclusive
+
+
+@dataclass(frozen=True)
+class TrafficAbsent:
+    """A provider that carried calls and now carries none (TelephonyTrafficAbsent)."""
+
+    absent_seconds: float = 900.0
+    seen_within_seconds: float = 86400.0
+    priority: str = "P2"
+    business_hours: BusinessHours | None = field(default_factory=BusinessHours)  # None: always
 
 
 @dataclass(frozen=True)
@@ -196,6 +254,9 @@ class Policy:
     vendors: Mapping[str, Vendor] = field(default_factory=dict)
     exporter: ExporterSettings = field(default_factory=ExporterSettings)
     templates: Mapping[str, str] = field(default_factory=dict)  # template name -> file path
+    self_monitoring: SelfMonitoring = field(default_factory=SelfMonitoring)
+    watchdog: Watchdog = field(default_factory=Watchdog)
+    traffic_absent: TrafficAbsent = field(default_factory=TrafficAbsent)
     warnings: tuple[str, ...] = ()  # what loads but will not work as meant, one line each
 
     def runbook_url(self, runbook: str) -> str:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import os
 
 from policy import catalog
+from policy.durations import format_duration
 from policy.matchers import parse_matcher
 from policy.model import (
     PRIORITIES,
     AlertmanagerSettings,
     Evaluation,
+    FallbackReceiver,
     Links,
     MinimumTraffic,
     Notifications,
@@ -22,7 +24,7 @@ from policy.model import (
     Threshold,
 )
 from policy.reader import Node
-from policy.spec_exporter import read_exporter
+from policy.spec_exporter import ExporterSettings, read_exporter
 from policy.spec_people import (
     contact_warnings,
     read_channels,
@@ -30,6 +32,7 @@ from policy.spec_people import (
     read_escalation,
     read_vendors,
 )
+from policy.spec_self import read_self_monitoring, read_traffic_absent, read_watchdog
 
 VERSION = "policy/v1"
 PROVIDERS = ("twilio", "telnyx")
@@ -39,7 +42,8 @@ _TOP_REQUIRED = (
     "thresholds", "service_down", "priorities", "routing", "notifications", "alertmanager",
     "prometheus", "channels", "contacts", "escalation",
 )
-_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "templates", "exporter")
+_TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "templates", "exporter",
+                 "self_monitoring", "watchdog", "traffic_absent")
 
 
 def read_policy(root: Node) -> Policy:
@@ -52,11 +56,18 @@ def read_policy(root: Node) -> Policy:
     priorities = _read_priorities(root.child("priorities"))
     channels = read_channels(root.child("channels"))
     contacts = read_contacts(root.child("contacts"))
+    exporter = read_exporter(root.child("exporter"))
+    evaluation = _read_evaluation(root.child("evaluation"))
+    alertmanager = _read_alertmanager(root.child("alertmanager"))
+    _check_api_guard(root.child("minimum_traffic"), evaluation, exporter, providers)
+    _check_latency_buckets(root.child("thresholds").child("api_response_time"))
+    watchdog = read_watchdog(root.child("watchdog"))
+    _check_heartbeat(root.child("watchdog"), watchdog, alertmanager)
     return Policy(
         source=root.source,
         providers=providers,
         links=_read_links(root.child("links")),
-        evaluation=_read_evaluation(root.child("evaluation")),
+        evaluation=evaluation,
         minimum_traffic=_read_minimum_traffic(root.child("minimum_traffic")),
         majority_traffic_share=_read_share(root.child("majority_traffic_share")),
         thresholds=_read_thresholds(root.child("thresholds")),
@@ -66,14 +77,17 @@ def read_policy(root: Node) -> Policy:
         severity_default=_read_severity_default(root.child("severity_default")),
         routing=_read_routing(root.child("routing"), channels),
         notifications=_read_notifications(root.child("notifications")),
-        alertmanager=_read_alertmanager(root.child("alertmanager")),
+        alertmanager=alertmanager,
         prometheus=_read_prometheus(root.child("prometheus")),
         channels=channels,
         contacts=contacts,
         escalation=read_escalation(root.child("escalation"), contacts, channels),
         vendors=read_vendors(root.child("vendors"), providers),
         templates=_read_templates(root.child("templates")),
-        exporter=read_exporter(root.child("exporter")),
+        exporter=exporter,
+        self_monitoring=read_self_monitoring(root.child("self_monitoring")),
+        watchdog=watchdog,
+        traffic_absent=read_traffic_absent(root.child("traffic_absent")),
         warnings=contact_warnings(root.child("contacts")),
     )
 
@@ -108,8 +122,47 @@ def _read_evaluation(node: Node) -> Evaluation:
 
 def _read_minimum_traffic(node: Node) -> MinimumTraffic:
     keys = ("answered_calls", "webhook_deliveries", "api_requests")
-    node.mapping(keys)
-    return MinimumTraffic(*(node.child(key).integer() for key in keys))
+    node.mapping(keys, ("api_bad_requests",))
+    bad = node.child("api_bad_requests").integer(1) if node.has("api_bad_requests") else 2
+    return MinimumTraffic(*(node.child(key).integer() for key in keys), api_bad_requests=bad)
+
+
+def _check_api_guard(node: Node, evaluation: Evaluation, exporter: ExporterSettings,
+                     providers: tuple[str, ...]) -> None:
+    """The API rows' guard must let them fire on callwatch's own polls alone."""
+    guard = node.child("api_requests").integer()
+    window = evaluation.rate_window_seconds
+    for provider in providers:
+        polls, words = catalog.guaranteed_api_requests(window, exporter.poll_intervals,
+                                                       provider)
+        if guard > polls:
+            raise node.child("api_requests").error(
+                f"{guard} is more than the {polls} {provider} API requests callwatch's own polls "
+                f"make in the {format_duration(window)} rate window ({words}): without "
+                f"application traffic the error-rate and API-latency alerts could never fire; "
+                f"lower it or poll more often (exporter.poll_intervals)")
+
+
+def _check_latency_buckets(node: Node) -> None:
+    """Slow requests are counted from the histogram's buckets: thresholds must be bounds."""
+    for key in ("warning", "critical"):
+        value = node.child(key).number()
+        if value not in catalog.API_BUCKETS:
+            bounds = ", ".join(f"{bound:g}" for bound in catalog.API_BUCKETS)
+            raise node.child(key).error(
+                f"must be one of the API latency histogram's bucket bounds ({bounds}), "
+                f"got {value:g}")
+
+
+def _check_heartbeat(node: Node, watchdog, alertmanager: AlertmanagerSettings) -> None:
+    """The heartbeat must arrive (repeat plus group interval) well within ``missing_after``."""
+    arrives = watchdog.repeat_interval_seconds + alertmanager.group_interval_seconds
+    if arrives >= watchdog.missing_after_seconds:
+        at = node.child("missing_after") if node.has("missing_after") else node
+        raise at.error(
+            f"must be longer than watchdog.repeat_interval plus alertmanager.group_interval "
+            f"({format_duration(arrives)}), or the receiver would call the pipeline silent "
+            f"between two heartbeats")
 
 
 def _read_share(node: Node) -> float:
@@ -223,7 +276,8 @@ def _read_notifications(node: Node) -> Notifications:
 
 
 def _read_alertmanager(node: Node) -> AlertmanagerSettings:
-    node.mapping(("receiver_url", "token_file", "group_wait", "group_interval", "repeat_interval"))
+    node.mapping(("receiver_url", "token_file", "group_wait", "group_interval", "repeat_interval"),
+                 ("fallback_receiver",))
     repeat = node.child("repeat_interval").mapping(PRIORITIES)
     return AlertmanagerSettings(
         receiver_url=node.child("receiver_url").string(),
@@ -231,7 +285,26 @@ def _read_alertmanager(node: Node) -> AlertmanagerSettings:
         group_wait_seconds=node.child("group_wait").duration(),
         group_interval_seconds=node.child("group_interval").duration(),
         repeat_interval_seconds={key: repeat.child(key).duration() for key in PRIORITIES},
+        fallback_receiver=_read_fallback_receiver(node.child("fallback_receiver")),
     )
+
+
+def _read_fallback_receiver(node: Node) -> FallbackReceiver | None:
+    """``{webhook_url: URL}`` or ``{pagerduty_routing_key_file: PATH}``: exactly one."""
+    if node.value is None:
+        return None
+    keys = ("webhook_url", "pagerduty_routing_key_file")
+    node.mapping((), keys)
+    given = [key for key in keys if node.has(key)]
+    if len(given) != 1:
+        raise node.error("must hold exactly one of webhook_url or pagerduty_routing_key_file")
+    value = node.child(given[0]).string()
+    if given[0] == "webhook_url":
+        if not value.startswith(("http://", "https://")):
+            raise node.child("webhook_url").error(
+                f"must be an http:// or https:// URL, got {value!r}")
+        return FallbackReceiver(webhook_url=value)
+    return FallbackReceiver(pagerduty_routing_key_file=value)
 
 
 def _read_prometheus(node: Node) -> PrometheusSettings:

@@ -13,6 +13,7 @@ from aiohttp import web
 from simulator import (
     appsite,
     control_messages,
+    oob,
     slack,
     slack_clicks,
     sms,
@@ -35,13 +36,15 @@ def create_app(state: SimState, recorder: Recorder, faults: Faults,
                telnyx_public_key: str | None = None, app_stats: appsite.AppStats | None = None,
                control: control_api.Control | None = None,
                voice: Voice | None = None, clicks: slack_clicks.SlackClicks | None = None,
-               sms_state: sms.Sms | None = None) -> web.Application:
+               sms_state: sms.Sms | None = None,
+               oob_pager: oob.OobPager | None = None) -> web.Application:
     """The shared simulator app over ``state``; every request recorded, faults applied.
 
     The app stand-in is mounted when ``telnyx_public_key`` is given (it verifies Telnyx
     signatures with it), the control API when ``control`` is. With ``voice``, created calls
     that name a callback are played out; without, they are only recorded. ``clicks`` mounts
-    the click ``response_url``s, ``sms_state`` the SMS send paths of both providers.
+    the click ``response_url``s, ``sms_state`` the SMS send paths of both providers,
+    ``oob_pager`` the out-of-band pager Alertmanager can reach around callwatch.
     """
     app = web.Application(middlewares=[json_errors, middleware(recorder, faults)],
                           client_max_size=MAX_BODY)
@@ -54,6 +57,8 @@ def create_app(state: SimState, recorder: Recorder, faults: Faults,
         slack_clicks.add_routes(app, clicks)
     if sms_state is not None:
         sms.add_routes(app, state, sms_state)
+    if oob_pager is not None:
+        oob.add_routes(app, oob_pager)
     if telnyx_public_key is not None:
         appsite.add_routes(app, state, telnyx_public_key, app_stats or appsite.AppStats())
     if control is not None:

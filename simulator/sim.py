@@ -38,6 +38,7 @@ from simulator.app import create_app
 from simulator.appsite import AppStats
 from simulator.control import Control
 from simulator.core import Faults, Recorder
+from simulator.oob import OobPager
 from simulator.runner import serve
 from simulator.scenarios import Scenario
 from simulator.slack import SlackState
@@ -93,6 +94,7 @@ class Simulator:
         self.voice = Voice(self.state, self.telnyx_key)
         self.clicks = SlackClicks(self.state, self.slack)
         self.sms = Sms(self.state, self.telnyx_key)
+        self.oob = OobPager()
         self.control = Control(self.state, self.recorder, self.faults, self.slack,
                                self.pagerduty, self.app_stats, self.smtp, self.traffic_config,
                                voice=self.voice, clicks=self.clicks, sms=self.sms)
@@ -124,7 +126,7 @@ class Simulator:
         app = create_app(self.state, self.recorder, self.faults, self.slack,
                          telnyx_public_key=self.telnyx_public_key, app_stats=self.app_stats,
                          control=self.control, voice=self.voice, clicks=self.clicks,
-                         sms_state=self.sms)
+                         sms_state=self.sms, oob_pager=self.oob)
         runner, port = await serve(app, self.host)
         self._runners.append(runner)
         self.url = f"http://{self.host}:{port}"
@@ -299,6 +301,7 @@ class Simulator:
             "APP_WEBHOOK_TELNYX_URL": f"{self.url}/app/webhooks/telnyx",
             "APP_API_URL": f"{self.url}/app/api/health",
             "SIMULATOR_CONTROL_URL": f"{self.url}/control",
+            "SIMULATOR_OOB_URL": f"{self.url}/oob/alertmanager",
         }
         if self.smtp.username is not None:
             env["SMTP_USERNAME"] = self.smtp.username

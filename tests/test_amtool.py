@@ -74,6 +74,43 @@ def test_amtool_route_verification_fails_when_the_receiver_is_wrong(amtool):
     assert result.returncode != 0, output(result)
 
 
+# With alertmanager.fallback_receiver (the golden policy names a webhook), callwatch's own alerts
+# reach it straight from Alertmanager and callwatch too; the heartbeat and telephony alerts do not.
+AROUND = REPO / "tests" / "golden" / "default" / "alertmanager" / "alertmanager.yml"
+AROUND_CASES = [
+    ("callwatch being down reaches the fallback receiver and callwatch",
+     {"alertname": "CallwatchTargetDown", "severity": "critical", "priority": "P1",
+      "component": "callwatch", "job": "callwatch"}, "callwatch-fallback,callwatch-P1"),
+    ("a certificate warning (P3) of callwatch's reaches the fallback receiver too",
+     {"alertname": "CallwatchCertificateExpiring", "severity": "warning", "priority": "P3",
+      "component": "callwatch", "target": "app-api"}, "callwatch-fallback,callwatch-P3"),
+    ("the heartbeat reaches the watchdog receiver alone, never the fallback",
+     {"alertname": "CallwatchWatchdog", "severity": "none", "component": "callwatch"},
+     "callwatch-watchdog"),
+    ("a telephony alert reaches callwatch alone",
+     {"alertname": "TelephonyCallDropRateHigh", "severity": "critical", "priority": "P2",
+      "provider": "twilio"}, "callwatch-P2"),
+]
+
+
+@pytest.mark.parametrize(("sentence", "labels", "receivers"), AROUND_CASES,
+                         ids=[case[0] for case in AROUND_CASES])
+def test_with_a_fallback_receiver_callwatch_alerts_go_around_callwatch(amtool, sentence, labels,
+                                                                        receivers):
+    result = run([amtool, "config", "routes", "test", f"--config.file={AROUND}",
+                  f"--verify.receivers={receivers}",
+                  *[f"{name}={value}" for name, value in labels.items()]])
+    assert result.returncode == 0, output(result)
+    assert result.stdout.strip() == receivers, output(result)
+
+
+def test_the_fallback_receiver_is_the_policys_webhook_with_resolved_notices():
+    [fallback] = [r for r in yaml.safe_load(AROUND.read_text())["receivers"]
+                  if r["name"] == "callwatch-fallback"]
+    assert fallback == {"name": "callwatch-fallback", "webhook_configs": [
+        {"url": "https://hooks.example.com/callwatch-is-down", "send_resolved": True}]}
+
+
 def test_the_routing_cases_cover_every_priority_of_the_policy(policy):
     covered = {case["labels"].get("priority") for case in ROUTE_CASES
                if case["receiver"] == f"callwatch-{case['labels'].get('priority')}"}
@@ -84,7 +121,8 @@ def test_the_routing_cases_cover_every_priority_of_the_policy(policy):
 
 def test_every_receiver_posts_to_callwatch_with_resolved_notifications_and_a_bearer_file(policy):
     receivers = {receiver["name"]: receiver for receiver in config()["receivers"]}
-    assert set(receivers) == {"callwatch-default"} | {f"callwatch-{p}" for p in policy.priorities}
+    assert set(receivers) == {"callwatch-default", "callwatch-watchdog"} | {
+        f"callwatch-{p}" for p in policy.priorities}
     for receiver in receivers.values():
         (webhook,) = receiver["webhook_configs"]
         assert webhook["url"].endswith("/alerts")

@@ -75,6 +75,6 @@ def test_a_slack_contact_that_notifies_nobody_loads_with_a_warning_naming_its_li
     text = DEFAULT_POLICY.replace("slack: '@oncall'", "slack: U024BE7LH", 1)
     warnings = parse_policy(text, "deploy/policy.yaml").warnings
     assert not any("contacts.oncall.slack" in w for w in warnings)
-    assert "deploy/policy.yaml:164: contacts.team_lead.slack: '@team-lead' is not a Slack user " \
+    assert "deploy/policy.yaml:204: contacts.team_lead.slack: '@team-lead' is not a Slack user " \
            "id (U...) or user group id (S...); it is shown in messages but notifies nobody" \
            in warnings

@@ -15,12 +15,16 @@ from __future__ import annotations
 import re
 import subprocess
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 import yaml
 
 from policy import catalog
+from policy.render import RenderOptions
+from policy.render.rules import render_rules_file
+from policy.render.rules import rule_groups as rule_groups_for
 
 REPO = Path(__file__).resolve().parent.parent
 PROMETHEUS_DIR = REPO / "deploy" / "prometheus"
@@ -61,7 +65,8 @@ def test_the_generated_prometheus_config_passes_promtool_check_config(promtool):
 
 def test_there_is_a_promtool_unit_test_file_for_every_threshold_row_and_service_down():
     names = {path.name for path in TEST_FILES}
-    expected = {f"{key}.test.yml" for key in catalog.ROWS} | {"service_down.test.yml"}
+    expected = {f"{key}.test.yml" for key in catalog.ROWS} | {
+        "service_down.test.yml", "traffic_absent.test.yml", "callwatch_self.test.yml"}
     assert expected <= names, f"missing: {sorted(expected - names)}"
 
 
@@ -78,17 +83,19 @@ def _unit_tests() -> list[dict]:
 
 
 def test_every_alert_variant_in_the_rules_file_is_asserted_firing_by_a_unit_test():
+    rules = {rule["alert"]: rule for group in rule_groups() for rule in group["rules"]
+             if "alert" in rule}
     asserted = set()
     for doc in _unit_tests():
         for group in doc["tests"]:
             for check in group.get("alert_rule_test", []):
                 for alert in check.get("exp_alerts") or []:
                     labels = alert["exp_labels"]
-                    asserted.add((check["alertname"], labels["severity"], labels["priority"]))
+                    asserted.add((check["alertname"], labels["severity"], labels.get("priority")))
                     # Exact annotations for every asserted alert, not only labels.
-                    assert set(alert["exp_annotations"]) == {
-                        "summary", "description", "runbook_url", "dashboard_url"}
-    variants = {(rule["alert"], rule["labels"]["severity"], rule["labels"]["priority"])
+                    assert set(alert["exp_annotations"]) == set(
+                        rules[check["alertname"]]["annotations"])
+    variants = {(rule["alert"], rule["labels"]["severity"], rule["labels"].get("priority"))
                 for group in rule_groups() for rule in group["rules"] if "alert" in rule}
     assert variants - asserted == set()
 
@@ -101,77 +108,77 @@ def test_every_recording_rule_in_the_rules_file_is_checked_by_a_unit_test():
     assert {record for record in records if record not in exprs} == set()
 
 
-def _condition(policy, key: str, level: str) -> str:
-    """The comparison the renderer writes for a row and level, e.g. ``...ratio > 0.03``."""
-    row = catalog.ROWS[key]
-    op = ">" if row.direction == "above" else "<"
-    return f"{row.record} {op} {getattr(policy.thresholds[key], level):g}"
-
-
 # Per row: the threshold values just past the test values on each side of each boundary. A
-# threshold moved there must turn a "no alert" case into an alert or the other way round.
+# threshold moved there must turn a "no alert" case into an alert or the other way round. The
+# API-latency thresholds move to neighbouring bucket bounds (the only values a policy takes).
 NUDGES = {
     "call_drop_rate": {"warning": (0.028, 0.032), "critical": (0.048, 0.052)},
     "call_quality": {"warning": (3.35, 3.65), "critical": (2.85, 3.15)},
     "webhook_failure_rate": {"warning": (0.044, 0.056), "critical": (0.094, 0.106)},
-    "api_response_time": {"warning": (0.9, 1.2), "critical": (1.85, 2.4)},
+    "api_response_time": {"warning": (0.75, 1.5), "critical": (1.5, 3.0)},
     "error_rate": {"warning": (0.0185, 0.0215), "critical": (0.0485, 0.0515)},
     "provider_health": {"warning": (0.785, 0.815), "critical": (0.685, 0.715)},
 }
 
 
-def _mutations(policy) -> list[tuple[str, str, str, str, float | None]]:
-    """(row, what changed, text in the rules, replacement, moved threshold or None)."""
+def _mutations(policy) -> list[tuple[str, str, object, float | None, float | None]]:
+    """(row, what changed, the policy so changed, moved threshold and its old value or None)."""
     found = []
     for key, levels in NUDGES.items():
+        threshold = policy.thresholds[key]
         for level, values in levels.items():
-            original = _condition(policy, key, level)
-            head = original.rsplit(" ", 1)[0]
-            # The line end keeps "< 3" from matching the start of "< 3.5".
-            found += [(key, f"{level} threshold moved to {value:g}", f"{original}\n",
-                       f"{head} {value:g}\n", value) for value in values]
-    minimum = policy.minimum_traffic.answered_calls
-    for value in (minimum - 6, minimum + 1):
-        found.append(("call_drop_rate", f"minimum traffic moved to {value}",
-                      f">= {minimum}", f">= {value}", None))
-    # `for` is rendered in whole minutes here (5m); the drop-rate row's pending/firing cases pin it.
-    rendered_for = f"    for: {policy.thresholds['call_drop_rate'].for_seconds // 60:g}m\n"
-    for minutes in (4, 7):
-        found.append(("call_drop_rate", f"drop-rate `for` moved to {minutes}m",
-                      rendered_for, f"    for: {minutes}m\n", None))
+            old = getattr(threshold, level)
+            for value in values:
+                moved = replace(threshold, **{level: value})
+                found.append((key, f"{level} threshold moved to {value:g}", replace(
+                    policy, thresholds={**policy.thresholds, key: moved}), value, old))
+    traffic = policy.minimum_traffic
+    for value in (traffic.answered_calls - 6, traffic.answered_calls + 1):
+        found.append(("call_drop_rate", f"minimum traffic moved to {value}", replace(
+            policy, minimum_traffic=replace(traffic, answered_calls=value)), None, None))
+    drop = policy.thresholds["call_drop_rate"]
+    for minutes in (4, 7):  # the drop-rate row's pending/firing cases pin its 5m `for`
+        found.append(("call_drop_rate", f"drop-rate `for` moved to {minutes}m", replace(
+            policy, thresholds={**policy.thresholds, "call_drop_rate": replace(
+                drop, for_seconds=minutes * 60.0)}), None, None))
     return found
 
 
-def _test_file_for(key: str, threshold: float | None) -> str:
+def _test_file_for(key: str, threshold: float | None, old: float | None) -> str:
     """The row's unit-test file to run against a mutation. For a moved threshold, only the case
-    whose recorded twilio value lies nearest the new threshold: the case the move must flip
-    (running one case instead of the whole file keeps this test to a couple of seconds)."""
+    the move must flip: the one whose recorded twilio value lies between the old and the new
+    threshold, nearest the new one (running one case instead of the whole file keeps this test
+    to a couple of seconds)."""
     doc = yaml.safe_load((TEST_DIR / f"{key}.test.yml").read_text())
     if threshold is None:
         return yaml.safe_dump(doc, sort_keys=False)
     record = catalog.ROWS[key].record
-    distances = []
+    between, others = [], []
     for index, group in enumerate(doc["tests"]):
         for check in group.get("promql_expr_test", []):
             scaled = re.fullmatch(rf"round\({re.escape(record)} \* (\d+)\)", check["expr"])
             if scaled and check["eval_time"] == "10m":
-                distances += [(abs(sample["value"] / int(scaled[1]) - threshold), index, group)
-                              for sample in check["exp_samples"]
-                              if sample["labels"] == '{provider="twilio"}']
-    doc["tests"] = [min(distances, key=lambda item: item[:2])[2]]
+                for sample in check["exp_samples"]:
+                    if sample["labels"] == '{provider="twilio"}':
+                        value = sample["value"] / int(scaled[1])
+                        inside = min(old, threshold) < value < max(old, threshold)
+                        (between if inside else others).append(
+                            (abs(value - threshold), index, group))
+    doc["tests"] = [min(between or others, key=lambda item: item[:2])[2]]
     return yaml.safe_dump(doc, sort_keys=False)
 
 
 def _survives(promtool: str, root: Path, mutation: tuple) -> bool:
-    """Whether the row's unit tests still pass on the rules with ``mutation`` applied. A failure
-    counts only when promtool reports a mismatch ("exp: ... got: ..."), not a broken file."""
-    key, _, old, new, threshold = mutation
+    """Whether the row's unit tests still pass on the rules rendered from the mutated policy. A
+    failure counts only when promtool reports a mismatch ("exp: ... got: ..."), not a broken
+    file."""
+    key, _, policy, threshold, old = mutation
     (root / "rules").mkdir(parents=True)
     (root / "tests").mkdir()
-    text = RULES.read_text()
-    assert old in text, f"expected {old!r} in the generated rules"
-    (root / "rules" / RULES.name).write_text(text.replace(old, new))
-    (root / "tests" / f"{key}.test.yml").write_text(_test_file_for(key, threshold))
+    text = render_rules_file(rule_groups_for(policy, RenderOptions()))
+    assert text != RULES.read_text().split("\n", 1)[1], "the mutation changed nothing"
+    (root / "rules" / RULES.name).write_text(text)
+    (root / "tests" / f"{key}.test.yml").write_text(_test_file_for(key, threshold, old))
     result = run([promtool, "test", "rules", f"{key}.test.yml"], cwd=root / "tests")
     return not (result.returncode != 0 and "exp:" in result.stdout + result.stderr)
 

@@ -78,7 +78,7 @@ def test_the_recording_rules_are_exactly_the_contract_names() -> None:
     groups = yaml.safe_load(_render()[RULES_PATH])["groups"]
     records = {rule["record"] for group in groups for rule in group["rules"] if "record" in rule}
     assert records == {row.record for row in catalog.ROWS.values()} | {
-        catalog.TRAFFIC_SHARE_RECORD}
+        catalog.TRAFFIC_SHARE_RECORD, catalog.CALL_SUCCESS_RECORD}
 
 
 @pytest.mark.parametrize(("scale", "expected_for", "expected_window"), [

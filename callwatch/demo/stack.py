@@ -91,13 +91,17 @@ class DemoStack:
         await self._wait_ready()
 
     def _write_policy(self) -> None:
-        """The policy with its email channels pointed at the simulator's SMTP sink."""
+        """The policy with its email channels pointed at the simulator's SMTP sink and its
+        out-of-band pager as Alertmanager's fallback receiver."""
         document = yaml.safe_load(Path(self.policy_path).read_text(encoding="utf-8"))
         for channel in document.get("channels", {}).values():
             if channel.get("type") == "email":
                 channel.update(smtp_host="127.0.0.1", smtp_port=self.simulator.smtp_port,
                                starttls=False)
         env = self.simulator.env()
+        # callwatch's own alerts also reach the simulator's out-of-band pager, around callwatch.
+        document.setdefault("alertmanager", {})["fallback_receiver"] = {
+            "webhook_url": env["SIMULATOR_OOB_URL"]}
         # Synthetic probes of the simulated app: its webhook endpoint and its API.
         document.setdefault("exporter", {})["probe_targets"] = [
             {"name": "app-twilio-webhook", "kind": "twilio_webhook", "provider": "twilio",

@@ -48,9 +48,11 @@ class RenderOptions:
 
 def render_all(policy: Policy, options: RenderOptions = RenderOptions()) -> dict[str, str]:
     """Every generated file for ``policy``, keyed by its path relative to the repository root."""
-    from policy.render import alertmanager, grafana, prometheus, rules
+    from policy.render import alertmanager, cadence, grafana, prometheus, rules
 
     groups = rules.rule_groups(policy, options)
+    # the cadence test is the shipped policy's, at its own pace: not rendered when scaled
+    tests = {cadence.PATH: cadence.render_cadence_test(policy)} if options.time_scale == 1 else {}
     return {
         RULES_PATH: rules.render_rules_file(groups),
         PROMETHEUS_PATH: prometheus.render_prometheus_config(policy, options),
@@ -59,4 +61,5 @@ def render_all(policy: Policy, options: RenderOptions = RenderOptions()) -> dict
         DATASOURCE_PATH: grafana.render_datasource_provisioning(),
         DASHBOARD_PROVIDER_PATH: grafana.render_dashboard_provisioning(),
         PROMETHEUS_RULE_PATH: rules.render_prometheus_rule(groups),
+        **tests,
     }

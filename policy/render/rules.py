@@ -1,4 +1,6 @@
-"""Prometheus recording and alerting rules for the six threshold rows and the service-down alert.
+"""Prometheus recording and alerting rules: the six threshold rows, the service-down and
+traffic-absent alerts (group ``callwatch-telephony``), and callwatch's own (``callwatch-self``,
+policy/render/self_rules.py).
 
 Recording rules aggregate by ``provider`` across every exporter instance, so replicated
 exporters behind a load balancer add up. Alerting rules compare the recorded series with the
@@ -9,8 +11,9 @@ policy's thresholds, stay silent below the policy's minimum traffic, and carry `
 from __future__ import annotations
 
 from policy import catalog
-from policy.model import Policy, Threshold
+from policy.model import BusinessHours, Policy, Threshold
 from policy.render import RenderOptions
+from policy.render.self_rules import self_rule_group
 from policy.render.yamltext import dump_yaml
 
 # One group: Prometheus evaluates a group's rules in order, so every alert reads recording
@@ -58,15 +61,17 @@ def recording_exprs(policy: Policy, window: str) -> dict[str, str]:
             "histogram_quantile(0.95,\n  "
             f'{_sum_rate(catalog.API_DURATION + "_bucket", "", window, "provider, le")}\n)',
         rows["error_rate"].record: _ratio(catalog.API_REQUESTS, error, "", window),
-        # Health is the worst of its inputs: the share of provider-handled calls that ended well
-        # (only with enough calls to judge), and whether the provider's API answers our polls.
+        # The share of provider-handled calls that ended well, only with enough calls to judge:
+        # the call-failure evidence TelephonyServiceDown needs.
+        catalog.CALL_SUCCESS_RECORD:
+            f"{_ratio(ended, completed, attempted, window)}\n"
+            f"and on (provider) sum by (provider) (increase({ended}{attempted}[{window}]))"
+            f" >= {min_calls}",
+        # Health is the worst of its inputs: that share, and whether the provider's API answers
+        # our polls.
         rows["provider_health"].record:
             "min by (provider) (\n"
-            "  label_replace(\n"
-            f"{_ratio(ended, completed, attempted, window, '    ')}\n"
-            f"    and on (provider) sum by (provider) (increase({ended}{attempted}[{window}]))"
-            f" >= {min_calls},\n"
-            '    "input", "calls", "", "")\n'
+            f'  label_replace({catalog.CALL_SUCCESS_RECORD}, "input", "calls", "", "")\n'
             "  or\n"
             f'  label_replace(max by (provider) ({catalog.PROVIDER_UP}), "input", "api", "", "")\n'
             ")",
@@ -89,6 +94,31 @@ def _traffic_guard(policy: Policy, row: catalog.Row, window: str) -> str:
         "api_requests": catalog.API_REQUESTS,
     }[row.traffic]
     return f"\nand on (provider) sum by (provider) (increase({volume}[{window}])) >= {minimum}"
+
+
+def _bad_requests_guard(policy: Policy, row: catalog.Row, value: float, window: str) -> str:
+    """The API rows also need ``api_bad_requests`` failed (error rate) or slower-than-``value``
+    (latency, counted from the histogram's buckets) requests: one bad poll is not an incident."""
+    least = policy.minimum_traffic.api_bad_requests
+    if row.key == "error_rate":
+        bad = f"sum by (provider) (increase({catalog.API_REQUESTS}{_outcome('error')}[{window}]))"
+    elif row.key == "api_response_time":
+        total = f"sum by (provider) (increase({_bucket('+Inf')}[{window}]))"
+        fast = f"sum by (provider) (increase({_bucket(value)}[{window}]))"
+        bad = f"(\n  {total}\n  -\n  {fast}\n)"
+    else:
+        return ""
+    return f"\nand on (provider) {bad} >= {least}"
+
+
+def _bucket(bound: float | str) -> str:
+    """The API histogram's bucket series at ``bound``, whether its exporter writes ``le`` as
+    Go does ("1") or as Python's client does ("1.0")."""
+    if isinstance(bound, str):
+        return f'{catalog.API_DURATION}_bucket{{le="{bound}"}}'
+    spellings = sorted({f"{bound:g}", repr(float(bound))}, key=len)
+    pattern = "|".join(spelling.replace(".", "\\\\.") for spelling in spellings)
+    return f'{catalog.API_DURATION}_bucket{{le=~"{pattern}"}}'
 
 
 def _format_threshold(row: catalog.Row, value: float) -> str:
@@ -132,7 +162,8 @@ def _row_alerts(policy: Policy, threshold: Threshold, options: RenderOptions) ->
     alerts = []
     for level, value, priority in (("warning", threshold.warning, threshold.priority_warning),
                                    ("critical", threshold.critical, threshold.priority_critical)):
-        condition = f"{row.record} {op} {value:g}{guard}"
+        condition = (f"{row.record} {op} {value:g}{guard}"
+                     f"{_bad_requests_guard(policy, row, value, window)}")
         notes = _annotations(policy, row, level, value, window, threshold.runbook)
         if level == "critical" and threshold.priority_critical_majority:
             # Split by the provider's share of calls: ">50% of users affected" is P1.
@@ -160,14 +191,23 @@ def _labels(severity: str, priority: str, provider: str | None = None) -> dict[s
 
 
 def _service_down_alert(policy: Policy, options: RenderOptions) -> dict:
+    """Every provider's health critical, with calls failing on every provider (the evidence:
+    API reachability alone could be our own egress), and callwatch itself reaching the
+    outside (else CallwatchEgressDown speaks instead)."""
     health = catalog.ROWS["provider_health"]
     critical = policy.thresholds["provider_health"].critical
     expr = (f"count({health.record} < {critical:g})\n"
-            f"== count({health.record})")
+            f"== count({health.record})\n"
+            f"and on ()\n"
+            f"count({catalog.CALL_SUCCESS_RECORD} < {critical:g})\n"
+            f"== count({health.record})\n"
+            f"unless on ()\n"
+            f"max({catalog.EGRESS_SUCCESS}) == 0")
     annotations = {
         "summary": "Telephony service down: every provider's health is critical",
         "description": (f"All {{{{ $value }}}} providers report health below "
-                        f"{_format_threshold(health, critical)}: calls are failing everywhere."),
+                        f"{_format_threshold(health, critical)} and calls are failing on each "
+                        "of them: calls are failing everywhere."),
         "runbook_url": policy.runbook_url(policy.service_down.runbook),
         "dashboard_url": policy.links.dashboard_url,
     }
@@ -175,6 +215,44 @@ def _service_down_alert(policy: Policy, options: RenderOptions) -> dict:
                   options.duration(policy.service_down.for_seconds),
                   options.duration(policy.evaluation.keep_firing_seconds),
                   _labels("critical", policy.service_down.priority, "all"), annotations)
+
+
+def _business_hours(hours: BusinessHours | None) -> str:
+    """``\nand on () <it is business hours>`` (UTC), or nothing when always watched."""
+    if hours is None:
+        return ""
+    days = hours.days
+    if days == tuple(range(days[0], days[-1] + 1)):
+        day = f"day_of_week() >= {days[0]} <= {days[-1]}"
+    else:
+        day = " or ".join(f"day_of_week() == {number}" for number in days)
+    minute = f"hour() * 60 + minute() >= {hours.start_minute} < {hours.end_minute}"
+    return f"\nand on ()\n(\n  ({day})\n  and\n  ({minute})\n)"
+
+
+def _traffic_absent_alert(policy: Policy, options: RenderOptions) -> dict:
+    """A provider that ended calls within ``seen_within`` and none for ``for``, while the
+    exporter reports on it (its active-calls gauge is there), during business hours."""
+    absent = policy.traffic_absent
+    ended, active = catalog.CALLS_ENDED, catalog.CALLS_ACTIVE
+    silent, seen = options.duration(absent.absent_seconds), options.duration(
+        absent.seen_within_seconds)
+    expr = (f"sum by (provider) (increase({ended}[{seen}])) > 0\n"
+            f"unless on (provider)\n"
+            f"sum by (provider) (increase({ended}[{silent}])) > 0\n"
+            f"and on (provider)\n"
+            f"count by (provider) ({active})"
+            f"{_business_hours(absent.business_hours)}")
+    annotations = {
+        "summary": "No calls on {{ $labels.provider }} for " + silent,
+        "description": ("{{ $labels.provider }} ended calls within the last " + seen + " and "
+                        "none in the last " + silent + ": traffic stopped reaching it (routing, "
+                        "numbers, the application) or its events stopped reaching callwatch."),
+        "runbook_url": policy.runbook_url("complete-outage.md"),
+        "dashboard_url": policy.links.dashboard_url + "?var-provider={{ $labels.provider }}",
+    }
+    return _alert(catalog.TRAFFIC_ABSENT_ALERT, expr, "0s", "0s",
+                  _labels("warning", absent.priority), annotations)
 
 
 def _min_window(policy: Policy, options: RenderOptions) -> float:
@@ -191,7 +269,9 @@ def rule_groups(policy: Policy, options: RenderOptions) -> list[dict]:
     for key in catalog.ROWS:
         alerting.extend(_row_alerts(policy, policy.thresholds[key], options))
     alerting.append(_service_down_alert(policy, options))
-    return [{"name": RULE_GROUP, "rules": recording + alerting}]
+    alerting.append(_traffic_absent_alert(policy, options))
+    return [{"name": RULE_GROUP, "rules": recording + alerting},
+            self_rule_group(policy, options)]
 
 
 def render_rules_file(groups: list[dict]) -> str:

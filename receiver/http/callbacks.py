@@ -34,7 +34,7 @@ async def twilio_form(request: web.Request) -> tuple[ReceiverState, Mapping[str,
     except (UnicodeDecodeError, ValueError):
         raise ApiError(400, "malformed_payload", "body is not a form") from None
     except SignatureError as exc:
-        raise ApiError(403, "invalid_signature", str(exc)) from None
+        raise refused(state, "twilio", 403, "invalid_signature", str(exc)) from None
     return state, form
 
 
@@ -48,7 +48,7 @@ async def telnyx_event(request: web.Request) -> tuple[ReceiverState, Mapping]:
     try:
         verifier.verify(body, request.headers)
     except SignatureError as exc:
-        raise ApiError(403, "invalid_signature", str(exc)) from None
+        raise refused(state, "telnyx", 403, "invalid_signature", str(exc)) from None
     data = _event_data(body)
     await once(state, "telnyx", str(data["id"]))
     return state, data
@@ -76,6 +76,15 @@ async def once(state: ReceiverState, provider: str, event_id: str) -> None:
     if not fresh:
         raise ApiError(409, "replayed", f"{provider} callback {event_id[:80]!r} was already "
                                         "acted on")
+
+
+def refused(state: ReceiverState, source: str, status: int, code: str,
+            detail: str) -> ApiError:
+    """The error for a callback whose signature does not hold, counted by source
+    (``callwatch_callback_signature_failures_total``): a burst means a rotated secret or an
+    attack."""
+    state.metrics.signature_failures.labels(source).inc()
+    return ApiError(status, code, detail)
 
 
 def public_url(state: ReceiverState, path: str) -> str:

@@ -30,6 +30,7 @@ from aiohttp import web
 from callwatch.web import MAX_BODY, ApiError, read_body
 from receiver.domain.actions import ActionContext, decide_acknowledge, decide_resolve
 from receiver.domain.ids import new_id
+from receiver.http.callbacks import refused
 from receiver.http.common import RECEIVER, store_errors
 from receiver.services.apply import apply_action
 
@@ -96,10 +97,12 @@ async def webhook(request: web.Request) -> web.Response:
     state = request.app[RECEIVER]
     secrets = state.config.pagerduty_webhook_secrets
     body = await read_body(request, request.app[MAX_BODY])
+    if not secrets:
+        raise ApiError(401, "unauthorized",
+                       "PagerDuty webhook secret not configured: set PAGERDUTY_WEBHOOK_SECRET")
     if not signature_valid(body, request.headers.get(SIGNATURE_HEADER), secrets):
-        detail = ("missing or invalid X-PagerDuty-Signature" if secrets else
-                  "PagerDuty webhook secret not configured: set PAGERDUTY_WEBHOOK_SECRET")
-        raise ApiError(401, "unauthorized", detail)
+        raise refused(state, "pagerduty", 401, "unauthorized",
+                      "missing or invalid X-PagerDuty-Signature")
     try:
         event = parse_event(body)
     except WebhookError as exc:

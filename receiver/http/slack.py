@@ -24,6 +24,7 @@ from aiohttp import web
 from slack_sdk.signature import Clock, SignatureVerifier
 
 from callwatch.web import MAX_BODY, ApiError, read_body
+from receiver.http.callbacks import refused
 from receiver.http.common import RECEIVER, store_errors
 from receiver.services import people
 from receiver.services.state import ReceiverState
@@ -54,7 +55,8 @@ async def interactions(request: web.Request) -> web.Response:
     verifier = SignatureVerifier(secret, clock=_ReceiverClock(state))
     if not verifier.is_valid(body, request.headers.get("X-Slack-Request-Timestamp"),
                              request.headers.get("X-Slack-Signature")):
-        raise ApiError(401, "unauthorized", "missing, invalid or stale X-Slack-Signature")
+        raise refused(state, "slack", 401, "unauthorized",
+                      "missing, invalid or stale X-Slack-Signature")
     payload = _payload(body)
     action = (payload.get("actions") or [{}])[0]
     what = ACTIONS.get(str(action.get("action_id")))

@@ -13,6 +13,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from policy.model import PRIORITIES
 from receiver.domain.model import Changes
 
+CALLBACK_SOURCES = ("twilio", "telnyx", "slack", "pagerduty")   # who signs what they send us
 # seconds: 1 min .. 1 day, around the P0..P3 response times (15m, 30m, 2h, 8h)
 RESPONSE_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
 
@@ -37,6 +38,10 @@ class ReceiverMetrics:
         self.failures = Counter("callwatch_notification_failures_total",
                                 "Failed notification attempts by channel and reason",
                                 ["channel", "reason"], registry=registry)
+        self.signature_failures = Counter(
+            "callwatch_callback_signature_failures_total",
+            "Provider callbacks refused for a bad, missing or stale signature, by source",
+            ["source"], registry=registry)
         self.outbox_pending = Gauge("callwatch_outbox_pending",
                                     "Outbox rows not yet delivered, failed or abandoned",
                                     registry=registry)
@@ -60,6 +65,8 @@ class ReceiverMetrics:
         for priority in PRIORITIES:
             self.incidents_open.labels(priority)
             self.sla_breaches.labels(priority)
+        for source in CALLBACK_SOURCES:
+            self.signature_failures.labels(source)
 
     def record_response_times(self, changes: Changes) -> None:
         """MTTA / MTTR: the one place time-to-acknowledge and time-to-resolve are observed,

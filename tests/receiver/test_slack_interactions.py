@@ -95,6 +95,8 @@ async def test_a_forged_or_stale_click_is_401_and_changes_nothing(client, clock,
     assert response.status == 401, sentence
     assert (await response.json())["error"] == "unauthorized"
     assert (await detail(client, incident_id))["state"] == "triggered"
+    metrics = await (await client.get("/metrics")).text()
+    assert 'callwatch_callback_signature_failures_total{source="slack"} 1.0' in metrics
 
 
 async def test_a_replayed_click_is_409(client, clock):

@@ -38,6 +38,11 @@ class CallPlacer(RecordingNotifier):
         return Delivery(ref=f"CA{len(self.sent)}", via="twilio", awaiting=True)
 
 
+def refused(client, source: str) -> float:
+    """callwatch_callback_signature_failures_total{source}."""
+    return client.app[RECEIVER].metrics.signature_failures.labels(source)._value.get()
+
+
 @pytest.fixture
 async def telnyx_api(aiohttp_server):
     """Telnyx's Call Control command endpoint: records every command."""
@@ -135,6 +140,7 @@ async def test_a_forged_twilio_callback_is_403_and_changes_nothing(
     status, body = await twilio(phone, path, form, token=token, signed=signed)
     assert status == 403 and json.loads(body)["error"] == "invalid_signature", sentence
     assert (await incident_of(phone, incident_id))["state"] == "triggered"
+    assert refused(phone, "twilio") == 1          # counted for CallwatchWebhookSignaturesFailing
 
 
 async def test_a_replayed_twilio_keypress_is_409_and_acts_once(phone, recorders):
@@ -210,7 +216,7 @@ async def test_a_forged_or_stale_telnyx_event_is_403_and_changes_nothing(
     headers = telnyx_sign(change.get("key", KEY), body, stamp)
     response = await phone.post("/voice/telnyx", data=body, headers=headers)
     assert response.status == 403, sentence
-    assert commands == []
+    assert commands == [] and refused(phone, "telnyx") == 1
     row = await phone.app[RECEIVER].store.page_row(call.page)
     assert row.state == "awaiting"
 
