@@ -98,6 +98,16 @@ class Node:
         except ValueError as exc:
             raise self.error(str(exc)) from None
 
+    def positive_duration(self, key: str, default: float) -> float:
+        """Child ``key`` as a duration longer than 0s; ``default`` when the key is absent."""
+        if not self.has(key):
+            return default
+        child = self.child(key)
+        value = child.duration()
+        if value <= 0:
+            raise child.error("must be longer than 0s")
+        return value
+
     def choice(self, allowed: tuple[str, ...] | list[str], what: str = "value") -> str:
         text = self.string()
         if text not in allowed:

@@ -78,27 +78,20 @@ def read_exporter(node: Node) -> ExporterSettings:
     defaults = ExporterSettings()
     return ExporterSettings(
         poll_intervals=_read_intervals(node.child("poll_intervals")),
-        api_timeout_seconds=_positive(node, "api_timeout", defaults.api_timeout_seconds),
-        probe_interval_seconds=_positive(node, "probe_interval", defaults.probe_interval_seconds),
-        probe_timeout_seconds=_positive(node, "probe_timeout", defaults.probe_timeout_seconds),
+        api_timeout_seconds=node.positive_duration("api_timeout", defaults.api_timeout_seconds),
+        probe_interval_seconds=node.positive_duration("probe_interval",
+                                                      defaults.probe_interval_seconds),
+        probe_timeout_seconds=node.positive_duration("probe_timeout",
+                                                     defaults.probe_timeout_seconds),
         probe_targets=_read_targets(node.child("probe_targets")),
         webhook_body_limit=(node.child("webhook_body_limit").integer(1024)
                             if node.has("webhook_body_limit") else defaults.webhook_body_limit),
         dedup_capacity=(node.child("dedup_capacity").integer(100)
                         if node.has("dedup_capacity") else defaults.dedup_capacity),
-        health_window_seconds=_positive(node, "health_window", defaults.health_window_seconds),
+        health_window_seconds=node.positive_duration("health_window",
+                                                     defaults.health_window_seconds),
         control_targets=_read_control_targets(node.child("control_targets")),
     )
-
-
-def _positive(node: Node, key: str, default: float) -> float:
-    if not node.has(key):
-        return default
-    child = node.child(key)
-    value = child.duration()
-    if value <= 0:
-        raise child.error("must be longer than 0s")
-    return value
 
 
 def _read_intervals(node: Node) -> dict[str, float]:
@@ -107,7 +100,7 @@ def _read_intervals(node: Node) -> dict[str, float]:
         return intervals
     node.mapping((), POLL_SOURCES)
     for key in POLL_SOURCES:
-        intervals[key] = _positive(node, key, intervals[key])
+        intervals[key] = node.positive_duration(key, intervals[key])
     return intervals
 
 

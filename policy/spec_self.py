@@ -54,18 +54,19 @@ def read_self_monitoring(node: Node) -> SelfMonitoring:
     if node.has("signature_failures"):
         burst = node.child("signature_failures").mapping(("count", "within"))
         count = burst.child("count").integer(1)
-        window = _positive(burst, "within", window)
+        window = burst.positive_duration("within", window)
     return SelfMonitoring(
         priority=_priority(node, defaults.priority),
-        target_down_seconds=_positive(node, "target_down_for", defaults.target_down_seconds),
-        notification_failures_seconds=_positive(node, "notification_failures_for",
+        target_down_seconds=node.positive_duration("target_down_for", defaults.target_down_seconds),
+        notification_failures_seconds=node.positive_duration("notification_failures_for",
                                                 defaults.notification_failures_seconds),
-        escalation_lag_seconds=_positive(node, "escalation_lag", defaults.escalation_lag_seconds),
+        escalation_lag_seconds=node.positive_duration("escalation_lag",
+                                                      defaults.escalation_lag_seconds),
         signature_failures=count, signature_window_seconds=window,
-        probe_failing_seconds=_positive(node, "probe_failing_for",
+        probe_failing_seconds=node.positive_duration("probe_failing_for",
                                         defaults.probe_failing_seconds),
-        egress_down_seconds=_positive(node, "egress_down_for", defaults.egress_down_seconds),
-        certificate_expiry_days=_positive(node, "certificate_expiry",
+        egress_down_seconds=node.positive_duration("egress_down_for", defaults.egress_down_seconds),
+        certificate_expiry_days=node.positive_duration("certificate_expiry",
                                           defaults.certificate_expiry_days * 86400) / 86400,
         certificate_priority=_priority(node, defaults.certificate_priority,
                                        "certificate_priority"),
@@ -86,9 +87,10 @@ def read_watchdog(node: Node) -> Watchdog:
                 f"must be a Prometheus alert name (letters, digits, '_'), got {alertname!r}")
     return Watchdog(
         alertname=alertname,
-        missing_after_seconds=_positive(node, "missing_after", defaults.missing_after_seconds),
+        missing_after_seconds=node.positive_duration("missing_after",
+                                                     defaults.missing_after_seconds),
         priority=_priority(node, defaults.priority),
-        repeat_interval_seconds=_positive(node, "repeat_interval",
+        repeat_interval_seconds=node.positive_duration("repeat_interval",
                                           defaults.repeat_interval_seconds),
     )
 
@@ -100,8 +102,8 @@ def read_traffic_absent(node: Node) -> TrafficAbsent:
         return TrafficAbsent()
     node.mapping((), ("for", "seen_within", "priority", "business_hours"))
     defaults = TrafficAbsent()
-    absent = _positive(node, "for", defaults.absent_seconds)
-    seen = _positive(node, "seen_within", defaults.seen_within_seconds)
+    absent = node.positive_duration("for", defaults.absent_seconds)
+    seen = node.positive_duration("seen_within", defaults.seen_within_seconds)
     if seen <= absent:
         raise node.child("seen_within").error(
             "must be longer than for: traffic seen within it is what the silence breaks")
@@ -134,13 +136,3 @@ def _minute(node: Node) -> int:
 
 def _priority(node: Node, default: str, key: str = "priority") -> str:
     return node.child(key).choice(PRIORITIES, "priority") if node.has(key) else default
-
-
-def _positive(node: Node, key: str, default: float) -> float:
-    if not node.has(key):
-        return default
-    child = node.child(key)
-    value = child.duration()
-    if value <= 0:
-        raise child.error("must be longer than 0s")
-    return value
