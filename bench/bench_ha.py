@@ -2,7 +2,7 @@
 and the time from a receiver's death to its claimed pages being sent by another.
 
 Prints figures; asserts nothing about speed. Run: ``. scripts/tool-env.sh &&
-.venv/bin/python bench/bench_ha.py`` (about a minute). Everything on 127.0.0.1: a throwaway
+.venv/bin/python bench/bench_ha.py`` (about a minute and a half). Everything on 127.0.0.1: a throwaway
 PostgreSQL cluster (Debian's binaries), ``python -m callwatch receiver`` subprocesses whose
 notifiers POST to an in-process recording endpoint (tests/ha/harness.py).
 
@@ -13,6 +13,13 @@ notifiers POST to an in-process recording endpoint (tests/ha/harness.py).
    The ratio column compares with one receiver in the same run.
 2. Takeover: two receivers, ``CALLWATCH_OUTBOX_LEASE_SECONDS=2``; pages park at the endpoint
    while receiver A holds claims; A is killed (SIGKILL); time until B has sent every row A held.
+3. Killed mid-storm (``bench_ha.py kill`` runs only this): two receivers with the default
+   leases and their real notifiers paging the simulator (Slack answering in 0.1 s, the SMTP
+   sink), 300 P2 groups posted twice (3 then 5 alerts) by 16 senders round-robin, a dead
+   receiver's share going to the other as Alertmanager's fallback would. Receiver A is killed
+   (SIGKILL) once half the payloads are committed. Reported: the time from the kill to the
+   last page sent, groups accepted but never paged, and the duplicates left per channel
+   (groups with a second Slack message, a second mail).
 The machine has 2 shared cores: PostgreSQL, the receivers and the load generator compete, so
 more receivers here show contention rather than the scaling separate machines would give.
 """
@@ -28,6 +35,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -38,10 +46,19 @@ import aiohttp
 import psycopg
 
 from callwatch.stack import free_port
-from tests.ha.harness import Recorder, post_alerts, query, start_receiver, start_recorder, until
+from simulator import Simulator
+from tests.ha.harness import (
+    Recorder,
+    paging_env,
+    post_alerts,
+    query,
+    start_receiver,
+    start_recorder,
+    until,
+)
 from tests.receiver.standins import alert, payload
 
-GROUPS, CONCURRENCY = 200, 16
+GROUPS, CONCURRENCY, KILL_GROUPS = 200, 16, 300
 
 
 @contextmanager
@@ -155,9 +172,72 @@ async def takeover(server: str, workdir: Path) -> dict:
             "unconfirmed": recorder.unconfirmed}
 
 
+async def killed_mid_storm(server: str, workdir: Path) -> dict:
+    store = database(server)
+    async with Simulator(traffic=False) as sim:
+        sim.faults.set_latency("slack", 0.1)
+        env = paging_env(sim, workdir)
+        receivers = [await start_receiver(workdir, store, "", f"kill-{n}", **env) for n in "ab"]
+        bodies = [(g, payload(*[alert(f"Kill{g:03d}", fingerprint=f"k{g}-{i}", priority="P2",
+                                      instance=f"i{i}") for i in range(size)],
+                              group=f"Kill{g:03d}"))
+                  for size in (3, 5) for g in range(KILL_GROUPS)]
+        queue: asyncio.Queue = asyncio.Queue()
+        for n, item in enumerate(bodies):
+            queue.put_nowait((n % 2, *item))
+        accepted: set[int] = set()
+        killed: list[float] = []    # when, then how many unsent rows the dead one held
+        held_sql = "SELECT count(*) FROM outbox WHERE state <> 'sent' AND claimed_by = %s"
+        try:
+            async with aiohttp.ClientSession() as session:
+                async def sender():
+                    while not queue.empty():
+                        first, g, body = queue.get_nowait()
+                        for r in (receivers[first], receivers[1 - first]):  # the LB's fallback
+                            if 200 <= await post_alerts(session, r.url, body) < 300:
+                                accepted.add(g)
+                                break
+                        if not killed and queue.qsize() <= len(bodies) // 2:
+                            killed.append(time.time())
+                            await receivers[0].kill()
+                            killed.append(query(store, held_sql, receivers[0].worker)[0][0])
+
+                began = time.time()
+                await asyncio.gather(*(sender() for _ in range(CONCURRENCY)))
+                await until(lambda: not query(store, "SELECT 1 FROM outbox WHERE state <> 'sent'"),
+                            180, "every page sent", interval=0.1)
+                last = query(store, "SELECT max(at) FROM attempts WHERE outcome = 'sent'")[0][0]
+                found = query(store, "SELECT count(*) FROM attempts WHERE detail = %s",
+                              "an earlier send was found there")[0][0]
+        finally:
+            for receiver in receivers:
+                await receiver.kill()
+        slack = Counter(g for m in sim.slack.messages if not m["thread_ts"]
+                        for g in range(KILL_GROUPS) if f"Kill{g:03d} " in m["text"])
+        mail = Counter(g for m in sim.messages() for g in range(KILL_GROUPS)
+                       if f"Kill{g:03d} " in m.subject)
+    return {"accepted": len(accepted), "unpaged": len(accepted - set(slack)),
+            "kill_to_last": last - killed[0], "start_to_last": last - began,
+            "held": killed[1], "found": found,
+            "slack_doubled": sum(n > 1 for n in slack.values()),
+            "mail_doubled": sum(n > 1 for n in mail.values())}
+
+
+def print_killed(k: dict) -> None:
+    print(f"killed mid-storm ({KILL_GROUPS} P2 groups, default leases, real notifiers): "
+          f"{k['accepted']} groups accepted, {k['unpaged']} never paged; last page "
+          f"{k['kill_to_last']:.1f}s after the kill ({k['start_to_last']:.1f}s after the storm "
+          f"began); the dead receiver held {k['held']} unsent rows; duplicates: Slack "
+          f"{k['slack_doubled']} groups, email {k['mail_doubled']} groups; "
+          f"{k['found']} Slack pages found already posted")
+
+
 async def main() -> int:
     with pg_cluster() as server, tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
+        if sys.argv[1:] == ["kill"]:
+            print_killed(await killed_mid_storm(server, workdir))
+            return 0
         results = [await storm(server, n, workdir) for n in (1, 2, 3)]
         base = results[0]
         print(f"alert storm: 1,000 alerts in {GROUPS} groups, {2 * GROUPS} payloads, "
@@ -172,6 +252,7 @@ async def main() -> int:
         print(f"takeover: receiver killed holding {t['held']} claimed pages; all sent by the "
               f"other {t['seconds']:.2f}s after its death (outbox lease {t['lease']:g}s); "
               f"doubled {t['doubled']}, unconfirmed at death {t['unconfirmed']}")
+        print_killed(await killed_mid_storm(server, workdir))
     return 0
 
 
