@@ -20,9 +20,10 @@ Every message carries metadata naming its outbox row (``{"event_type": "callwatc
 ``LOOKBACK_MARGIN`` (a thread reply: the thread's replies), read with ``include_all_metadata``
 (scope ``channels:history``, ``groups:history`` for a private channel). Found, it is answered as
 that message (``Delivery(found=True)``) and not posted again. The history is read once for a
-burst of takeovers (``FRESH_SECONDS``) and at most ``HISTORY_PAGES`` pages deep. When the look-up
-cannot be made (the channel named by name and nothing posted yet, a missing scope, Slack
-failing) the message is posted: a duplicate beats a lost page.
+burst of takeovers (``FRESH_SECONDS``), at most ``HISTORY_PAGES`` pages deep and for at most
+``LOOKUP_SECONDS``. When the look-up cannot be made (the channel named by name and nothing
+posted yet, a missing scope, Slack failing or rate-limiting) the message is posted: a
+duplicate beats a lost page.
 """
 
 from __future__ import annotations
@@ -54,6 +55,7 @@ PAGE_EVENT = "callwatch_page"
 LOOKBACK_MARGIN = 60.0   # seconds: receivers' clocks and Slack's may disagree by up to this
 HISTORY_PAGES = 5        # a look-up reads at most 5 x 200 messages
 FRESH_SECONDS = 3.0      # one history read serves the takeovers of a dead receiver's batch
+LOOKUP_SECONDS = 10.0    # a look-up slower than this (rate-limited, say) gives up and posts
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,12 @@ class SlackNotifier:
             return None
         oldest = (n.maybe_sent_since or 0.0) - LOOKBACK_MARGIN
         try:
-            if thread is None:
-                pages = await self._recent_pages(oldest)
-            else:
-                pages = await self._pages(self._client.conversations_replies, oldest, ts=thread)
+            async with asyncio.timeout(LOOKUP_SECONDS):
+                if thread is None:
+                    pages = await self._recent_pages(oldest)
+                else:
+                    pages = await self._pages(self._client.conversations_replies, oldest,
+                                              ts=thread)
         except SlackApiError as exc:
             log.warning("could not look up a taken-over Slack message; posting it",
                         extra={"outbox": n.id, "error": exc.response.get("error")})

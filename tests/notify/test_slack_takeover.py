@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import time
 
+from receiver.notify import slack as slack_module
 from receiver.notify.slack import PAGE_EVENT, SlackNotifier, SlackSettings
 from tests.notify.test_slack import note
 
@@ -96,3 +97,13 @@ async def test_when_it_cannot_look_the_page_is_posted_a_duplicate_beats_a_lost_p
     delivery = await by_name.send(taken_over())          # no channel id to read history by
     await by_name.close()
     assert not delivery.found and len(sim.slack.messages) == 3
+
+
+async def test_a_look_up_slower_than_its_bound_gives_up_and_posts(sim, monkeypatch):
+    _, channel = await posted_by_the_dead_one(sim, note("trigger"))
+    monkeypatch.setattr(slack_module, "LOOKUP_SECONDS", 0.2)
+    sim.faults.set_latency("slack", 0.5)               # a rate-limited read, say
+    survivor = notifier_for(sim, channel=channel)
+    delivery = await survivor.send(taken_over())
+    await survivor.close()
+    assert not delivery.found and len(sim.slack.messages) == 2
