@@ -2,9 +2,10 @@
 and the time from a receiver's death to its claimed pages being sent by another.
 
 Prints figures; asserts nothing about speed. Run: ``. scripts/tool-env.sh &&
-.venv/bin/python bench/bench_ha.py`` (about a minute and a half). Everything on 127.0.0.1: a throwaway
-PostgreSQL cluster (Debian's binaries), ``python -m callwatch receiver`` subprocesses whose
-notifiers POST to an in-process recording endpoint (tests/ha/harness.py).
+.venv/bin/python bench/bench_ha.py`` (about a minute and a half). Everything on 127.0.0.1: a
+throwaway PostgreSQL cluster (Debian's binaries), ``python -m callwatch receiver`` subprocesses
+whose notifiers POST to an in-process recording endpoint (tests/ha/harness.py), or in 3 page
+the in-process simulator.
 
 1. Storm: 1,000 alerts in 200 groups, each group posted twice as Alertmanager re-sends a
    growing group (3 then 5 alerts): 400 payloads spread round-robin over the receivers by
