@@ -46,9 +46,10 @@ class ReceiverMetrics:
                                     "Outbox rows not yet delivered, failed or abandoned",
                                     registry=registry)
         self.outbox_waiting = Gauge("callwatch_outbox_oldest_pending_age_seconds",
-                                    "Seconds the longest-waiting due outbox row (pending, or a "
-                                    "call past its answer deadline) has waited since it fell "
-                                    "due; 0 when none", registry=registry)
+                                    "Seconds the oldest undelivered outbox row (pending, or a "
+                                    "call awaiting its answer) has been due: since its first "
+                                    "attempt, else since it fell due; rows scheduled for later "
+                                    "do not count; 0 when none", registry=registry)
         self.escalation_overdue = Gauge("callwatch_escalation_overdue_seconds",
                                         "Seconds the oldest due escalation step has waited "
                                         "without being fired; 0 when none", registry=registry)
@@ -82,8 +83,8 @@ class ReceiverMetrics:
 
     def set_waiting(self, now: float, outbox_due: float | None,
                     timer_due: float | None) -> None:
-        """The waiting gauges, from when the longest-waiting due row and escalation timer fell
-        due (None: nothing is due)."""
+        """The waiting gauges, from since when the oldest undelivered row and escalation timer
+        have been due (None: nothing is)."""
         self.outbox_waiting.set(0.0 if outbox_due is None else max(0.0, now - outbox_due))
         self.escalation_overdue.set(0.0 if timer_due is None else max(0.0, now - timer_due))
 

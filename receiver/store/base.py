@@ -128,8 +128,9 @@ class Store(Protocol):
     async def pending_count(self) -> int: ...
 
     async def outbox_due_since(self, now: float) -> float | None:
-        """When the longest-waiting due row fell due (pending, or awaiting past its deadline;
-        backoff and digest waits are not due); None when none is."""
+        """Since when the oldest undelivered row (pending, or a call awaiting its answer) has
+        been due: its first attempt, else its due time; a row scheduled for later and never
+        tried does not count. None when none is."""
 
     async def timers_due_since(self, now: float, kind: str) -> float | None:
         """The earliest ``due_at`` <= ``now`` of a pending (not fired) timer of ``kind``."""

@@ -290,16 +290,15 @@ async def test_the_waiting_reads_say_since_when_the_oldest_due_row_and_timer_wai
         100.0, None)
     assert await store.timers_due_since(300.0, "escalation") == 200.0
     assert await store.timers_due_since(199.0, "escalation") is None
-    await store.claim_outbox("w1", 300.0, 15.0, 10)                  # a row backing off:
-    await store.finish_outbox("ada", "w1", 301.0, Finish(            # not due
-        "pending", attempt("ada", "retry", reason="timeout"), next_attempt_at=400.0))
-    assert await store.outbox_due_since(350.0) is None
+    await store.claim_outbox("w1", 300.0, 15.0, 10)                  # a row backing off
+    await store.finish_outbox("ada", "w1", 301.0, Finish(            # waits since its first
+        "pending", attempt("ada", "retry", at=301.0, reason="timeout"), next_attempt_at=400.0))
+    assert await store.outbox_due_since(350.0) == 301.0
     await store.claim_outbox("w1", 400.0, 15.0, 10)
-    assert await store.mark_awaiting("ada", "w1", 400.0, 460.0)      # ringing until 460
-    assert await store.outbox_due_since(450.0) is None
-    assert await store.outbox_due_since(470.0) == 460.0              # no outcome came
+    assert await store.mark_awaiting("ada", "w1", 400.0, 460.0)      # ringing, still waiting
+    assert await store.outbox_due_since(450.0) == 301.0
     await store.settle_page("page-ada", 480.0, lambda r: Finish("sent", attempt("ada")))
-    assert await store.outbox_due_since(499.0) is None
+    assert await store.outbox_due_since(499.0) is None               # "later": not yet due
     assert await store.outbox_due_since(600.0) == 500.0
     await store.claim_timers("w1", 300.0, 15.0, 10)
     assert await store.finish_timer("t1", "w1", 300.0, "fired")

@@ -131,10 +131,12 @@ def pending_count() -> Op:
 
 
 def oldest_due(now: float) -> Op:
-    """When the longest-waiting row that should be leaving fell due: the least
-    ``next_attempt_at`` <= ``now`` among pending rows and awaiting ones past their deadline
-    (a call whose outcome never came); None when there is none. A row backing off, or a
-    digest row before its send time, is not due."""
-    rows = yield Q("SELECT MIN(next_attempt_at) AS due FROM outbox"
-                   " WHERE state IN ('pending', 'awaiting') AND next_attempt_at <= ?", (now,))
+    """Since when the oldest undelivered row has been due: the least ``first_attempt_at`` (a
+    row tried and still pending, or awaiting a call's answer), else ``next_attempt_at`` (never
+    tried), that is <= ``now``; None when there is none. A row scheduled for later and never
+    tried (a digest before its send time) does not count; one backing off between attempts
+    does, from its first attempt, as ``fallback_after`` counts."""
+    rows = yield Q("SELECT MIN(COALESCE(first_attempt_at, next_attempt_at)) AS due FROM outbox"
+                   " WHERE state IN ('pending', 'awaiting')"
+                   " AND COALESCE(first_attempt_at, next_attempt_at) <= ?", (now,))
     return rows[0]["due"] if rows else None
