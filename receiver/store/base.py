@@ -82,6 +82,9 @@ class Store(Protocol):
 
     async def get_incident(self, incident_id: str) -> Incident | None: ...
 
+    async def latest_incident(self, group_key: str) -> Incident | None:
+        """The group's latest incident (the last opened), or None."""
+
     async def list_incidents(self, state: str | None = None, limit: int = 100) -> list[Incident]:
         """Newest first."""
 
@@ -139,6 +142,13 @@ class Store(Protocol):
         """Open (not resolved) incidents per priority."""
 
     async def timers_for(self, incident_id: str) -> list[Timer]: ...
+
+    async def record_heartbeat(self, name: str, at: float) -> None:
+        """Record that the watchdog heartbeat ``name`` arrived at ``at``; a later time
+        recorded before (by another receiver) is kept."""
+
+    async def last_heartbeat(self, name: str) -> float | None:
+        """When heartbeat ``name`` last arrived at any receiver; None if it never did."""
 
     async def prune_deliveries(self, before: float) -> int:
         """Forget delivery keys and provider callback ids older than ``before`` (Alertmanager

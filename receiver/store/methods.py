@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from receiver.domain.model import Finish
 from receiver.store.base import Decide
-from receiver.store.ops import incidents, outbox, pages, sql, timers, transactions
+from receiver.store.ops import heartbeats, incidents, outbox, pages, sql, timers, transactions
 
 
 class StoreMethods:
@@ -65,6 +65,9 @@ class StoreMethods:
     async def prune_deliveries(self, before):
         return await self._run(transactions.prune_keys(before), True)
 
+    async def record_heartbeat(self, name: str, at: float) -> None:
+        await self._run(heartbeats.record_heartbeat(self.pg, name, at), True)
+
     # --- reads ------------------------------------------------------------------------------
 
     async def ping(self) -> None:
@@ -72,6 +75,12 @@ class StoreMethods:
 
     async def get_incident(self, incident_id):
         return await self._run(incidents.get_incident(incident_id))
+
+    async def latest_incident(self, group_key: str):
+        return await self._run(incidents.latest_in_group(group_key))
+
+    async def last_heartbeat(self, name: str):
+        return await self._run(heartbeats.last_heartbeat(name))
 
     async def list_incidents(self, state=None, limit=100):
         return await self._run(incidents.list_incidents(state, limit))

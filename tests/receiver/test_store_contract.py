@@ -383,3 +383,24 @@ async def test_a_provider_callback_id_acts_once_and_old_ids_are_pruned(store):
     assert await store.record_callback("twilio", "ev-1", 101.0)      # another provider's id
     await store.prune_deliveries(200.0)
     assert await store.record_callback("telnyx", "ev-1", 300.0)
+
+
+async def test_the_latest_heartbeat_is_kept_whichever_receiver_records_it_last(store):
+    assert await store.last_heartbeat("CallwatchWatchdog") is None
+    await store.record_heartbeat("CallwatchWatchdog", 200.5)
+    await store.record_heartbeat("CallwatchWatchdog", 150.0)   # a slower receiver's, older
+    await store.record_heartbeat("Other", 900.0)
+    assert await store.last_heartbeat("CallwatchWatchdog") == 200.5
+    await store.record_heartbeat("CallwatchWatchdog", 260.25)
+    assert await store.last_heartbeat("CallwatchWatchdog") == 260.25
+
+
+async def test_latest_incident_is_the_groups_last_opened(store):
+    def new(inc: Incident):
+        return lambda snapshot: Changes(incident=inc, new_incident=True)
+
+    assert await store.latest_incident("g") is None
+    await store.apply_group("k1", "g", 100.0, new(incident("inc1", group="g", at=100.0)))
+    await store.apply_group("k2", "g", 200.0, new(incident("inc2", group="g", at=200.0)))
+    await store.apply_group("k3", "h", 300.0, new(incident("inc3", group="h", at=300.0)))
+    assert (await store.latest_incident("g")).id == "inc2"
