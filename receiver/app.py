@@ -4,7 +4,8 @@ It reads the configuration (``receiver.config``), builds the one ``ReceiverState
 handlers and workers share, mounts every route (``receiver.http.routes``), adds the readiness
 checks (``store``, ``policy``, ``notifiers``) and one ``cleanup_ctx`` resource that, for the
 app's lifetime, holds an HTTP client session, the open store (migrations applied), the
-notifier set, the outbox dispatcher and the escalation worker.
+notifier set, the outbox dispatcher, the escalation worker and the dead man's switch
+(``CALLWATCH_WATCHDOG``).
 
 ``notifiers`` (channel name -> Notifier) replaces the factory named by
 ``CALLWATCH_NOTIFIER_FACTORY`` (default ``receiver.notify.registry:build_notifiers``), which
@@ -37,6 +38,7 @@ from receiver.services.pipeline_health import store_health
 from receiver.services.state import ReceiverState
 from receiver.services.vendor import vendor_drafter
 from receiver.services.voice import Voice
+from receiver.services.watchdog import WatchdogWorker
 from receiver.store import describe_url, make_store
 
 log = logging.getLogger("callwatch.receiver")
@@ -103,12 +105,19 @@ def _start_workers(state: ReceiverState, jitter: Callable[[float], float]) -> se
         poll_seconds=min(1.0, config.dispatch.poll_seconds),
         lease_seconds=config.timer_lease_seconds, vendor_rows=vendor_drafter(state))
     state.on_commit.extend([state.dispatcher.wake, state.escalation.wake])
-    return {asyncio.create_task(state.dispatcher.run(), name="callwatch-dispatcher"),
-            asyncio.create_task(state.escalation.run(), name="callwatch-escalation")}
+    tasks = {asyncio.create_task(state.dispatcher.run(), name="callwatch-dispatcher"),
+             asyncio.create_task(state.escalation.run(), name="callwatch-escalation")}
+    if config.watchdog:
+        state.watchdog = WatchdogWorker(
+            state.store, state.policy, state.metrics, public_url=config.public_url,
+            clock=state.clock, poll_seconds=min(1.0, config.dispatch.poll_seconds),
+            on_commit=state.committed)
+        tasks.add(asyncio.create_task(state.watchdog.run(), name="callwatch-watchdog"))
+    return tasks
 
 
 async def _stop_workers(state: ReceiverState, tasks: set[asyncio.Task]) -> None:
-    for worker in (state.dispatcher, state.escalation):
+    for worker in (state.dispatcher, state.escalation, state.watchdog):
         if worker is not None:
             worker.stop()
     done, _ = await asyncio.wait(tasks, timeout=2.0)

@@ -5,6 +5,10 @@ Order of checks: credentials (401), size (413, ``CALLWATCH_ALERTS_MAX_BODY``), J
 transaction: the delivery's incident change and its outbox rows together, or nothing. A store
 failure is 503 so Alertmanager retries (it retries 5xx only); a delivery already processed is
 200 with ``"duplicate": true``.
+
+The watchdog's heartbeat (alerts named ``policy.watchdog.alertname``) is recorded, never made
+an incident: a delivery of nothing else is 200 with ``"status": "heartbeat"``; the other
+alerts of a mixed one are applied as usual.
 """
 
 from __future__ import annotations
@@ -16,8 +20,9 @@ from aiohttp import web
 
 from callwatch.web import ApiError, read_body
 from receiver.domain.alertmanager import AlertGroup, PayloadError, parse_payload
+from receiver.domain.watchdog import split_heartbeat
 from receiver.http.common import RECEIVER, authorized, store_errors, unauthorized
-from receiver.services.apply import apply_delivery
+from receiver.services.apply import apply_delivery, apply_heartbeat
 from receiver.services.state import ReceiverState
 from receiver.store.base import StoreError
 
@@ -30,9 +35,16 @@ async def post_alerts(request: web.Request) -> web.Response:
         state.metrics.deliveries.labels("unauthorized").inc()
         raise unauthorized(state.config.credentials)
     group = _parse(await read_body(request, state.config.alerts_max_body), state)
+    heartbeat, rest = split_heartbeat(group, state.policy.watchdog.alertname)
     with store_errors("the incident store is unavailable; the delivery was not recorded",
                       on_failure=lambda exc: _store_failed(state, exc)):
-        changes = await apply_delivery(state, group)
+        if heartbeat:
+            await apply_heartbeat(state)
+        changes = None if rest is None else await apply_delivery(state, rest)
+    if rest is None:
+        state.metrics.deliveries.labels("heartbeat").inc()
+        return web.json_response({"status": "heartbeat", "duplicate": False, "incident": None,
+                                  "state": None, "priority": None, "notifications": 0})
     if changes is None:
         state.metrics.deliveries.labels("duplicate").inc()
         return web.json_response({"status": "duplicate", "duplicate": True})

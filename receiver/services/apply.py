@@ -1,6 +1,7 @@
 """Incident changes, each ONE store transaction around a pure decision: an Alertmanager
 delivery (``apply_delivery``), a person's or PagerDuty's action (``apply_action``), an incident
-declared by hand (``declare_incident``).
+declared by hand (``declare_incident``); and the watchdog's heartbeat (``apply_heartbeat``),
+which changes no incident itself but ends the dead man's switch's.
 
 After a commit, and only then: response times are recorded (MTTA, MTTR) and the dispatcher and
 the escalation worker are woken for the new rows and timers. Every function raises StoreError
@@ -31,6 +32,17 @@ async def apply_delivery(state: ReceiverState, group: AlertGroup) -> Changes | N
     if changes is not None:
         _committed(state, changes)
     return changes
+
+
+async def apply_heartbeat(state: ReceiverState) -> None:
+    """Record the watchdog's heartbeat (its arrival time, in the store every receiver shares)
+    and have the dead man's switch look at once: its incident resolves when the heartbeat
+    returns. Opens nothing, pages nobody."""
+    now = state.clock()
+    await state.opened_store().record_heartbeat(state.policy.watchdog.alertname, now)
+    state.metrics.watchdog_last_heartbeat.set(now)
+    if state.watchdog is not None:
+        state.watchdog.wake()
 
 
 async def apply_action(state: ReceiverState, incident_id: str,

@@ -21,6 +21,7 @@ from receiver.services.escalation import EscalationWorker
 from receiver.services.metrics import ReceiverMetrics
 from receiver.services.notifiers import NotifierSet
 from receiver.services.voice import Voice
+from receiver.services.watchdog import WatchdogWorker
 from receiver.store.base import Store, StoreError
 
 
@@ -41,6 +42,7 @@ class ReceiverState:
     notifiers: NotifierSet = field(default_factory=lambda: NotifierSet(problem="not built yet"))
     dispatcher: Dispatcher | None = None
     escalation: EscalationWorker | None = None
+    watchdog: WatchdogWorker | None = None    # the dead man's switch (CALLWATCH_WATCHDOG)
     voice: Voice | None = None                 # call callbacks: verifiers, Telnyx commands
     on_commit: list[Callable[[], None]] = field(default_factory=list)
 

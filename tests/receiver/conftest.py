@@ -47,11 +47,17 @@ def with_notifications(policy, **changes):
         policy.notifications, **changes))
 
 
+# No Prometheus sends these receivers the watchdog's heartbeat: with the switch on, a test that
+# moves the clock past missing_after would see an incident about the silence it did not ask for.
+NO_WATCHDOG = {"CALLWATCH_WATCHDOG": "off"}
+
+
 @pytest.fixture
 def receiver_env(tmp_path) -> dict[str, str]:
     return {"CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/receiver.db",
             "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05",
-            "CALLWATCH_RETRY_BASE_SECONDS": "0.05", "CALLWATCH_RETRY_MAX_SECONDS": "0.2"}
+            "CALLWATCH_RETRY_BASE_SECONDS": "0.05", "CALLWATCH_RETRY_MAX_SECONDS": "0.2",
+            **NO_WATCHDOG}
 
 
 @pytest.fixture
@@ -90,7 +96,7 @@ def paging(aiohttp_server, aiohttp_client, policy, sim, tmp_path):
         port = free_port()
         env = {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
                "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05",
-               "CALLWATCH_PUBLIC_URL": f"http://127.0.0.1:{port}"}
+               "CALLWATCH_PUBLIC_URL": f"http://127.0.0.1:{port}", **NO_WATCHDOG}
         app = create_app(scale_policy(chosen or policy, 60), CollectorRegistry())
         setup_receiver(app, env)
         return await aiohttp_client(await aiohttp_server(app, port=port))
