@@ -25,6 +25,7 @@ from callwatch.stack import (
     wait_for,
 )
 from policy import load_policy
+from policy.durations import format_duration
 from policy.render import ALERTMANAGER_PATH, PROMETHEUS_PATH, RULES_PATH, RenderOptions, render_all
 
 
@@ -83,9 +84,14 @@ class DemoStack:
                                 self.workdir / "alertmanager/alertmanager.yml",
                                 self.workdir, self._ports["alertmanager"])
         self.processes.append(am)
+        # Prometheus re-sends a firing alert every resend delay (1m) and Alertmanager keeps it
+        # for four: scaled too, or the watchdog's first heartbeat (sent before Prometheus has
+        # found its Alertmanager) waits a minute, and a stopped Prometheus goes unnoticed for 4.
+        resend = format_duration(60.0 / self.time_scale)
         prometheus = start_prometheus(binaries["prometheus"],
                                       self.workdir / "prometheus/prometheus.yml", self.workdir,
-                                      self._ports["prometheus"])
+                                      self._ports["prometheus"],
+                                      (f"--rules.alert.resend-delay={resend}",))
         self.processes.append(prometheus)
         self.urls = StackUrls(callwatch, prometheus.url, am.url, self.simulator.url)
         await self._wait_ready()
