@@ -1,7 +1,8 @@
 """Every command in docs/runbooks/ that targets callwatch, run against the running stack.
 
-Each ``curl`` must answer 2xx with a JSON object that is not an error; ``callwatch probe
-webhooks`` must find every configured target working.
+Each ``curl`` must answer 2xx with a JSON object that is not an error; a ``curl … | grep``
+pipeline must succeed and print something; ``callwatch probe webhooks`` must find every
+configured target working.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ async def test_every_runbook_command_answers_with_meaningful_json(tmp_path) -> N
         for runbook, command in runbook_commands():
             command = command.replace("INCIDENT_ID", incident["id"])
             # in a thread: the simulator answering the probes runs on this event loop
-            check = _check_cli if command.startswith("callwatch ") else _check_curl
+            check = (_check_cli if command.startswith("callwatch ")
+                     else _check_pipeline if "|" in command else _check_curl)
             await asyncio.to_thread(check, runbook, command, env)
 
 
@@ -79,6 +81,14 @@ def _check_curl(runbook: str, command: str, env: dict) -> None:
         assert set(document["providers"]) == {"twilio", "telnyx"}, where
     if "/providers/" in command:
         assert document["health_ratio"] is not None, where
+
+
+def _check_pipeline(runbook: str, command: str, env: dict) -> None:
+    """A ``curl … | grep …`` line must succeed end to end and print what it looks for."""
+    result = subprocess.run(["bash", "-o", "pipefail", "-c", command], env=env,
+                            capture_output=True, text=True, timeout=30)
+    where = f"{runbook}: {command}\n{result.stderr}"
+    assert result.returncode == 0 and result.stdout.strip(), where
 
 
 def _check_cli(runbook: str, command: str, env: dict) -> None:
