@@ -4,7 +4,10 @@
 serves ``/metrics``, ``/healthz`` and ``/readyz``. Who may call each route: the handlers check
 the receiver's credentials (``receiver.http.common.require_auth``) or, for PagerDuty's webhook,
 the providers' call and text callbacks (``/voice/*``, ``/sms/*``) and Slack's clicks, their
-signatures; the read-only incident and ``/alerting`` routes are open.
+signatures; the read-only incident and ``/alerting`` routes are open, and so are the on-call
+reads (``/oncall``, its shifts and calendar feed): they name who is on call, which the policy
+file already tells anyone who can read it, and a calendar app subscribing to the ``.ics`` feed
+cannot send a bearer token.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from receiver.http import (
     alerts,
     communications,
     incidents,
+    oncall,
     pagerduty,
     slack,
     sms,
@@ -32,6 +36,9 @@ ROUTES = (
     web.post("/incidents/{incident_id}/resolve", actions.resolve),
     web.get("/incidents/{incident_id}/communications", communications.rendered),
     web.get("/incidents/{incident_id}/report", communications.report),
+    web.get("/oncall", oncall.who_is_on_call),
+    web.get("/oncall/{schedule}/shifts", oncall.schedule_shifts),
+    web.get("/oncall/{schedule}.ics", oncall.schedule_calendar),
     web.post("/webhooks/pagerduty", pagerduty.webhook),
     web.get("/alerting/metrics/summary", alerting.metrics_summary),
     web.get("/alerting/health", alerting.alerting_health),
