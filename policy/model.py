@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from policy.spec_exporter import ExporterSettings
 
@@ -229,6 +230,55 @@ class TrafficAbsent:
     business_hours: BusinessHours | None = field(default_factory=BusinessHours)  # None: always
 
 
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")  # index = datetime.weekday()
+
+
+@dataclass(frozen=True)
+class Restriction:
+    """A window a layer is active in: starting on each of ``days`` at ``start_minute`` (minutes
+    after local midnight) and lasting until ``end_minute``; an end at or before the start runs
+    into the next day ("22:00" to "06:00"), and "00:00" to "24:00" is the whole day."""
+
+    days: tuple[int, ...]       # datetime.weekday() numbers, 0 = Monday
+    start_minute: int           # 0..1439
+    end_minute: int             # 1..1440
+
+
+@dataclass(frozen=True)
+class ScheduleLayer:
+    """One rotation: ``participants`` take turns, each for ``rotate_every`` of wall-clock time
+    in the schedule's zone, the first from ``start`` (naive local time). A layer is on call
+    only from ``start`` on, and only inside its ``restrictions`` when it has any."""
+
+    name: str
+    start: datetime             # naive, the schedule's local wall-clock time
+    rotate_every: timedelta     # wall-clock: a weekly 09:00 handoff stays at 09:00 across DST
+    participants: tuple[str, ...]  # contact keys, in turn order
+    restrictions: tuple[Restriction, ...] = ()
+
+
+@dataclass(frozen=True)
+class ScheduleOverride:
+    """``contact`` is on call from ``start`` to ``end`` (naive local), over every layer."""
+
+    contact: str
+    start: datetime
+    end: datetime
+
+
+@dataclass(frozen=True)
+class Schedule:
+    """An on-call schedule: later layers win where they are active; overrides win over all."""
+
+    name: str
+    timezone: str               # IANA name; handoffs happen in its wall-clock time
+    layers: tuple[ScheduleLayer, ...]
+    overrides: tuple[ScheduleOverride, ...] = ()
+
+
+SCHEDULE_PREFIX = "schedule:"   # a contact reference naming a schedule: "schedule:primary"
+
+
 @dataclass(frozen=True)
 class Policy:
     """A loaded, cross-checked policy. Build it with ``policy.load_policy``."""
@@ -257,6 +307,7 @@ class Policy:
     self_monitoring: SelfMonitoring = field(default_factory=SelfMonitoring)
     watchdog: Watchdog = field(default_factory=Watchdog)
     traffic_absent: TrafficAbsent = field(default_factory=TrafficAbsent)
+    schedules: Mapping[str, Schedule] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()  # what loads but will not work as meant, one line each
 
     def runbook_url(self, runbook: str) -> str:

@@ -32,6 +32,7 @@ from policy.spec_people import (
     read_escalation,
     read_vendors,
 )
+from policy.spec_schedules import read_schedules
 from policy.spec_self import read_self_monitoring, read_traffic_absent, read_watchdog
 
 VERSION = "policy/v1"
@@ -43,7 +44,7 @@ _TOP_REQUIRED = (
     "prometheus", "channels", "contacts", "escalation",
 )
 _TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "templates", "exporter",
-                 "self_monitoring", "watchdog", "traffic_absent")
+                 "self_monitoring", "watchdog", "traffic_absent", "schedules")
 
 
 def read_policy(root: Node) -> Policy:
@@ -56,6 +57,7 @@ def read_policy(root: Node) -> Policy:
     priorities = _read_priorities(root.child("priorities"))
     channels = read_channels(root.child("channels"))
     contacts = read_contacts(root.child("contacts"))
+    schedules = read_schedules(root.child("schedules"), contacts)
     exporter = read_exporter(root.child("exporter"))
     evaluation = _read_evaluation(root.child("evaluation"))
     alertmanager = _read_alertmanager(root.child("alertmanager"))
@@ -81,7 +83,8 @@ def read_policy(root: Node) -> Policy:
         prometheus=_read_prometheus(root.child("prometheus")),
         channels=channels,
         contacts=contacts,
-        escalation=read_escalation(root.child("escalation"), contacts, channels),
+        escalation=read_escalation(root.child("escalation"), contacts, channels, schedules),
+        schedules=schedules,
         vendors=read_vendors(root.child("vendors"), providers),
         templates=_read_templates(root.child("templates")),
         exporter=exporter,

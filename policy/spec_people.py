@@ -16,6 +16,7 @@ from policy.model import (
     VendorCriterion,
 )
 from policy.reader import Node
+from policy.spec_schedules import contact_reference, read_timezone
 
 # Type-specific keys per channel type: (required, optional). Secrets only by *_env / *_file.
 CHANNEL_KEYS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
@@ -85,7 +86,7 @@ def _read_channel_setting(key: str, node: Node) -> object:
             raise node.error(f"must be a time of day HH:MM, got {text!r}")
         return text
     if key == "timezone":
-        return _read_timezone(node)
+        return read_timezone(node)
     return node.string(allow_empty=(key == "username"))
 
 
@@ -100,17 +101,6 @@ def _read_retry(node: Node) -> dict[str, float]:
         if node.has(key):
             retry[f"{key}_seconds"] = node.child(key).duration()
     return retry
-
-
-def _read_timezone(node: Node) -> str:
-    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-    name = node.string()
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise node.error(f"unknown timezone {name!r}") from None
-    return name
 
 
 def contact_warnings(node: Node) -> tuple[str, ...]:
@@ -148,15 +138,18 @@ def read_contacts(node: Node) -> dict[str, Contact]:
     return contacts
 
 
-def read_escalation(node: Node, contacts: dict, channels: dict) -> Escalation:
+def read_escalation(node: Node, contacts: dict, channels: dict,
+                    schedules: dict | None = None) -> Escalation:
+    """The ``escalation`` section. A step's contacts are contact keys or ``schedule:<name>``."""
+    schedules = schedules or {}
     node.mapping(("engineering", "deadlines"), ("business", "owner"))
     engineering = node.child("engineering").list_of(
-        lambda item: _read_step(item, contacts, channels))
+        lambda item: _read_step(item, contacts, channels, schedules))
     if not engineering:
         raise node.child("engineering").error("must hold at least one step")
     business_node = node.child("business")
     business = () if business_node.value is None else business_node.list_of(
-        lambda item: _read_step(item, contacts, channels))
+        lambda item: _read_step(item, contacts, channels, schedules))
     levels = {step.level for step in engineering}
     deadlines_node = node.child("deadlines").mapping((), PRIORITIES)
     deadlines = {}
@@ -175,12 +168,13 @@ def read_escalation(node: Node, contacts: dict, channels: dict) -> Escalation:
     return Escalation(engineering, deadlines, business, owner)
 
 
-def _read_step(node: Node, contacts: dict, channels: dict) -> EscalationStep:
+def _read_step(node: Node, contacts: dict, channels: dict, schedules: dict) -> EscalationStep:
+
     node.mapping(("level", "after", "contacts", "channels"), ("priorities",))
     level = node.child("level").string()
     if not _LEVEL.match(level):
         raise node.child("level").error(f"must look like L1..L9, got {level!r}")
-    step_contacts = tuple(item.choice(sorted(contacts), "contact")
+    step_contacts = tuple(contact_reference(item, contacts, schedules)
                           for item in node.child("contacts").each())
     step_channels = tuple(item.choice(sorted(channels), "channel")
                           for item in node.child("channels").each())

@@ -72,9 +72,9 @@ def test_a_missing_policy_file_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_slack_contact_that_notifies_nobody_loads_with_a_warning_naming_its_line() -> None:
-    text = DEFAULT_POLICY.replace("slack: '@oncall'", "slack: U024BE7LH", 1)
+    text = DEFAULT_POLICY.replace("slack: '@ana'", "slack: U024BE7LH", 1)
     warnings = parse_policy(text, "deploy/policy.yaml").warnings
-    assert not any("contacts.oncall.slack" in w for w in warnings)
-    assert "deploy/policy.yaml:204: contacts.team_lead.slack: '@team-lead' is not a Slack user " \
+    assert not any("contacts.eng_a.slack" in w for w in warnings)
+    assert "deploy/policy.yaml:217: contacts.team_lead.slack: '@team-lead' is not a Slack user " \
            "id (U...) or user group id (S...); it is shown in messages but notifies nobody" \
            in warnings
