@@ -1,8 +1,15 @@
 """The Grafana dashboard and its provisioning, built with grafana-foundation-sdk (Grafana 11).
 
-One time-series panel per threshold row per provider, with the policy's warning and critical
-values drawn as thresholds, so the dashboard and the alerts can never disagree; then a row of
-provider status and an incident-response row from the receiver's metrics.
+One time-series panel per threshold row, repeated for each selected provider, with the policy's
+warning and critical values drawn as thresholds, so the dashboard and the alerts can never
+disagree; then a row of provider status and an incident-response row from the receiver's
+metrics.
+
+The dashboard names no datasource: every panel and query reads the ``datasource`` variable (any
+Prometheus datasource of the Grafana it is imported into, its default one first), so it fits an
+existing Grafana whatever its Prometheus is called. Every selector of a series that has a
+``provider`` label reads the ``provider`` variable (several, or All), which the alerts'
+``dashboard_url`` sets (policy/render/rules.py).
 """
 
 from __future__ import annotations
@@ -19,6 +26,7 @@ from grafana_foundation_sdk.models.dashboard import (
     DataSourceRef,
     Threshold,
     ThresholdsMode,
+    VariableOption,
 )
 
 from policy import catalog
@@ -28,8 +36,12 @@ from policy.render import HEADER
 from policy.render.yamltext import dump_yaml
 
 DASHBOARD_UID = "callwatch-telephony"
+# The uid of the datasource our own provisioning creates; the dashboard does not depend on it.
 DATASOURCE_UID = "prometheus"
-DATASOURCE = DataSourceRef(type_val="prometheus", uid=DATASOURCE_UID)
+DATASOURCE_VARIABLE = "datasource"
+PROVIDER_VARIABLE = "provider"
+DATASOURCE = DataSourceRef(type_val="prometheus", uid="${" + DATASOURCE_VARIABLE + "}")
+PROVIDER_SELECTOR = '{provider=~"$' + PROVIDER_VARIABLE + '"}'
 COLORS = {"ok": "green", "warning": "orange", "critical": "red"}
 
 
@@ -43,21 +55,24 @@ def threshold_steps(row: catalog.Row, threshold: PolicyThreshold) -> list[Thresh
 
 
 def _query(expr: str, legend: str) -> prometheus.Dataquery:
-    return prometheus.Dataquery().expr(expr).legend_format(legend).datasource(DATASOURCE)
+    return (prometheus.Dataquery().expr(expr).legend_format(legend).ref_id("A")
+            .datasource(DATASOURCE))
 
 
-def _row_panel(policy: Policy, row: catalog.Row, provider: str) -> timeseries.Panel:
+def _row_panel(policy: Policy, row: catalog.Row) -> timeseries.Panel:
+    """One panel per selected provider: Grafana repeats it, ``$provider`` one value in each."""
     threshold = policy.thresholds[row.key]
     thresholds = (dash.ThresholdsConfig().mode(ThresholdsMode.ABSOLUTE)
                   .steps(threshold_steps(row, threshold)))
     style = common_builder.GraphThresholdsStyleConfig().mode(common.GraphThresholdsStyleMode.LINE)
     panel = (timeseries.Panel()
-             .title(f"{row.title} — {provider}")
+             .title(f"{row.title} — ${PROVIDER_VARIABLE}")
              .description(f"`{row.record}`; warning {threshold.warning:g}, critical "
                           f"{threshold.critical:g} for {threshold.for_seconds:g}s "
                           f"(alert {row.alert})")
              .datasource(DATASOURCE)
-             .with_target(_query(f'{row.record}{{provider="{provider}"}}', row.title))
+             .with_target(_query(f"{row.record}{PROVIDER_SELECTOR}", "{{provider}}"))
+             .repeat(PROVIDER_VARIABLE).repeat_direction("h")
              .unit(row.unit).thresholds(thresholds).thresholds_style(style)
              .height(8).span(24 // len(policy.providers)))
     if row.unit == "percentunit" or row.key == "provider_health":
@@ -67,9 +82,10 @@ def _row_panel(policy: Policy, row: catalog.Row, provider: str) -> timeseries.Pa
     return panel
 
 
-def _stat(title: str, expr: str, unit: str, description: str) -> stat.Panel:
+def _stat(title: str, expr: str, unit: str, description: str,
+          legend: str | None = None) -> stat.Panel:
     return (stat.Panel().title(title).description(description).datasource(DATASOURCE)
-            .with_target(_query(expr, title)).unit(unit).height(5).span(6))
+            .with_target(_query(expr, legend or title)).unit(unit).height(5).span(6))
 
 
 def _incident_panels() -> list[stat.Panel]:
@@ -88,31 +104,40 @@ def _incident_panels() -> list[stat.Panel]:
 
 
 def _status_panels() -> list[stat.Panel]:
-    selector = '{provider=~"$provider"}'
+    """One value per selected provider (the probes have no provider label: one per target)."""
+    selector, provider = PROVIDER_SELECTOR, "{{provider}}"
     return [
-        _stat("Provider API up", f"{catalog.PROVIDER_UP}{selector}", "none",
-              "1 when the last poll of the provider's API worked"),
-        _stat("Status page", f"{catalog.PROVIDER_STATUS}{selector}", "none",
-              "Statuspage indicator: 0 none, 1 minor, 2 major, 3 critical"),
+        _stat("Provider API up", f"max by (provider) ({catalog.PROVIDER_UP}{selector})", "none",
+              "1 when the last poll of the provider's API worked", provider),
+        _stat("Status page", f"max by (provider) ({catalog.PROVIDER_STATUS}{selector})", "none",
+              "Statuspage indicator: 0 none, 1 minor, 2 major, 3 critical", provider),
         _stat("Active calls", f"sum by (provider) ({catalog.CALLS_ACTIVE}{selector})", "none",
-              "Calls in progress"),
+              "Calls in progress", provider),
         _stat("Probe success", f"min by (target) ({catalog.PROBE_SUCCESS})", "none",
-              "Synthetic webhook and API probes: 1 when the last probe worked"),
+              "Synthetic webhook and API probes: 1 when the last probe worked", "{{target}}"),
+    ]
+
+
+def _variables(policy: Policy) -> list:
+    """``datasource`` (any Prometheus, the default one first) and ``provider`` (the policy's
+    providers, several or All; All at first, and what a link without ``var-provider`` shows)."""
+    everything = VariableOption(selected=True, text=["All"], value=["$__all"])
+    return [
+        dash.DatasourceVariable(DATASOURCE_VARIABLE).label("Data source").type("prometheus"),
+        dash.CustomVariable(PROVIDER_VARIABLE).label("Provider")
+        .values(",".join(policy.providers)).multi(True).include_all(True).current(everything),
     ]
 
 
 def build_dashboard(policy: Policy) -> dash.Dashboard:
-    providers = ",".join(policy.providers)
     builder = (dash.Dashboard("Telephony — callwatch").uid(DASHBOARD_UID)
                .description(HEADER).tags(["callwatch", "telephony", "generated"])
                .refresh("30s").time("now-6h", "now").timezone("browser")
-               .tooltip(DashboardCursorSync.CROSSHAIR).editable()
-               .with_variable(dash.CustomVariable("provider").label("Provider").values(providers)
-                              .multi(True).include_all(True)))
+               .tooltip(DashboardCursorSync.CROSSHAIR).editable())
+    for variable in _variables(policy):
+        builder = builder.with_variable(variable)
     for row in catalog.ROWS.values():
-        builder = builder.with_row(dash.Row(row.title))
-        for provider in policy.providers:
-            builder = builder.with_panel(_row_panel(policy, row, provider))
+        builder = builder.with_row(dash.Row(row.title)).with_panel(_row_panel(policy, row))
     builder = builder.with_row(dash.Row("Provider status"))
     for panel in _status_panels():
         builder = builder.with_panel(panel)

@@ -129,6 +129,16 @@ def _format_threshold(row: catalog.Row, value: float) -> str:
     return f"{value:g}"
 
 
+def provider_dashboard_url(policy: Policy) -> str:
+    """The policy's dashboard link filtered to the alert's own provider (the dashboard's
+    ``provider`` variable), for alerts whose series carry one provider each. An alert about
+    every provider (``provider="all"``) links the unfiltered dashboard instead. A query the
+    link already has is kept, and a fragment stays last."""
+    base, hash_, fragment = policy.links.dashboard_url.partition("#")
+    joiner = "&" if "?" in base else "?"
+    return f"{base}{joiner}var-provider={{{{ $labels.provider }}}}{hash_}{fragment}"
+
+
 def _annotations(policy: Policy, row: catalog.Row, level: str, value: float,
                  window: str, runbook: str) -> dict[str, str]:
     side = "above" if row.direction == "above" else "below"
@@ -138,7 +148,7 @@ def _annotations(policy: Policy, row: catalog.Row, level: str, value: float,
             f"{row.value_format} {row.description} on {{{{ $labels.provider }}}} over the last "
             f"{window} ({level} {side} {_format_threshold(row, value)})."),
         "runbook_url": policy.runbook_url(runbook),
-        "dashboard_url": policy.links.dashboard_url + "?var-provider={{ $labels.provider }}",
+        "dashboard_url": provider_dashboard_url(policy),
     }
 
 
@@ -249,7 +259,7 @@ def _traffic_absent_alert(policy: Policy, options: RenderOptions) -> dict:
                         "none in the last " + silent + ": traffic stopped reaching it (routing, "
                         "numbers, the application) or its events stopped reaching callwatch."),
         "runbook_url": policy.runbook_url("complete-outage.md"),
-        "dashboard_url": policy.links.dashboard_url + "?var-provider={{ $labels.provider }}",
+        "dashboard_url": provider_dashboard_url(policy),
     }
     return _alert(catalog.TRAFFIC_ABSENT_ALERT, expr, "0s", "0s",
                   _labels("warning", absent.priority), annotations)
