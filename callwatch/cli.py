@@ -10,6 +10,7 @@ import argparse
 import importlib
 import sys
 
+from callwatch import version
 from policy import PolicyError
 
 # command -> (module, one-line help)
@@ -33,11 +34,25 @@ COMMANDS: dict[str, tuple[str, str]] = {
 }
 
 
+class _Version(argparse.Action):
+    """``--version``: prints ``callwatch <version>`` and exits; the version is looked up only
+    then (argparse's own version action wants it before parsing, for every command)."""
+
+    def __init__(self, option_strings: list[str], dest: str, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print callwatch's version and exit")
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        print(f"callwatch {version()}")
+        parser.exit()
+
+
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """The parser for ``argv``: every command is listed, but only the chosen command's module
     is imported (for its options), so ``callwatch render`` never loads aiohttp or an SDK."""
     chosen = next((arg for arg in argv if not arg.startswith("-")), None)
     parser = argparse.ArgumentParser(prog="callwatch", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (module, help_text) in COMMANDS.items():
         command = sub.add_parser(name, help=help_text, description=help_text)

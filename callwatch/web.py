@@ -3,19 +3,26 @@
 ``create_app`` builds the shell; ``exporter.app.setup_exporter`` and
 ``receiver.app.setup_receiver`` add their routes, resources (``cleanup_ctx``) and readiness
 checks to it. ``callwatch run`` mounts both on one app, ``exporter``/``receiver`` one each.
+
+``/metrics`` is prometheus_client's own aiohttp handler over the app's registry: OpenMetrics
+when the scraper's ``Accept`` asks for it, the Prometheus text format otherwise, gzip when
+``Accept-Encoding`` allows it, ``?name[]=`` to pick metrics; no ``_created`` series.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import platform
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from aiohttp import web
-from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from aiohttp import hdrs, web
+from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
+from prometheus_client.aiohttp import make_aiohttp_handler
+from prometheus_client.exposition import choose_encoder
 
+from callwatch import version
 from policy import Policy
 
 log = logging.getLogger("callwatch.web")
@@ -37,6 +44,7 @@ REGISTRY = web.AppKey("registry", CollectorRegistry)
 READINESS = web.AppKey("readiness", list)
 MAX_BODY = web.AppKey("max_body", int)
 DEFAULT_MAX_BODY = 1024 * 1024
+BUILD_INFO = "callwatch_build_info"
 
 
 def error_body(code: str, detail: str, field: str | None = None) -> dict[str, str]:
@@ -112,21 +120,48 @@ async def json_errors(request: web.Request, handler):
 
 def create_app(policy: Policy, registry: CollectorRegistry | None = None,
                max_body: int = DEFAULT_MAX_BODY) -> web.Application:
-    """The shell: /metrics, /healthz, /readyz and JSON errors, for one policy and registry."""
+    """The shell: /metrics, /healthz, /readyz and JSON errors, for one policy and registry.
+
+    Registers ``callwatch_build_info`` on the registry, and turns prometheus_client's
+    ``_created`` series off for the process: ``*_created`` doubles every counter, histogram
+    and summary series and no rule or dashboard of callwatch reads one.
+    """
+    disable_created_metrics()
     app = web.Application(middlewares=[json_errors], client_max_size=max_body)
     app[MAX_BODY] = max_body
     app[POLICY] = policy
     app[REGISTRY] = registry if registry is not None else CollectorRegistry()
     app[READINESS] = []
-    app.router.add_get("/metrics", _metrics)
+    _build_info(app[REGISTRY])
+    app.router.add_get("/metrics", _metrics_handler(app[REGISTRY]))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
     return app
 
 
-async def _metrics(request: web.Request) -> web.Response:
-    body = generate_latest(request.app[REGISTRY])
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
+def _build_info(registry: CollectorRegistry) -> None:
+    Gauge(BUILD_INFO, "Always 1; its labels name the callwatch version and the Python version "
+          "this process runs.", ("version", "python_version"),
+          registry=registry).labels(version(), platform.python_version()).set(1)
+
+
+def _metrics_handler(
+        registry: CollectorRegistry) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    """prometheus_client's handler, after a check of the ``Accept`` header it chooses the
+    format by: a version that is not a dotted number would make it fail (a 500), so it is a
+    400 here."""
+    serve = make_aiohttp_handler(registry)
+
+    async def metrics(request: web.Request) -> web.StreamResponse:
+        accept = ",".join(request.headers.getall(hdrs.ACCEPT, []))
+        try:
+            choose_encoder(accept)
+        except (TypeError, ValueError):  # parse_version("x") compared with (1, 0, 0)
+            raise ApiError(400, "bad_request", "Accept: a metrics format version must be a "
+                           f"dotted number such as 1.0.0, got {accept[:200]!r}") from None
+        return await serve(request)
+
+    return metrics
 
 
 async def _healthz(request: web.Request) -> web.Response:

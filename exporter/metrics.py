@@ -107,7 +107,11 @@ def create_metrics(registry: CollectorRegistry) -> ExporterMetrics:
             ("provider",), registry=registry),
         provider_status=Gauge(
             catalog.PROVIDER_STATUS,
-            "Provider Statuspage indicator: 0 none, 1 minor or maintenance, 2 major, 3 critical.",
+            # An ordered gauge, not an Enum (a StateSet in OpenMetrics): the dashboard shows the
+            # number, tests and operators' queries compare it (>= 2: major or worse); one 0/1
+            # series per state would break them and make "worse than" a regex over states.
+            "Provider Statuspage indicator, higher is worse: 0=none, 1=minor or maintenance "
+            "(or an indicator callwatch does not know), 2=major, 3=critical.",
             ("provider",), registry=registry),
         probe_success=Gauge(
             catalog.PROBE_SUCCESS,

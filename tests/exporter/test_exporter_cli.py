@@ -14,6 +14,9 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
 
 from callwatch.signatures import telnyx_public_key_b64
 
@@ -44,6 +47,23 @@ def get_json(url: str):
         return json.loads(response.read())
 
 
+# What Prometheus 2.x sends when it scrapes.
+PROMETHEUS_ACCEPT = ("application/openmetrics-text;version=1.0.0,application/openmetrics-text;"
+                     "version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1")
+
+
+def assert_prometheus_gets_openmetrics(url: str) -> None:
+    """Prometheus's scrape gets every metric of the process as valid OpenMetrics."""
+    request = urllib.request.Request(url, headers={"Accept": PROMETHEUS_ACCEPT})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        body = response.read().decode()
+        assert response.headers["Content-Type"].startswith("application/openmetrics-text")
+    assert body.endswith("# EOF\n")
+    names = {family.name for family in openmetrics_families(body)}  # raises when invalid
+    assert {"callwatch_build_info", "telephony_calls_ended"} <= names
+    assert "_created" not in body
+
+
 @pytest.fixture
 def secrets_env():
     key = Ed25519PrivateKey.generate()
@@ -72,6 +92,7 @@ def test_the_command_serves_the_exporter_and_the_probe_command_checks_it(command
         wait_ready(base + "/healthz", proc)
         metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
         assert "telephony_calls_ended_total" in metrics
+        assert_prometheus_gets_openmetrics(base + "/metrics")
         assert get_json(base + "/telephony/calls/active")["total"] == 0
         probe = subprocess.run([sys.executable, "-m", "callwatch", "probe", "webhooks",
                                 "--base-url", base], cwd=REPO, env=secrets_env,
