@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from policy.errors import PolicyError
@@ -25,7 +26,7 @@ __all__ = ["DEFAULT_POLICY_PATH", "Policy", "PolicyError", "load_policy", "parse
 def parse_policy(text: str, source: str = "<policy>") -> Policy:
     """The policy in ``text``; raises PolicyError (one line: file, line, key path, problem)."""
     document = read_document(text, source)
-    return read_policy(Node(source, document.root, "", 1))
+    return replace(read_policy(Node(source, document.root, "", 1)), text=text)
 
 
 def load_policy(path: str | os.PathLike[str]) -> Policy:

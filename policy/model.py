@@ -276,6 +276,22 @@ class Schedule:
     overrides: tuple[ScheduleOverride, ...] = ()
 
 
+@dataclass(frozen=True)
+class Kubernetes:
+    """How ``callwatch render`` writes the Kubernetes manifests (deploy/kubernetes/).
+
+    ``labels`` go on the PrometheusRule, ServiceMonitor and AlertmanagerConfig so that the
+    operator's selectors pick them up (kube-prometheus-stack wants ``release: <its release>``).
+    ``env`` holds plain settings only: secrets come from the Secret named ``secret``.
+    """
+
+    namespace: str = "callwatch"
+    labels: Mapping[str, str] = field(default_factory=dict)
+    image: str = "callwatch:local"
+    secret: str = "callwatch"
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
 SCHEDULE_PREFIX = "schedule:"   # a contact reference naming a schedule: "schedule:primary"
 
 
@@ -308,7 +324,9 @@ class Policy:
     watchdog: Watchdog = field(default_factory=Watchdog)
     traffic_absent: TrafficAbsent = field(default_factory=TrafficAbsent)
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
+    kubernetes: Kubernetes = field(default_factory=Kubernetes)
     warnings: tuple[str, ...] = ()  # what loads but will not work as meant, one line each
+    text: str = field(default="", repr=False)  # the file as read (the policy ConfigMap)
 
     def runbook_url(self, runbook: str) -> str:
         return self.links.runbook_base_url + runbook

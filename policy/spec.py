@@ -25,6 +25,7 @@ from policy.model import (
 )
 from policy.reader import Node
 from policy.spec_exporter import ExporterSettings, read_exporter
+from policy.spec_kubernetes import read_kubernetes
 from policy.spec_people import (
     contact_warnings,
     read_channels,
@@ -44,7 +45,7 @@ _TOP_REQUIRED = (
     "prometheus", "channels", "contacts", "escalation",
 )
 _TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "templates", "exporter",
-                 "self_monitoring", "watchdog", "traffic_absent", "schedules")
+                 "self_monitoring", "watchdog", "traffic_absent", "schedules", "kubernetes")
 
 
 def read_policy(root: Node) -> Policy:
@@ -91,6 +92,7 @@ def read_policy(root: Node) -> Policy:
         self_monitoring=read_self_monitoring(root.child("self_monitoring")),
         watchdog=watchdog,
         traffic_absent=read_traffic_absent(root.child("traffic_absent")),
+        kubernetes=read_kubernetes(root.child("kubernetes"), channels),
         warnings=contact_warnings(root.child("contacts")),
     )
 

@@ -12,7 +12,6 @@ from policy import catalog, parse_policy
 from policy.render import (
     ALERTMANAGER_PATH,
     DASHBOARD_PATH,
-    PROMETHEUS_RULE_PATH,
     RULES_PATH,
     RenderOptions,
     render_all,
@@ -91,13 +90,6 @@ def test_time_scale_shrinks_for_and_rate_windows(scale, expected_for, expected_w
                 if a["alert"] == "TelephonyCallDropRateHigh")
     assert drop["for"] == expected_for
     assert expected_window in drop["expr"]
-
-
-def test_the_prometheus_rule_manifest_carries_the_same_groups() -> None:
-    files = _render()
-    manifest = yaml.safe_load(files[PROMETHEUS_RULE_PATH])
-    assert manifest["kind"] == "PrometheusRule"
-    assert manifest["spec"]["groups"] == yaml.safe_load(files[RULES_PATH])["groups"]
 
 
 def test_the_dashboard_has_one_panel_per_row_repeated_by_provider_and_incident_response() -> None:

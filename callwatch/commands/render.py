@@ -1,8 +1,12 @@
-"""``callwatch render [--check] [--time-scale F] [--out DIR] [--ha]``: policy -> generated files.
+"""``callwatch render [--check] [--time-scale F] [--out DIR] [--ha] [--kubernetes]``: policy ->
+generated files.
 
 ``--ha`` renders for docker-compose.yml's ``ha`` profile (docs/deploy.md): Prometheus sends
 to both clustered Alertmanagers (the policy's plus ``alertmanager-2``) and scrapes the second
 receiver too. Alertmanager's own file is the same for both peers.
+
+``--kubernetes`` writes (or checks) only the Kubernetes manifests, straight into ``--out``
+(default deploy/kubernetes/, where the plain command writes them too): docs/deploy.md.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from pathlib import Path
 
 from callwatch.commands.common import add_policy_option, load_policy_from_args
 from policy.render import RenderOptions, render_all
+from policy.render.kubernetes import DIRECTORY as KUBE_DIR
 
 # the second peer and the second receiver of docker-compose.yml's `ha` profile
 HA_ALERTMANAGERS = ("alertmanager-2:9093",)
@@ -25,10 +30,13 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="write nothing; exit 1 naming every generated file that is stale")
     parser.add_argument("--time-scale", type=float, default=1.0, metavar="F",
                         help="divide every `for`, rate window and group timing by F (demo, tests)")
-    parser.add_argument("--out", default=".", metavar="DIR",
-                        help="root the generated deploy/ tree is written under (default: .)")
+    parser.add_argument("--out", default=None, metavar="DIR",
+                        help="root the generated deploy/ tree is written under (default: .); "
+                             f"with --kubernetes, the manifests' directory (default: {KUBE_DIR})")
     parser.add_argument("--ha", action="store_true",
                         help="for the compose `ha` profile: both Alertmanagers, both receivers")
+    parser.add_argument("--kubernetes", action="store_true",
+                        help="only the Kubernetes manifests, straight into --out")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -43,7 +51,10 @@ def main(args: argparse.Namespace) -> int:
             alertmanagers=_union(policy.prometheus.alertmanagers, HA_ALERTMANAGERS),
             callwatch_targets=_union(policy.prometheus.callwatch_targets, HA_TARGETS))
     files = render_all(policy, options)
-    root = Path(args.out)
+    if args.kubernetes:
+        files = {relative.removeprefix(f"{KUBE_DIR}/"): text for relative, text in files.items()
+                 if relative.startswith(f"{KUBE_DIR}/")}
+    root = Path(args.out or (KUBE_DIR if args.kubernetes else "."))
     if args.check:
         return _check(root, files)
     for relative, text in files.items():

@@ -271,7 +271,8 @@ def _min_window(policy: Policy, options: RenderOptions) -> float:
 
 
 def rule_groups(policy: Policy, options: RenderOptions) -> list[dict]:
-    """The rule groups, shared by the Prometheus rules file and the PrometheusRule manifest."""
+    """The rule groups, shared by the Prometheus rules file and the PrometheusRule manifest
+    (policy/render/kubernetes.py)."""
     window = options.duration(policy.evaluation.rate_window_seconds, _min_window(policy, options))
     recording = [{"record": name, "expr": expr}
                  for name, expr in recording_exprs(policy, window).items()]
@@ -287,14 +288,3 @@ def rule_groups(policy: Policy, options: RenderOptions) -> list[dict]:
 def render_rules_file(groups: list[dict]) -> str:
     return dump_yaml({"groups": groups})
 
-
-def render_prometheus_rule(groups: list[dict]) -> str:
-    """The same groups as a prometheus-operator ``PrometheusRule`` for Kubernetes users."""
-    manifest = {
-        "apiVersion": "monitoring.coreos.com/v1",
-        "kind": "PrometheusRule",
-        "metadata": {"name": "callwatch-telephony",
-                     "labels": {"app.kubernetes.io/name": "callwatch", "role": "alert-rules"}},
-        "spec": {"groups": groups},
-    }
-    return dump_yaml(manifest)
