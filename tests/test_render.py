@@ -70,7 +70,8 @@ def test_every_row_has_a_warning_and_a_critical_alert_with_the_contract_labels()
 def test_the_service_down_alert_is_p0_about_all_providers() -> None:
     down = [a for a in _alerts(_render()) if a["alert"] == catalog.SERVICE_DOWN_ALERT]
     assert len(down) == 1
-    assert down[0]["labels"] == {"severity": "critical", "priority": "P0", "provider": "all"}
+    assert down[0]["labels"] == {"severity": "critical", "priority": "P0", "provider": "all",
+                                 "managed_by": "callwatch"}
 
 
 def test_the_recording_rules_are_exactly_the_contract_names() -> None:

@@ -1,5 +1,5 @@
-"""``callwatch render [--check] [--time-scale F] [--out DIR] [--ha] [--kubernetes]``: policy ->
-generated files.
+"""``callwatch render [--check] [--time-scale F] [--out DIR] [--ha]
+[--kubernetes | --alertmanager-snippet]``: policy -> generated files.
 
 ``--ha`` renders for docker-compose.yml's ``ha`` profile (docs/deploy.md): Prometheus sends
 to both clustered Alertmanagers (the policy's plus ``alertmanager-2``) and scrapes the second
@@ -7,6 +7,10 @@ receiver too. Alertmanager's own file is the same for both peers.
 
 ``--kubernetes`` writes (or checks) only the Kubernetes manifests, straight into ``--out``
 (default deploy/kubernetes/, where the plain command writes them too): docs/deploy.md.
+
+``--alertmanager-snippet`` writes (or checks) deploy/alertmanager/callwatch-routes.yml alone:
+callwatch's routes, receivers and inhibit rules for an Alertmanager shared with other teams
+(docs/deploy.md). The plain command writes it too, with everything else.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import sys
 from pathlib import Path
 
 from callwatch.commands.common import add_policy_option, load_policy_from_args
-from policy.render import RenderOptions, render_all
+from policy.render import ALERTMANAGER_SNIPPET_PATH, RenderOptions, render_all
 from policy.render.kubernetes import DIRECTORY as KUBE_DIR
 
 # the second peer and the second receiver of docker-compose.yml's `ha` profile
@@ -35,8 +39,12 @@ def configure(parser: argparse.ArgumentParser) -> None:
                              f"with --kubernetes, the manifests' directory (default: {KUBE_DIR})")
     parser.add_argument("--ha", action="store_true",
                         help="for the compose `ha` profile: both Alertmanagers, both receivers")
-    parser.add_argument("--kubernetes", action="store_true",
-                        help="only the Kubernetes manifests, straight into --out")
+    only = parser.add_mutually_exclusive_group()
+    only.add_argument("--kubernetes", action="store_true",
+                      help="only the Kubernetes manifests, straight into --out")
+    only.add_argument("--alertmanager-snippet", action="store_true",
+                      help=f"only {ALERTMANAGER_SNIPPET_PATH}: callwatch's part of an "
+                           "Alertmanager shared with other teams")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -51,6 +59,8 @@ def main(args: argparse.Namespace) -> int:
             alertmanagers=_union(policy.prometheus.alertmanagers, HA_ALERTMANAGERS),
             callwatch_targets=_union(policy.prometheus.callwatch_targets, HA_TARGETS))
     files = render_all(policy, options)
+    if args.alertmanager_snippet:
+        files = {ALERTMANAGER_SNIPPET_PATH: files[ALERTMANAGER_SNIPPET_PATH]}
     if args.kubernetes:
         files = {relative.removeprefix(f"{KUBE_DIR}/"): text for relative, text in files.items()
                  if relative.startswith(f"{KUBE_DIR}/")}

@@ -14,6 +14,7 @@ from policy.model import Policy
 RULES_PATH = "deploy/prometheus/rules/telephony.rules.yml"
 PROMETHEUS_PATH = "deploy/prometheus/prometheus.yml"
 ALERTMANAGER_PATH = "deploy/alertmanager/alertmanager.yml"
+ALERTMANAGER_SNIPPET_PATH = "deploy/alertmanager/callwatch-routes.yml"
 DASHBOARD_PATH = "deploy/grafana/dashboards/telephony.json"
 DATASOURCE_PATH = "deploy/grafana/provisioning/datasources/prometheus.yml"
 DASHBOARD_PROVIDER_PATH = "deploy/grafana/provisioning/dashboards/callwatch.yml"
@@ -56,6 +57,7 @@ def render_all(policy: Policy, options: RenderOptions = RenderOptions()) -> dict
         RULES_PATH: rules.render_rules_file(groups),
         PROMETHEUS_PATH: prometheus.render_prometheus_config(policy, options),
         ALERTMANAGER_PATH: alertmanager.render_alertmanager_config(policy, options),
+        ALERTMANAGER_SNIPPET_PATH: alertmanager.render_alertmanager_snippet(policy, options),
         DASHBOARD_PATH: grafana.render_dashboard(policy),
         DATASOURCE_PATH: grafana.render_datasource_provisioning(),
         DASHBOARD_PROVIDER_PATH: grafana.render_dashboard_provisioning(),

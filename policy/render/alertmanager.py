@@ -1,4 +1,4 @@
-"""``alertmanager.yml``: one route per priority to the callwatch receiver, and inhibit rules.
+"""``alertmanager.yml``, and callwatch's part of a shared Alertmanager (``callwatch-routes.yml``).
 
 Grouping by ``alertname`` and ``provider`` makes one Alertmanager group, and so one callwatch
 incident, per alert and provider: the warning and the critical of one alert share it, and an
@@ -9,13 +9,20 @@ Two routes come first. The watchdog's heartbeat goes to the receiver alone, re-s
 ``alertmanager.fallback_receiver``, callwatch's own alerts (``component="callwatch"``) also go
 there, straight from Alertmanager, and then on to callwatch: a dead receiver is still paged
 about.
+
+Both files are built from the one route tree (``_callwatch_route``), receivers and inhibit rules.
+In ``alertmanager.yml`` that tree is the root route and takes every alert. In the snippet it is
+one route matching ``managed_by="callwatch"`` (the label every rule callwatch generates carries,
+policy/render/rules.py), to be pasted first under another config's ``route.routes``; its inhibit
+rules match that label too, so they never mute another team's alerts (docs/deploy.md).
 """
 
 from __future__ import annotations
 
 from policy import catalog
 from policy.model import PRIORITIES, Policy
-from policy.render import RenderOptions
+from policy.render import HEADER, RenderOptions
+from policy.render.rules import MARK_LABEL, MARK_VALUE
 from policy.render.self_rules import COMPONENT_VALUE as COMPONENT
 from policy.render.yamltext import dump_yaml
 
@@ -23,6 +30,16 @@ GROUP_BY = ["alertname", "provider"]
 DEFAULT_RECEIVER = "callwatch-default"
 WATCHDOG_RECEIVER = "callwatch-watchdog"
 FALLBACK_RECEIVER = "callwatch-fallback"
+MARK_MATCHER = f'{MARK_LABEL}="{MARK_VALUE}"'
+
+SNIPPET_NOTE = """\
+# callwatch's part of an Alertmanager shared with other teams (docs/deploy.md, "An Alertmanager
+# shared with other teams"). Paste, into that config:
+#   - the one route under route.routes below as the FIRST item of its route.routes;
+#   - every receiver below into its receivers;
+#   - every inhibit rule below into its inhibit_rules.
+# Only alerts labelled managed_by="callwatch" (every alert callwatch generates) reach callwatch.
+"""
 
 
 def receiver_name(priority: str) -> str:
@@ -41,17 +58,19 @@ def _webhook(policy: Policy, options: RenderOptions) -> dict:
     }
 
 
-def _inhibit_rules() -> list[dict]:
+def _inhibit_rules(scope: tuple[str, ...] = ()) -> list[dict]:
+    """The inhibit rules; ``scope`` matchers are added to both sides of each (a shared
+    Alertmanager's rules apply to every team's alerts)."""
     return [
         {   # a critical alert silences its warning twin for the same provider
-            "source_matchers": ['severity="critical"'],
-            "target_matchers": ['severity="warning"'],
+            "source_matchers": ['severity="critical"', *scope],
+            "target_matchers": ['severity="warning"', *scope],
             "equal": ["alertname", "provider"],
         },
         {   # when the whole service is down, per-provider alerts are noise
-            "source_matchers": [f'alertname="{catalog.SERVICE_DOWN_ALERT}"'],
+            "source_matchers": [f'alertname="{catalog.SERVICE_DOWN_ALERT}"', *scope],
             "target_matchers": ['alertname=~"Telephony.+"',
-                                f'alertname!="{catalog.SERVICE_DOWN_ALERT}"'],
+                                f'alertname!="{catalog.SERVICE_DOWN_ALERT}"', *scope],
         },
     ]
 
@@ -84,29 +103,52 @@ def _first_routes(policy: Policy, options: RenderOptions, fallback: dict | None)
     return [heartbeat, around]
 
 
-def render_alertmanager_config(policy: Policy, options: RenderOptions) -> str:
+def _callwatch_route(policy: Policy, options: RenderOptions,
+                     matchers: tuple[str, ...] = ()) -> dict:
+    """callwatch's route tree: the default receiver, grouping and timings, the heartbeat's and
+    fallback's routes, one route per priority. ``matchers`` narrow it (none: every alert)."""
     settings = policy.alertmanager
-    fallback = _fallback(policy)
-    routes = _first_routes(policy, options, fallback) + [{
+    routes = _first_routes(policy, options, _fallback(policy)) + [{
         "receiver": receiver_name(priority),
         "matchers": [f'priority="{priority}"'],
         "repeat_interval": options.duration(settings.repeat_interval_seconds[priority], 1.0),
     } for priority in PRIORITIES]
-    names = [DEFAULT_RECEIVER, WATCHDOG_RECEIVER] + [receiver_name(p) for p in PRIORITIES]
-    receivers = [{"name": name, "webhook_configs": [_webhook(policy, options)]}
-                 for name in names] + ([fallback] if fallback else [])
-    config = {
-        "route": {
-            # Alerts without a priority label still reach callwatch, which maps them itself.
-            "receiver": DEFAULT_RECEIVER,
-            "group_by": GROUP_BY,
-            "group_wait": options.duration(settings.group_wait_seconds),
-            "group_interval": options.duration(settings.group_interval_seconds, 1.0),
-            "repeat_interval": options.duration(
-                max(settings.repeat_interval_seconds.values()), 1.0),
-            "routes": routes,
-        },
-        "receivers": receivers,
-        "inhibit_rules": _inhibit_rules(),
+    return {
+        # Alerts without a priority label still reach callwatch, which maps them itself.
+        "receiver": DEFAULT_RECEIVER,
+        **({"matchers": list(matchers)} if matchers else {}),
+        "group_by": GROUP_BY,
+        "group_wait": options.duration(settings.group_wait_seconds),
+        "group_interval": options.duration(settings.group_interval_seconds, 1.0),
+        "repeat_interval": options.duration(max(settings.repeat_interval_seconds.values()), 1.0),
+        "routes": routes,
     }
-    return dump_yaml(config)
+
+
+def _receivers(policy: Policy, options: RenderOptions) -> list[dict]:
+    """callwatch's webhook under every name its routes use, and the fallback receiver."""
+    names = [DEFAULT_RECEIVER, WATCHDOG_RECEIVER] + [receiver_name(p) for p in PRIORITIES]
+    fallback = _fallback(policy)
+    return [{"name": name, "webhook_configs": [_webhook(policy, options)]}
+            for name in names] + ([fallback] if fallback else [])
+
+
+def render_alertmanager_config(policy: Policy, options: RenderOptions) -> str:
+    """A whole Alertmanager config whose root route is callwatch's: every alert reaches it."""
+    return dump_yaml({
+        "route": _callwatch_route(policy, options),
+        "receivers": _receivers(policy, options),
+        "inhibit_rules": _inhibit_rules(),
+    })
+
+
+def render_alertmanager_snippet(policy: Policy, options: RenderOptions) -> str:
+    """callwatch's route (only ``managed_by="callwatch"`` alerts), receivers and inhibit rules
+    (scoped to that label), laid out as in alertmanager.yml so that each list's items can be
+    pasted into the same list of a config shared with other teams."""
+    body = dump_yaml({
+        "route": {"routes": [_callwatch_route(policy, options, (MARK_MATCHER,))]},
+        "receivers": _receivers(policy, options),
+        "inhibit_rules": _inhibit_rules((MARK_MATCHER,)),
+    }, header=False)
+    return f"# {HEADER}\n{SNIPPET_NOTE}{body}"

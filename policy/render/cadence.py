@@ -15,6 +15,7 @@ import math
 
 from policy import catalog
 from policy.model import Policy
+from policy.render.rules import MARK_LABEL, MARK_VALUE
 from policy.render.yamltext import dump_yaml
 
 PATH = "deploy/prometheus/tests/shipped_cadence.test.yml"
@@ -41,7 +42,8 @@ def _firing(policy: Policy, key: str, majority: bool) -> dict:
     priority = (threshold.priority_critical_majority if majority else None) \
         or threshold.priority_critical
     labels = (f'{{__name__="ALERTS",alertname="{catalog.ROWS[key].alert}",alertstate="firing",'
-              f'severity="critical",priority="{priority}",provider="{PROVIDER}"}}')
+              f'severity="critical",priority="{priority}",provider="{PROVIDER}",'
+              f'{MARK_LABEL}="{MARK_VALUE}"}}')
     return {"labels": labels, "value": 1}
 
 

@@ -6,6 +6,10 @@ Recording rules aggregate by ``provider`` across every exporter instance, so rep
 exporters behind a load balancer add up. Alerting rules compare the recorded series with the
 policy's thresholds, stay silent below the policy's minimum traffic, and carry ``severity``,
 ``priority`` and ``provider`` labels plus human annotations.
+
+Every alert of both groups also carries ``managed_by: callwatch``: the one label that tells
+callwatch's alerts from other teams' in a shared Alertmanager (its route in
+deploy/alertmanager/callwatch-routes.yml matches it).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from policy.render.yamltext import dump_yaml
 # One group: Prometheus evaluates a group's rules in order, so every alert reads recording
 # rules computed in the same evaluation, never one interval old.
 RULE_GROUP = "callwatch-telephony"
+MARK_LABEL, MARK_VALUE = "managed_by", "callwatch"
 
 
 def _sum_rate(metric: str, selector: str, window: str, by: str = "provider") -> str:
@@ -281,8 +286,15 @@ def rule_groups(policy: Policy, options: RenderOptions) -> list[dict]:
         alerting.extend(_row_alerts(policy, policy.thresholds[key], options))
     alerting.append(_service_down_alert(policy, options))
     alerting.append(_traffic_absent_alert(policy, options))
-    return [{"name": RULE_GROUP, "rules": recording + alerting},
-            self_rule_group(policy, options)]
+    return [_marked({"name": RULE_GROUP, "rules": recording + alerting}),
+            _marked(self_rule_group(policy, options))]
+
+
+def _marked(group: dict) -> dict:
+    """``group`` with ``managed_by: callwatch`` added to every alerting rule's labels."""
+    return {**group, "rules": [
+        {**rule, "labels": {**rule["labels"], MARK_LABEL: MARK_VALUE}} if "alert" in rule
+        else rule for rule in group["rules"]]}
 
 
 def render_rules_file(groups: list[dict]) -> str:

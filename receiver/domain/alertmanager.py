@@ -17,6 +17,9 @@ from functools import lru_cache
 from typing import Any
 
 SUPPORTED_VERSION = "4"
+# said with every refusal a custom webhook body template would cause
+DEFAULT_PAYLOAD_ONLY = (f"callwatch takes Alertmanager's default webhook payload (version "
+                        f"\"{SUPPORTED_VERSION}\"), not a custom body template")
 STATUSES = ("firing", "resolved")
 _FRACTION = re.compile(r"(\.\d{6})\d+")
 
@@ -82,11 +85,8 @@ class AlertGroup:
 def parse_payload(data: Any) -> AlertGroup:
     """The group in ``data`` (decoded JSON); PayloadError naming the first bad field."""
     if not isinstance(data, dict):
-        raise PayloadError("$", "the payload must be a JSON object")
-    version = _required(data, "version", str)
-    if version != SUPPORTED_VERSION:
-        raise PayloadError("version", f"unsupported payload version {version[:20]!r} "
-                                      f"(expected \"{SUPPORTED_VERSION}\")")
+        raise PayloadError("$", f"the payload must be a JSON object; {DEFAULT_PAYLOAD_ONLY}")
+    version = _version(data)
     status = _status(data, "status", "status")
     alerts_raw = _required(data, "alerts", list)
     if not alerts_raw:
@@ -107,6 +107,19 @@ def parse_payload(data: Any) -> AlertGroup:
         external_url=_optional_str(data, "externalURL", "externalURL"),
         truncated_alerts=truncated,
     )
+
+
+def _version(data: dict) -> str:
+    """``data["version"]``, which must be "4"; else a PayloadError saying why and what callwatch
+    takes (a custom body template drops or changes it)."""
+    version = data.get("version")
+    if version is None:
+        raise PayloadError("version", f"required field missing; {DEFAULT_PAYLOAD_ONLY}")
+    if version != SUPPORTED_VERSION:
+        shown = repr(version[:20]) if isinstance(version, str) else "that is not a string"
+        raise PayloadError("version", f"unsupported payload version {shown}; "
+                                      f"{DEFAULT_PAYLOAD_ONLY}")
+    return version
 
 
 def _alert(item: Any, path: str, group: str = "") -> Alert:

@@ -19,7 +19,12 @@ import orjson
 from aiohttp import web
 
 from callwatch.web import ApiError, read_body
-from receiver.domain.alertmanager import AlertGroup, PayloadError, parse_payload
+from receiver.domain.alertmanager import (
+    DEFAULT_PAYLOAD_ONLY,
+    AlertGroup,
+    PayloadError,
+    parse_payload,
+)
 from receiver.domain.watchdog import split_heartbeat
 from receiver.http.common import RECEIVER, authorized, store_errors, unauthorized
 from receiver.services.apply import apply_delivery, apply_heartbeat
@@ -63,7 +68,8 @@ def _parse(body: bytes, state: ReceiverState) -> AlertGroup:
         data = orjson.loads(body)  # strict (no NaN), and about 3x json's speed
     except ValueError as exc:  # orjson.JSONDecodeError, invalid UTF-8 included
         state.metrics.deliveries.labels("rejected").inc()
-        raise ApiError(400, "invalid_json", f"body is not valid JSON: {_short(exc)}") from None
+        raise ApiError(400, "invalid_json", f"body is not valid JSON ({DEFAULT_PAYLOAD_ONLY}): "
+                                            f"{_short(exc)}") from None
     try:
         return parse_payload(data)
     except PayloadError as exc:

@@ -127,6 +127,35 @@ async def test_a_wrong_payload_is_400_naming_the_field(make_client, body, field)
     assert (status, answer["error"], answer["field"]) == (400, "invalid_payload", field)
 
 
+DEFAULT_ONLY = 'callwatch takes Alertmanager\'s default webhook payload (version "4")'
+WITHOUT_VERSION = payload()
+del WITHOUT_VERSION["version"]
+
+
+@pytest.mark.parametrize("raw,error,field,problem", [
+    pytest.param(b'{"text": "[FIRING:1] TelephonyCallDropRateHigh twilio"}', "invalid_payload",
+                 "version", "required field missing", id="a chat-style JSON body"),
+    pytest.param(json.dumps(WITHOUT_VERSION).encode(), "invalid_payload", "version",
+                 "required field missing", id="the default body without its version"),
+    pytest.param(json.dumps(payload(version="3")).encode(), "invalid_payload", "version",
+                 "unsupported payload version '3'", id="another version"),
+    pytest.param(json.dumps(payload(version=4)).encode(), "invalid_payload", "version",
+                 "unsupported payload version that is not a string", id="a numeric version"),
+    pytest.param(json.dumps([payload()]).encode(), "invalid_payload", "$",
+                 "must be a JSON object", id="the alerts wrapped in a list"),
+    pytest.param(b"FIRING: TelephonyCallDropRateHigh on twilio", "invalid_json", None,
+                 "not valid JSON", id="a plain-text body"),
+])
+async def test_a_custom_webhook_body_is_400_saying_callwatch_takes_the_default_payload(
+        make_client, raw, error, field, problem):
+    client = await make_client()
+    status, body = await post(client, None, raw=raw)
+    assert (status, body["error"], body.get("field")) == (400, error, field)
+    assert problem in body["detail"] and DEFAULT_ONLY in body["detail"], body["detail"]
+    assert "not a custom body template" in body["detail"]
+    assert await incidents(client) == []
+
+
 @pytest.mark.parametrize("raw", [b"{not json", b"\xff\xfe", b"", b"{\"version\": NaN}"])
 async def test_malformed_json_is_400(make_client, raw):
     client = await make_client()
