@@ -4,8 +4,9 @@ It reads the configuration (``receiver.config``), builds the one ``ReceiverState
 handlers and workers share, mounts every route (``receiver.http.routes``), adds the readiness
 checks (``store``, ``policy``, ``notifiers``) and one ``cleanup_ctx`` resource that, for the
 app's lifetime, holds an HTTP client session, the open store (migrations applied), the
-notifier set, the outbox dispatcher, the escalation worker and the dead man's switch
-(``CALLWATCH_WATCHDOG``).
+notifier set, the outbox dispatcher, the escalation worker, the dead man's switch
+(``CALLWATCH_WATCHDOG``) and, when the policy has on-call schedules, the handoff worker
+(``CALLWATCH_HANDOFF_NOTICES``; its schedule gap gauge runs either way).
 
 ``notifiers`` (channel name -> Notifier) replaces the factory named by
 ``CALLWATCH_NOTIFIER_FACTORY`` (default ``receiver.notify.registry:build_notifiers``), which
@@ -32,6 +33,7 @@ from receiver.http.routes import add_routes
 from receiver.notify.base import Notifier
 from receiver.services.dispatcher import Dispatcher, default_jitter
 from receiver.services.escalation import EscalationWorker
+from receiver.services.handoff import HandoffWorker
 from receiver.services.metrics import ReceiverMetrics
 from receiver.services.notifiers import NotifierSet, load_notifier_set
 from receiver.services.pipeline_health import store_health
@@ -113,11 +115,17 @@ def _start_workers(state: ReceiverState, jitter: Callable[[float], float]) -> se
             clock=state.clock, poll_seconds=min(1.0, config.dispatch.poll_seconds),
             on_commit=state.committed)
         tasks.add(asyncio.create_task(state.watchdog.run(), name="callwatch-watchdog"))
+    if state.policy.schedules:
+        state.handoff = HandoffWorker(
+            state.store, state.policy, state.metrics, notices=config.handoff_notices,
+            public_url=config.public_url, clock=state.clock,
+            poll_seconds=config.handoff_poll_seconds, on_commit=state.dispatcher.wake)
+        tasks.add(asyncio.create_task(state.handoff.run(), name="callwatch-handoff"))
     return tasks
 
 
 async def _stop_workers(state: ReceiverState, tasks: set[asyncio.Task]) -> None:
-    for worker in (state.dispatcher, state.escalation, state.watchdog):
+    for worker in (state.dispatcher, state.escalation, state.watchdog, state.handoff):
         if worker is not None:
             worker.stop()
     done, _ = await asyncio.wait(tasks, timeout=2.0)

@@ -24,6 +24,8 @@
 | ``CALLWATCH_ALERTS_MAX_BODY`` | largest ``POST /alerts`` body in bytes (8 MiB: ~16,000 alerts) |
 | ``CALLWATCH_WORKER_ID`` | this replica's claim name (hostname-pid-random) |
 | ``CALLWATCH_WATCHDOG`` | ``on``: the dead man's switch pages when the heartbeat stops (on) |
+| ``CALLWATCH_HANDOFF_NOTICES`` | ``on``: tell each person taking over an on-call schedule (on) |
+| ``CALLWATCH_HANDOFF_POLL_SECONDS`` | how often handoffs and schedule gaps are looked at (30) |
 
 The store URL is ``sqlite:///abs/path.db``, ``sqlite:rel.db`` or ``postgresql://...``. The
 exporter URL is where the exporter answers ``/telephony/providers/{p}/health``. The notifier
@@ -32,7 +34,8 @@ escalation step is fired by another once the timer lease runs out; a live one re
 claims (``receiver.services.leases``), so a slow send is never taken over. A send is given up
 (and retried) after ``DispatchSettings.send_timeout_seconds``. ``CALLWATCH_WATCHDOG=off`` is
 for a receiver no Prometheus sends the heartbeat to (tests, experiments): with the switch on,
-such a receiver would page that its alerting pipeline is silent.
+such a receiver would page that its alerting pipeline is silent. ``CALLWATCH_HANDOFF_NOTICES=off``
+stops the handoff messages only; the schedule gap gauge is kept.
 
 Two sets of variables are read elsewhere, because their names are not fixed here: the notifier
 factory reads its channels' secrets (``receiver/notify/registry.py``), and vendor drafts read
@@ -116,6 +119,8 @@ class ReceiverConfig:
     alerts_max_body: int = 8 * 1024 * 1024
     timer_lease_seconds: float = 10.0
     watchdog: bool = True                 # the dead man's switch runs (CALLWATCH_WATCHDOG)
+    handoff_notices: bool = True          # CALLWATCH_HANDOFF_NOTICES
+    handoff_poll_seconds: float = 30.0    # CALLWATCH_HANDOFF_POLL_SECONDS
     environ: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def __repr__(self) -> str:  # never print a secret by accident
@@ -166,6 +171,8 @@ def load_config(environ: Mapping[str, str]) -> ReceiverConfig:
         alerts_max_body=int(_number(environ, "CALLWATCH_ALERTS_MAX_BODY", 8 * 1024 * 1024)),
         timer_lease_seconds=_number(environ, "CALLWATCH_TIMER_LEASE_SECONDS", 10.0),
         watchdog=_switch(environ, "CALLWATCH_WATCHDOG", True),
+        handoff_notices=_switch(environ, "CALLWATCH_HANDOFF_NOTICES", True),
+        handoff_poll_seconds=_number(environ, "CALLWATCH_HANDOFF_POLL_SECONDS", 30.0),
         environ=dict(environ),
     )
 

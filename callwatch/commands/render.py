@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from callwatch.commands.common import add_policy_option, load_policy_from_args
 from policy.render import ALERTMANAGER_SNIPPET_PATH, RenderOptions, render_all
 from policy.render.kubernetes import DIRECTORY as KUBE_DIR
+from policy.schedule_checks import schedule_warnings
 
 # the second peer and the second receiver of docker-compose.yml's `ha` profile
 HA_ALERTMANAGERS = ("alertmanager-2:9093",)
@@ -52,6 +54,9 @@ def main(args: argparse.Namespace) -> int:
         print("callwatch render: --time-scale must be above 0", file=sys.stderr)
         return 2
     policy = load_policy_from_args(args)
+    # what loads but will not work as meant (on-call gaps from now on): said, never fatal
+    for warning in (*policy.warnings, *schedule_warnings(policy, datetime.now(UTC))):
+        print(f"callwatch render: warning: {warning}", file=sys.stderr)
     options = RenderOptions(time_scale=args.time_scale)
     if args.ha:
         options = RenderOptions(

@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -25,6 +26,7 @@ from callwatch.logs import setup_logging
 from callwatch.web import create_app
 from policy import PolicyError
 from policy.scale import scale_policy
+from policy.schedule_checks import schedule_warnings
 
 # component -> "module:function"; the function is setup(app, environ) -> None
 COMPONENTS: dict[str, str] = {
@@ -77,7 +79,7 @@ def time_scale(environ: Mapping[str, str]) -> float:
 def build_app(args: argparse.Namespace, environ: Mapping[str, str]) -> web.Application:
     """The app for ``args._command`` with every available component mounted."""
     policy = load_policy_from_args(args)
-    for warning in policy.warnings:
+    for warning in (*policy.warnings, *schedule_warnings(policy, datetime.now(UTC))):
         log.warning("policy: %s", warning)
     app = create_app(scale_policy(policy, time_scale(environ)))
     for component in components_for(args._command):

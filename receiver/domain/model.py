@@ -41,6 +41,7 @@ class MessageKind(StrEnum):
     RESOLVE = "resolve"
     ESCALATE = "escalate"
     DIGEST = "digest"          # the day's P3 rows of a digest channel, sent as one
+    HANDOFF = "handoff"        # an on-call handoff notice: about no incident (incident_id "")
 
 
 class EventKind(StrEnum):

@@ -17,10 +17,10 @@ digest            ``digest``            ``digest_html``  (all the day's rows, ``
 ================  ====================  ===============  =====================================
 
 A payload that carries its own ``text`` (a vendor email, rendered from ``vendor_email`` when
-it was queued) is sent as it is. The dispatcher, the call callbacks and
-``GET /incidents/{id}/communications`` all render through here, so what the endpoint shows is
-what was sent. An override that fails to render never silences a page: the built-in template
-renders instead, and a warning names the broken one.
+it was queued; an on-call handoff notice, ``receiver.domain.handoff``) is sent as it is. The
+dispatcher, the call callbacks and ``GET /incidents/{id}/communications`` all render through
+here, so what the endpoint shows is what was sent. An override that fails to render never
+silences a page: the built-in template renders instead, and a warning names the broken one.
 """
 
 from __future__ import annotations

@@ -324,6 +324,8 @@ class Dispatcher:
             self.metrics.failures.labels(row.channel, finish.attempt.reason).inc()
         if finish.fallbacks:
             self.metrics.notifications.labels(row.channel, "fallback").inc()
+        if row.kind == MessageKind.HANDOFF and finish.state != OutboxState.PENDING:
+            self.metrics.handoff_notices.labels(finish.state).inc()  # sent, failed, abandoned
 
     def _sent(self, row: OutboxRow, delivery: Delivery, now: float) -> Finish:
         """Sent; or, for a call whose answer is awaited, placed (``dialed``) until its

@@ -3,7 +3,8 @@
 ``callwatch_incidents_open``, ``callwatch_outbox_pending`` and the waiting gauges
 (``callwatch_outbox_oldest_pending_age_seconds``, ``callwatch_escalation_overdue_seconds``)
 are read from the store (so they are right across restarts and replicas) each time the
-dispatcher polls.
+dispatcher polls. ``callwatch_schedule_gap_seconds`` follows from the policy alone, refreshed
+by the handoff worker.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from policy.model import PRIORITIES
 from receiver.domain.model import Changes
 
 CALLBACK_SOURCES = ("twilio", "telnyx", "slack", "pagerduty")   # who signs what they send us
+# a handoff notice's end: the dispatcher's last word on its row, or nobody to send it to
+HANDOFF_RESULTS = ("sent", "failed", "abandoned", "unreachable")
 # seconds: 1 min .. 1 day, around the P0..P3 response times (15m, 30m, 2h, 8h)
 RESPONSE_BUCKETS = (60, 300, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400)
 
@@ -63,6 +66,17 @@ class ReceiverMetrics:
             "callwatch_watchdog_last_heartbeat_timestamp_seconds",
             "When the latest watchdog heartbeat reached a receiver of this store (Unix seconds; "
             "0 until one has)", registry=registry)
+        self.handoff_notices = Counter(
+            "callwatch_handoff_notices_total",
+            "On-call handoff notices by result (sent, failed, abandoned: as the dispatcher "
+            "finished the row; unreachable: the person has no Slack or email the policy can "
+            "use)", ["result"], registry=registry)
+        self.schedule_gap = Gauge(
+            "callwatch_schedule_gap_seconds",
+            "Seconds with nobody on call in the next 14 days, by schedule", ["schedule"],
+            registry=registry)
+        for result in HANDOFF_RESULTS:
+            self.handoff_notices.labels(result)
         for priority in PRIORITIES:
             self.incidents_open.labels(priority)
             self.sla_breaches.labels(priority)

@@ -18,6 +18,7 @@ from receiver.config import ReceiverConfig
 from receiver.domain.communications import Communications
 from receiver.services.dispatcher import Dispatcher
 from receiver.services.escalation import EscalationWorker
+from receiver.services.handoff import HandoffWorker
 from receiver.services.metrics import ReceiverMetrics
 from receiver.services.notifiers import NotifierSet
 from receiver.services.voice import Voice
@@ -43,6 +44,7 @@ class ReceiverState:
     dispatcher: Dispatcher | None = None
     escalation: EscalationWorker | None = None
     watchdog: WatchdogWorker | None = None    # the dead man's switch (CALLWATCH_WATCHDOG)
+    handoff: HandoffWorker | None = None      # handoff notices, schedule gaps (policy.schedules)
     voice: Voice | None = None                 # call callbacks: verifiers, Telnyx commands
     on_commit: list[Callable[[], None]] = field(default_factory=list)
 

@@ -33,6 +33,7 @@ from receiver.domain.model import (
     Finish,
     GroupSnapshot,
     Incident,
+    NewOutbox,
     OutboxRow,
     Timer,
 )
@@ -153,3 +154,12 @@ class Store(Protocol):
     async def prune_deliveries(self, before: float) -> int:
         """Forget delivery keys and provider callback ids older than ``before`` (Alertmanager
         and the providers stop retrying long before)."""
+
+    async def claim_handoff(self, schedule: str, shift_start: float, contact: str, now: float,
+                            row: NewOutbox | None) -> bool:
+        """Claim the on-call handoff (``schedule``, ``shift_start``, ``contact``) and insert
+        ``row``, the notice telling it (None: nobody can be reached), in one transaction; False,
+        writing nothing, when any receiver claimed it before. ``row.incident_id`` is ""."""
+
+    async def prune_handoffs(self, before: float) -> int:
+        """Forget the claims of handoffs whose shift started before ``before``."""

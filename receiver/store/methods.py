@@ -7,9 +7,18 @@ the operations take) and ``_run(op, write)``, which drives one operation in one 
 
 from __future__ import annotations
 
-from receiver.domain.model import Finish
+from receiver.domain.model import Finish, NewOutbox
 from receiver.store.base import Decide
-from receiver.store.ops import heartbeats, incidents, outbox, pages, sql, timers, transactions
+from receiver.store.ops import (
+    handoffs,
+    heartbeats,
+    incidents,
+    outbox,
+    pages,
+    sql,
+    timers,
+    transactions,
+)
 
 
 class StoreMethods:
@@ -67,6 +76,14 @@ class StoreMethods:
 
     async def record_heartbeat(self, name: str, at: float) -> None:
         await self._run(heartbeats.record_heartbeat(self.pg, name, at), True)
+
+    async def claim_handoff(self, schedule: str, shift_start: float, contact: str, now: float,
+                            row: NewOutbox | None) -> bool:
+        return await self._run(
+            handoffs.claim_handoff(schedule, shift_start, contact, now, row), True)
+
+    async def prune_handoffs(self, before: float) -> int:
+        return await self._run(handoffs.prune_handoffs(before), True)
 
     # --- reads ------------------------------------------------------------------------------
 

@@ -124,8 +124,9 @@ async def start_receiver(workdir: Path, store_url: str, notify_url: str, worker:
            "CALLWATCH_TEST_NOTIFY_URL": notify_url, "CALLWATCH_OUTBOX_LEASE_SECONDS": "2",
            "CALLWATCH_OUTBOX_POLL_SECONDS": "0.1", "CALLWATCH_RETRY_BASE_SECONDS": "0.1",
            "CALLWATCH_RETRY_MAX_SECONDS": "0.3",
-           # no Prometheus sends these the heartbeat: a test turns the switch on to watch it
-           "CALLWATCH_WATCHDOG": "off", **extra_env}
+           # no Prometheus sends these the heartbeat: a test turns the switch on to watch it;
+           # and no test counts the late handoff notice for whoever is on call now
+           "CALLWATCH_WATCHDOG": "off", "CALLWATCH_HANDOFF_NOTICES": "off", **extra_env}
     log_path = workdir / f"receiver-{worker}.log"
     with await asyncio.to_thread(open, log_path, "wb") as log:
         process = await asyncio.create_subprocess_exec(

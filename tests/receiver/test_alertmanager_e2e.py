@@ -23,7 +23,7 @@ from prometheus_client import CollectorRegistry
 from callwatch.web import create_app
 from receiver.app import setup_receiver
 from receiver.http.common import RECEIVER
-from tests.receiver.conftest import TOKEN
+from tests.receiver.conftest import NO_HANDOFF_NOTICES, TOKEN
 
 pytestmark = pytest.mark.binaries
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
@@ -90,7 +90,8 @@ async def receiver(aiohttp_server, policy, tmp_path, recorders):
     app.middlewares.append(capture)
     setup_receiver(app, {"CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
                          "CALLWATCH_RECEIVER_TOKEN": TOKEN,
-                         "CALLWATCH_OUTBOX_POLL_SECONDS": "0.1"}, notifiers=recorders)
+                         "CALLWATCH_OUTBOX_POLL_SECONDS": "0.1", **NO_HANDOFF_NOTICES},
+                   notifiers=recorders)
     server = await aiohttp_server(app)
     return server, captured
 

@@ -19,7 +19,7 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
-from tests.receiver.conftest import TOKEN
+from tests.receiver.conftest import NO_HANDOFF_NOTICES, TOKEN
 from tests.receiver.standins import alert, payload
 
 REPO = Path(__file__).resolve().parents[2]
@@ -57,7 +57,7 @@ async def start_receiver(tmp_path: Path, notify_url: str, port: int):
            "CALLWATCH_NOTIFIER_FACTORY": "tests.receiver.standins:build_http_notifiers",
            "CALLWATCH_TEST_NOTIFY_URL": notify_url, "CALLWATCH_OUTBOX_LEASE_SECONDS": "1",
            "CALLWATCH_OUTBOX_POLL_SECONDS": "0.1", "CALLWATCH_RETRY_BASE_SECONDS": "0.1",
-           "CALLWATCH_RETRY_MAX_SECONDS": "0.3"}
+           "CALLWATCH_RETRY_MAX_SECONDS": "0.3", **NO_HANDOFF_NOTICES}
     log = await asyncio.to_thread(open, tmp_path / f"receiver-{port}.log", "wb")
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "callwatch", "receiver", "--listen", f"127.0.0.1:{port}",

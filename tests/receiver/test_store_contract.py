@@ -404,3 +404,64 @@ async def test_latest_incident_is_the_groups_last_opened(store):
     await store.apply_group("k2", "g", 200.0, new(incident("inc2", group="g", at=200.0)))
     await store.apply_group("k3", "h", 300.0, new(incident("inc3", group="h", at=300.0)))
     assert (await store.latest_incident("g")).id == "inc2"
+
+
+def notice(id, contact="ada", start=1000.0):
+    """A handoff notice's row: about no incident (incident_id "")."""
+    return NewOutbox(id=id, incident_id="", channel="slack", kind="handoff",
+                     payload={"summary": "You are on call", "text": "You are on call"},
+                     next_attempt_at=1000.0, batch=f"handoff:primary:{start!r}:{contact}")
+
+
+async def test_a_handoff_is_claimed_once_with_its_notice_row_whichever_receiver_comes_second(
+        store, store_url):
+    other = make_store(store_url)
+    await other.open()
+    try:
+        results = await asyncio.gather(*(
+            (store if i % 2 else other).claim_handoff("primary", 1000.0, "ada", 1000.5,
+                                                      notice(f"n{i}"))
+            for i in range(6)))
+    finally:
+        await other.close()
+    assert sum(results) == 1
+    [claimed] = await store.claim_outbox("w1", 1001.0, 30.0, 10)
+    assert (claimed.incident_id, claimed.kind, claimed.lane, claimed.payload["text"]) == (
+        "", "handoff", "", "You are on call")
+    assert not await store.claim_handoff("primary", 1000.0, "ada", 1002.0, notice("again"))
+    assert await store.claim_outbox("w2", 1003.0, 30.0, 10) == []     # no second row
+    assert await store.pending_count() == 1                            # only the one claimed
+
+
+async def test_another_shift_start_contact_or_schedule_is_another_handoff(store):
+    assert await store.claim_handoff("primary", 1000.0, "ada", 1000.0, notice("n1"))
+    assert await store.claim_handoff("primary", 2000.0, "ada", 2000.0, notice("n2", start=2000.0))
+    assert await store.claim_handoff("primary", 1000.0, "bob", 1000.0, notice("n3", "bob"))
+    assert await store.claim_handoff("nights", 1000.0, "ada", 1000.0, None)
+    assert await store.pending_count() == 3
+
+
+async def test_an_unreachable_handoff_is_claimed_without_a_row(store):
+    assert await store.claim_handoff("primary", 1000.0, "pat", 1000.0, None)
+    assert not await store.claim_handoff("primary", 1000.0, "pat", 1001.0, None)
+    assert await store.pending_count() == 0
+
+
+async def test_a_notice_about_no_incident_is_sent_and_keeps_no_timeline_event(store):
+    assert await store.claim_handoff("primary", 1000.0, "ada", 1000.0, notice("n1"))
+    assert [r.id for r in await store.claim_outbox("w1", 1001.0, 30.0, 10)] == ["n1"]
+    sent = Event("", 1002.0, "notified", "dispatcher", {"channel": "slack"})
+    assert await store.finish_outbox("n1", "w1", 1002.0, Finish(
+        "sent", attempt("n1", at=1002.0), delivered_ref="ts-1", events=(sent,)))
+    assert [(a.outcome, a.at) for a in await store.attempts_for("n1")] == [("sent", 1002.0)]
+    assert await store.pending_count() == 0
+    assert await store.first_ref("", "slack") is None      # no incident's thread to join
+    assert await store.open_counts() == {}
+
+
+async def test_old_handoff_claims_are_pruned_and_recent_ones_kept(store):
+    assert await store.claim_handoff("primary", 100.0, "ada", 100.0, None)
+    assert await store.claim_handoff("primary", 500.0, "bob", 500.0, None)
+    assert await store.prune_handoffs(300.0) == 1
+    assert not await store.claim_handoff("primary", 500.0, "bob", 600.0, None)
+    assert await store.claim_handoff("primary", 100.0, "ada", 600.0, None)

@@ -33,7 +33,7 @@ from policy.scale import scale_policy
 from receiver.app import setup_receiver
 from receiver.domain.watchdog import GROUP_KEY
 from receiver.http.common import RECEIVER
-from tests.receiver.conftest import TOKEN
+from tests.receiver.conftest import NO_HANDOFF_NOTICES, TOKEN
 
 pytestmark = pytest.mark.binaries
 SCALE = 60
@@ -86,7 +86,8 @@ async def stack(prometheus_bin, alertmanager_bin, aiohttp_server, policy, record
         app = create_app(scale_policy(policy, SCALE), CollectorRegistry())
         setup_receiver(app, {"CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
                              "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_WATCHDOG": "on",
-                             "CALLWATCH_OUTBOX_POLL_SECONDS": "0.1"}, notifiers=recorders)
+                             "CALLWATCH_OUTBOX_POLL_SECONDS": "0.1", **NO_HANDOFF_NOTICES},
+                       notifiers=recorders)
         server = await aiohttp_server(app, port=ports["receiver"])
         yield server.app[RECEIVER], processes, ports, tmp_path
     finally:

@@ -15,15 +15,17 @@ _OUTBOX_COLUMNS = ("id, incident_id, channel, kind, payload, state, attempts, ne
 def outbox_from_row(row: dict[str, Any]) -> OutboxRow:
     data = dict(row)
     data["payload"] = loads(data["payload"])
+    data["incident_id"] = data["incident_id"] or ""   # NULL: about no incident (a handoff)
     return OutboxRow(**data)
 
 
 def insert_outbox(row: NewOutbox, now: float) -> Op:
-    """Insert ``row``; returns whether it was new ((batch, channel, kind, lane) is unique)."""
+    """Insert ``row``; returns whether it was new ((batch, channel, kind, lane) is unique).
+    An ``incident_id`` of "" (a row about no incident: a handoff notice) is stored as NULL."""
     count = yield Q(f"INSERT INTO outbox ({_OUTBOX_COLUMNS}) VALUES "
                     "(?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?, ?) "
                     "ON CONFLICT (batch, channel, kind, lane) DO NOTHING",
-                    (row.id, row.incident_id, row.channel, row.kind, dumps(row.payload),
+                    (row.id, row.incident_id or None, row.channel, row.kind, dumps(row.payload),
                      row.next_attempt_at, now, row.batch, row.fallback_of, row.page, row.lane),
                     "rowcount")
     return count == 1
@@ -89,7 +91,8 @@ def finish_outbox(row_id: str, worker: str, now: float, finish: Finish) -> Op:
 
 
 def record_outcome(finish: Finish, now: float) -> Op:
-    """The attempt row, the fallback copies (each once) and the events of ``finish``."""
+    """The attempt row, the fallback copies (each once) and the events of ``finish``; a row
+    about no incident (a handoff notice) has no timeline, so its events are not kept."""
     a = finish.attempt
     yield Q("INSERT INTO attempts (outbox_id, at, worker, outcome, reason, detail) "
             "VALUES (?, ?, ?, ?, ?, ?)", (a.outbox_id, a.at, a.worker, a.outcome, a.reason,
@@ -98,7 +101,8 @@ def record_outcome(finish: Finish, now: float) -> Op:
     for row in finish.fallbacks:
         fresh = (yield from insert_outbox(row, now)) or fresh
     for event in finish.events + (finish.fallback_events if fresh else ()):
-        yield from insert_event(event)
+        if event.incident_id:
+            yield from insert_event(event)
 
 
 def _last_error(finish: Finish) -> str | None:
