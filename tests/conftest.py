@@ -62,6 +62,22 @@ def policy():
     return load_policy(POLICY_PATH)
 
 
+def on_call(policy, now: float):
+    """The Contact the shipped policy's first level pages at ``now``: whoever its ``primary``
+    schedule has on call then (tests whose clocks sit in different weeks meet different people)."""
+    from receiver.domain import oncall
+
+    [person] = oncall.first_level(policy, now).people
+    return policy.contacts[person.contact]
+
+
+def named(*keys: str):
+    """People paged by name (no schedule), for the row builders' ``people``."""
+    from receiver.domain.oncall import Paged
+
+    return tuple(Paged(key) for key in keys)
+
+
 # --- PostgreSQL: a throwaway cluster from Debian's binaries, shared by the session ------------
 
 def _pg_bin_dir() -> str:

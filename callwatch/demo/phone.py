@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from policy.model import Policy
+from receiver.domain import oncall
 
 ENGINEERING = "engineering"
 
@@ -74,9 +75,10 @@ def engineering_after(detail: dict, at: float) -> list[str]:
             and e.get("detail", {}).get("chain") == ENGINEERING]
 
 
-def next_step(policy: Policy, priority: str, after_seconds: float) -> Step | None:
+def next_step(policy: Policy, priority: str, after_seconds: float, now: float) -> Step | None:
     """The first engineering level due later than ``after_seconds`` (policy seconds since the
-    opening) for an incident of ``priority``: its own steps and its deadline's level."""
+    opening) for an incident of ``priority``: its own steps and its deadline's level, naming
+    who it reaches at ``now`` (a schedule's on-call person)."""
     if policy.escalation.owner != "callwatch":
         return None
     due: list[tuple[float, str]] = []
@@ -90,9 +92,29 @@ def next_step(policy: Policy, priority: str, after_seconds: float) -> Step | Non
     if not later:
         return None
     seconds, level = later[0]
-    names = ", ".join(policy.contacts[key].name for step in policy.escalation.engineering
-                      if step.level == level for key in step.contacts)
-    return Step(level, names, seconds)
+    found = oncall.level_people(policy, policy.escalation.engineering, level, now, priority)
+    return Step(level, found.labels(policy), seconds)
+
+
+def paged_line(detail: dict, policy: Policy) -> str | None:
+    """Who the incident's opening paged and why, from its timeline: ``paged Ben Okafor (eng_b,
+    on call for primary)``; the schedule that had nobody on call, when one had not."""
+    timeline = detail.get("timeline", [])
+    opened = next((e for e in timeline if e.get("kind") in ("opened", "reopened")), None)
+    if opened is None:
+        return None
+    people = []
+    for described in opened.get("detail", {}).get("paged", []):
+        key = str(described).split(",", 1)[0]
+        person = policy.contacts.get(key)
+        people.append(f"{person.name} ({described})" if person else str(described))
+    line = f"paged {', '.join(people) or 'nobody'}"
+    empty = next((e for e in timeline if e.get("kind") == "schedule_empty"), None)
+    if empty is not None:
+        found = empty.get("detail", {})
+        line += (f"; nobody was on call for {', '.join(found.get('schedules', []))}, so "
+                 f"{found.get('paged_level') or 'no level'} was paged instead")
+    return line
 
 
 def stop_line(detail: dict, ack: PhoneAck, step: Step, opened: float, now: float,

@@ -99,6 +99,7 @@ class Walker:
         if incident:
             self.log(f"incident {incident['id']} opened: {incident.get('priority')} "
                      f"{incident.get('summary')}  (runbook {tour.runbook})")
+            await self._log_paged(incident["id"])
             if person is None:
                 await self._hold()
             else:
@@ -111,6 +112,16 @@ class Walker:
                            for i in snap.incidents)
             if await self._until(resolved, f"incident {incident['id']} to resolve"):
                 self.log(f"incident {incident['id']} resolved")
+
+    async def _log_paged(self, ident: str) -> None:
+        """Say who the opening paged and why (the schedule that put them on call)."""
+        try:
+            detail = await incident_detail(self.stack, self.session, ident)
+        except (aiohttp.ClientError, TimeoutError):
+            return  # the view notes callwatch's errors; the pages still show below
+        line = phone.paged_line(detail, self.stack.policy)
+        if line:
+            self.log(f"incident {ident} {line}")
 
     async def _hold(self, until: float | None = None,
                     stop: Callable[[], Awaitable[object]] | None = None) -> object:
@@ -153,7 +164,7 @@ class Walker:
         self.log(f"{ack.by} pressed 1 on the phone: incident {ident} acknowledged "
                  f"{phone.minutes(ack.at - opened, scale)} after opening{carried}")
         step = phone.next_step(self.stack.policy, incident.get("priority", ""),
-                               (ack.at - opened) * scale)
+                               (ack.at - opened) * scale, time.time())
         if step is None:
             self.log("no engineering level was left to page after the acknowledgement")
             return

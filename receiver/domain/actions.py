@@ -29,7 +29,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from policy import Policy
-from receiver.domain import messages, outbox
+from receiver.domain import messages, oncall, outbox
 from receiver.domain.context import MANUAL_PREFIX
 from receiver.domain.escalation import TIMER_KIND
 from receiver.domain.model import (
@@ -129,13 +129,18 @@ def decide_declare(snapshot: GroupSnapshot, ctx: ActionContext, *, incident_id: 
                         priority=priority, state=IncidentState.TRIGGERED, summary=summary,
                         provider=provider, opened_at=ctx.now, labels={"source": "manual"},
                         updated_at=ctx.now)
-    event = Event(incident.id, ctx.now, EventKind.OPENED, ctx.actor,
-                  {"priority": priority, "declared": True, "description": description})
+    found = oncall.first_level(ctx.policy, ctx.now)
+    events = [Event(incident.id, ctx.now, EventKind.OPENED, ctx.actor,
+                    {"priority": priority, "declared": True, "description": description,
+                     "paged": [person.describe() for person in found.people]})]
+    first = ctx.policy.escalation.engineering[0].level
+    empty = oncall.schedule_empty_event(incident.id, first, found, ctx.now, ctx.actor)
+    events += [empty] if empty is not None else []
     channels = messages.route_channels(ctx.policy, priority)
     rows = _rows(incident, channels, MessageKind.TRIGGER, ctx,
-                 note=f"Declared by {ctx.actor}: {description}")
+                 note=f"Declared by {ctx.actor}: {description}", people=found.people)
     timer = Timer(ctx.new_id(), incident.id, TIMER_KIND, ctx.now, {})
-    return Outcome(Changes(incident=incident, new_incident=True, events=[event], outbox=rows,
+    return Outcome(Changes(incident=incident, new_incident=True, events=events, outbox=rows,
                            timers=[timer]), incident=incident)
 
 
@@ -169,11 +174,12 @@ def _told(notified: Iterable[str], ctx: ActionContext,
 
 
 def _rows(incident: Incident, channels: Iterable[str], kind: str, ctx: ActionContext,
-          note: str) -> list[NewOutbox]:
+          note: str, people: tuple[oncall.Paged, ...] | None = None) -> list[NewOutbox]:
     """One outbox row per channel, one batch per decision, quoting the leading alert."""
     lead = leading_alert(incident, ctx.policy)
     alert = ({"labels": dict(lead.get("labels", {})),
               "annotations": dict(lead.get("annotations", {}))} if lead else None)
     return outbox.message_rows(
         incident, channels, kind, policy=ctx.policy, now=ctx.now, new_id=ctx.new_id,
-        batch=f"{kind}:{ctx.new_id()}", public_url=ctx.public_url, alert=alert, note=note)
+        batch=f"{kind}:{ctx.new_id()}", public_url=ctx.public_url, alert=alert, note=note,
+        people=people)

@@ -21,6 +21,7 @@ from typing import Any
 
 from policy import Policy
 from policy.durations import format_duration
+from receiver.domain import oncall
 from receiver.domain.model import Event, EventKind, Incident, IncidentState
 from receiver.domain.priority import leading_alert
 from receiver.domain.times import iso
@@ -69,9 +70,15 @@ def sla_breached(incident: Incident, timeline: Sequence[Event], policy: Policy,
     return acked - incident.opened_at > spec.response_seconds
 
 
-def default_contact(policy: Policy) -> dict[str, str]:
-    """Who signs the vendor email: the first L1 engineering contact (the on-call)."""
-    first = policy.escalation.engineering[0].contacts if policy.escalation.engineering else ()
+def default_contact(policy: Policy, now: float | None) -> dict[str, str]:
+    """Who signs the vendor email: the first person the first engineering level reaches at
+    ``now`` (the on-call; without ``now``, the level's first named contact)."""
+    if now is not None:
+        first = oncall.first_level(policy, now).contacts
+    else:
+        steps = policy.escalation.engineering
+        first = tuple(ref for ref in (steps[0].contacts if steps else ())
+                      if ref in policy.contacts)
     person = policy.contacts.get(first[0]) if first else None
     if person is None:
         return {"name": "On-call engineer", "title": "On-call engineer", "company": "",
@@ -129,5 +136,5 @@ def incident_context(incident: Incident, timeline: Sequence[Event], policy: Poli
         "report": {"mtta": human(mtta), "mttr": human(mttr),
                    "sla_breached": sla_breached(incident, timeline, policy, now)},
         "vendor": dict(vendor) if vendor is not None else {},
-        "contact": dict(contact) if contact is not None else default_contact(policy),
+        "contact": dict(contact) if contact is not None else default_contact(policy, now),
     }

@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from policy.model import EscalationStep, Policy
-from receiver.domain import messages, outbox
+from receiver.domain import messages, oncall, outbox
 from receiver.domain.ids import new_id
 from receiver.domain.model import (
     Changes,
@@ -219,22 +219,46 @@ def recipients(policy: Policy, contacts: tuple[str, ...], channel: str) -> tuple
     return messages.contact_addresses(policy, contacts, channel) or None
 
 
-def action_rows(incident: Incident, action: Action, policy: Policy, now: float, batch: str,
-                public_url: str) -> list[NewOutbox]:
-    """The outbox rows paging one escalation level (one per reachable channel)."""
-    names = ", ".join(policy.contacts[key].name for key in action.contacts)
+def action_people(incident: Incident, action: Action, policy: Policy,
+                  now: float) -> oncall.LevelPeople:
+    """Who paging ``action``'s level reaches at ``now``: its schedules resolved, and a level
+    with nobody on call passed over for the chain's next (``oncall.level_people``)."""
+    chain = policy.escalation.engineering if action.kind == ENGINEERING \
+        else policy.escalation.business
+    return oncall.level_people(policy, chain, action.level or "", now, incident.priority)
+
+
+def action_rows(incident: Incident, action: Action, found: oncall.LevelPeople, policy: Policy,
+                now: float, batch: str, public_url: str) -> list[NewOutbox]:
+    """The outbox rows paging the people ``found`` for one level (one per reachable channel;
+    a level passed over for nobody on call pages the next level's people on its channels)."""
     minutes = max(0, round((now - incident.opened_at) / 60))
-    note = (f"Escalated to {action.level} ({names}): not acknowledged after {minutes} min"
+    level = found.level or action.level
+    who = found.labels(policy)
+    note = (f"Escalated to {level} ({who}): not acknowledged after {minutes} min"
             if action.kind == ENGINEERING else
-            f"Business escalation {action.level} ({names}) after {minutes} min")
-    reachable = {channel: to for channel in action.channels
-                 if (to := recipients(policy, action.contacts, channel)) is not None
+            f"Business escalation {level} ({who}) after {minutes} min")
+    if found.skipped:
+        note += f"; nobody on call for {', '.join(found.empty)} at {', '.join(found.skipped)}"
+    reachable = {channel: to for channel in _level_channels(policy, action, found)
+                 if (to := recipients(policy, found.contacts, channel)) is not None
                  and not (action.kind == ENGINEERING and _is_route(policy, action, incident,
                                                                      channel))}
     return outbox.message_rows(
         incident, reachable, MessageKind.ESCALATE, policy=policy, now=now, new_id=new_id,
         batch=batch, public_url=public_url, note=note, recipients=reachable,
-        contacts=action.contacts, alert=incident.alerts[0] if incident.alerts else None)
+        people=found.people, alert=incident.alerts[0] if incident.alerts else None)
+
+
+def _level_channels(policy: Policy, action: Action, found: oncall.LevelPeople) -> list[str]:
+    """The channels of the level actually paged: the action's own, then the channels of the
+    level it fell to (an empty L1 on PagerDuty and Slack falls to L2 on Slack and phone)."""
+    if found.level in (None, action.level):
+        return list(action.channels)
+    chain = policy.escalation.engineering if action.kind == ENGINEERING \
+        else policy.escalation.business
+    fallen = [c for step in chain if step.level == found.level for c in step.channels]
+    return list(dict.fromkeys([*action.channels, *fallen]))
 
 
 def _is_route(policy: Policy, action: Action, incident: Incident, channel: str) -> bool:
@@ -254,10 +278,15 @@ def escalation_changes(incident: Incident, due: list[Action], policy: Policy, no
     for action in due:
         batch = f"{timer_id}:{action.key}"
         if action.kind in (ENGINEERING, BUSINESS):
-            rows = action_rows(incident, action, policy, now, batch, public_url)
+            found = action_people(incident, action, policy, now)
+            rows = action_rows(incident, action, found, policy, now, batch, public_url)
             kind, detail = EventKind.ESCALATED, {"level": action.level, "chain": action.kind,
-                                         "contacts": list(action.contacts),
+                                         "contacts": list(found.contacts),
+                                         "paged": [p.describe() for p in found.people],
                                          "channels": [r.channel for r in rows]}
+            empty = oncall.schedule_empty_event(incident.id, action.level or "", found, now,
+                                                ACTOR)
+            changes.events.extend([empty] if empty is not None else [])
         elif action.kind == VENDOR:
             rows = vendor_rows.get(action.key, [])
             kind, detail = EventKind.VENDOR_ESCALATION, {"provider": action.provider,

@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 
 from policy import Policy
 from policy.model import PRIORITIES
-from receiver.domain import messages, outbox
+from receiver.domain import messages, oncall, outbox
 from receiver.domain.alertmanager import Alert, AlertGroup, stored_alert
 from receiver.domain.escalation import TIMER_KIND, escalation_timer
 from receiver.domain.model import (
@@ -121,13 +121,24 @@ def _open(group: AlertGroup, ctx: Context) -> Changes:
         state=IncidentState.TRIGGERED, summary=_summary(group, alert),
         provider=alert.labels.get("provider") or group.common_labels.get("provider"),
         opened_at=ctx.now), group, ctx)
+    found = oncall.first_level(ctx.policy, ctx.now)
     detail = {"priority": priority, "alerts": len(group.firing_alerts),
-              "truncated_alerts": group.truncated_alerts}
+              "truncated_alerts": group.truncated_alerts,
+              "paged": [person.describe() for person in found.people]}
     channels = messages.route_channels(ctx.policy, priority)
     return Changes(incident=incident, new_incident=True,
-                   events=[Event(incident.id, ctx.now, EventKind.OPENED, ACTOR, detail)],
-                   outbox=_notify(incident, channels, MessageKind.TRIGGER, group, alert, ctx),
+                   events=[Event(incident.id, ctx.now, EventKind.OPENED, ACTOR, detail),
+                           *_empty_schedules(incident, found, ctx)],
+                   outbox=_notify(incident, channels, MessageKind.TRIGGER, group, alert, ctx,
+                                  people=found.people),
                    timers=[escalation_timer(incident.id, ctx.now)])
+
+
+def _empty_schedules(incident: Incident, found: oncall.LevelPeople, ctx: Context) -> list[Event]:
+    first = ctx.policy.escalation.engineering[0].level if ctx.policy.escalation.engineering \
+        else ""
+    event = oncall.schedule_empty_event(incident.id, first, found, ctx.now, ACTOR)
+    return [event] if event is not None else []
 
 
 def _reopen(group: AlertGroup, current: Incident, ctx: Context) -> Changes:
@@ -135,12 +146,15 @@ def _reopen(group: AlertGroup, current: Incident, ctx: Context) -> Changes:
     incident = _refresh(replace(current, state=IncidentState.TRIGGERED, priority=priority,
                                 resolved_at=None, acked_at=None, acked_by=None,
                                 summary=_summary(group, alert)), group, ctx)
+    found = oncall.first_level(ctx.policy, ctx.now)
     event = Event(incident.id, ctx.now, EventKind.REOPENED, ACTOR,
-                  {"priority": priority, "resolved_at": current.resolved_at})
+                  {"priority": priority, "resolved_at": current.resolved_at,
+                   "paged": [person.describe() for person in found.people]})
     channels = messages.route_channels(ctx.policy, priority)
     rows = _notify(incident, channels, MessageKind.TRIGGER, group, alert, ctx,
-                   note="Reopened: the alert fired again")
-    return Changes(incident=incident, events=[event], outbox=rows, cancel_timers=(TIMER_KIND,),
+                   note="Reopened: the alert fired again", people=found.people)
+    return Changes(incident=incident, events=[event, *_empty_schedules(incident, found, ctx)],
+                   outbox=rows, cancel_timers=(TIMER_KIND,),
                    timers=[escalation_timer(incident.id, ctx.now)])
 
 
@@ -188,11 +202,12 @@ def _resolve(group: AlertGroup, snapshot: GroupSnapshot, ctx: Context) -> Change
 
 
 def _notify(incident: Incident, channels, kind: str, group: AlertGroup, alert: Alert,
-            ctx: Context, note: str = "") -> list[NewOutbox]:
+            ctx: Context, note: str = "",
+            people: tuple[oncall.Paged, ...] | None = None) -> list[NewOutbox]:
     """One outbox row per channel, quoting ``alert`` and the group's alert counts."""
     counts = {"firing": len(group.firing_alerts),
               "resolved": len(group.alerts) - len(group.firing_alerts)}
     return outbox.message_rows(
         incident, channels, kind, policy=ctx.policy, now=ctx.now, new_id=ctx.new_id,
-        batch=ctx.batch, public_url=ctx.public_url, note=note, counts=counts,
+        batch=ctx.batch, public_url=ctx.public_url, note=note, counts=counts, people=people,
         alert={"labels": dict(alert.labels), "annotations": dict(alert.annotations)})

@@ -4,7 +4,7 @@
 the leading alert's details, links, counts, recipients); the words are rendered from them when
 the row is sent (``receiver.domain.render``), so a policy's template overrides reach every page.
 The rest answers who a channel pages: ``recipients_for``, ``route_channels``,
-``first_level_contacts``, ``contact_addresses``.
+``contact_addresses`` (the first level's people at an instant: ``receiver.domain.oncall``).
 """
 
 from __future__ import annotations
@@ -13,20 +13,22 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from policy import Policy
+from receiver.domain import oncall
 
 # which contact field holds the address for a channel type (route recipients are the L1 contacts)
 CONTACT_FIELDS = {"slack": "slack", "phone": "phone", "sms": "phone", "email": "email"}
 
 
 def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary: str,
-            provider: str | None, alert: Mapping[str, Any] | None, policy: Policy,
+            provider: str | None, alert: Mapping[str, Any] | None, policy: Policy, now: float,
             public_url: str = "", note: str = "", counts: Mapping[str, int] | None = None
             ) -> dict[str, Any]:
     """The stored facts of one message on ``channel`` about one incident: the payload of an
     outbox row, which ``receiver.domain.render`` turns into words when it is sent.
 
     ``alert`` is the incident's leading alert (labels, annotations) or None; ``note`` says what
-    changed (e.g. "priority raised from P2 to P1"); ``counts`` the firing/resolved alerts.
+    changed (e.g. "priority raised from P2 to P1"); ``counts`` the firing/resolved alerts;
+    ``now`` the instant whose on-call people a channel without its own ``to`` addresses.
     """
     labels = dict((alert or {}).get("labels", {}))
     annotations = dict((alert or {}).get("annotations", {}))
@@ -34,7 +36,7 @@ def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary
     return {
         "incident_id": incident_id, "channel": channel, "kind": kind, "priority": priority,
         "summary": summary, "provider": provider,
-        "recipients": list(recipients_for(policy, channel)), "dedup_key": incident_id,
+        "recipients": list(recipients_for(policy, channel, now)), "dedup_key": incident_id,
         "links": _links(incident_id, annotations, policy, public_url),
         "counts": dict(counts or {}),
         "details": {k: v for k, v in {
@@ -44,15 +46,16 @@ def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary
     }
 
 
-def recipients_for(policy: Policy, channel: str) -> tuple[str, ...]:
-    """The channel's own ``to`` list, else the first escalation level's contacts on that type."""
+def recipients_for(policy: Policy, channel: str, now: float) -> tuple[str, ...]:
+    """The channel's own ``to`` list, else the addresses on that type of the people the first
+    escalation level pages at ``now`` (whoever its schedules have on call)."""
     spec = policy.channels.get(channel)
     if spec is None:
         return ()
     configured = spec.settings.get("to")
     if isinstance(configured, (list, tuple)) and configured:
         return tuple(str(item) for item in configured)
-    return contact_addresses(policy, first_level_contacts(policy), channel)
+    return contact_addresses(policy, oncall.first_level(policy, now).contacts, channel)
 
 
 def route_channels(policy: Policy, priority: str) -> tuple[str, ...]:
@@ -63,12 +66,6 @@ def route_channels(policy: Policy, priority: str) -> tuple[str, ...]:
         return channels
     pagerduty = next(name for name, spec in policy.channels.items() if spec.type == "pagerduty")
     return channels if pagerduty in channels else (*channels, pagerduty)
-
-
-def first_level_contacts(policy: Policy) -> tuple[str, ...]:
-    """The first engineering level's contacts: the people a route pages."""
-    first = policy.escalation.engineering
-    return first[0].contacts if first else ()
 
 
 def contact_addresses(policy: Policy, contacts: Iterable[str], channel: str) -> tuple[str, ...]:

@@ -63,6 +63,7 @@ class EventKind(StrEnum):
     PAGE_UNANSWERED = "page_unanswered"             # no answer, busy, failed, voicemail
     SLA_BREACHED = "sla_breached"
     VENDOR_ESCALATION = "vendor_escalation"
+    SCHEDULE_EMPTY = "schedule_empty"               # nobody on call: the next level was paged
 
 
 INCIDENT_STATES = tuple(IncidentState)

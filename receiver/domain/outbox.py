@@ -13,12 +13,12 @@ provider's callbacks bring back. Everything else is one row per channel.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from policy import Policy
 from policy.model import Contact
-from receiver.domain import messages
+from receiver.domain import messages, oncall
 from receiver.domain.ids import new_token as random_token
 from receiver.domain.model import Event, EventKind, Incident, NewOutbox, OutboxRow
 from receiver.domain.times import next_local_timestamp
@@ -49,25 +49,25 @@ def message_rows(incident: Incident, channels: Iterable[str], kind: str, *, poli
                  alert: Mapping[str, Any] | None = None, note: str = "",
                  counts: Mapping[str, int] | None = None,
                  recipients: Mapping[str, tuple[str, ...]] | None = None,
-                 contacts: tuple[str, ...] | None = None,
+                 people: Sequence[oncall.Paged] | None = None,
                  new_token: Callable[[], str] = random_token) -> list[NewOutbox]:
     """The rows telling ``kind`` about ``incident`` on ``channels``.
 
     ``alert`` is the leading alert (labels, annotations) the message quotes; ``recipients``
     replaces a channel's own recipients (an escalation pages that level's contacts);
-    ``contacts`` are the people a personal channel pages (default: the first engineering
-    level's, like the route).
+    ``people`` are the people a personal channel pages (default: whoever the first engineering
+    level reaches at ``now``, like the route).
     """
     rows = []
     for channel in channels:
         payload = messages.compose(
             incident_id=incident.id, kind=kind, channel=channel, priority=incident.priority,
             summary=incident.summary, provider=incident.provider, alert=alert, policy=policy,
-            public_url=public_url, note=note, counts=counts)
+            now=now, public_url=public_url, note=note, counts=counts)
         if policy.channels[channel].type in PERSONAL_TYPES:
             rows += _personal_rows(incident, channel, kind, payload, policy=policy, now=now,
                                    new_id=new_id, batch=batch, new_token=new_token,
-                                   contacts=contacts)
+                                   people=people)
             continue
         if recipients and recipients.get(channel):
             payload["recipients"] = list(recipients[channel])
@@ -79,16 +79,19 @@ def message_rows(incident: Incident, channels: Iterable[str], kind: str, *, poli
 def _personal_rows(incident: Incident, channel: str, kind: str, payload: dict[str, Any], *,
                    policy: Policy, now: float, new_id: Callable[[], str], batch: str,
                    new_token: Callable[[], str],
-                   contacts: tuple[str, ...] | None) -> list[NewOutbox]:
-    """One row per contact reachable on ``channel``, each in the contact's own lane."""
-    people = contacts if contacts is not None else messages.first_level_contacts(policy)
+                   people: Sequence[oncall.Paged] | None) -> list[NewOutbox]:
+    """One row per person reachable on ``channel``, each in the contact's own lane; the payload
+    names the schedule that put them on call (``on_call_for``), when one did."""
+    if people is None:
+        people = oncall.first_level(policy, now).people
     rows = []
-    for key in people:
+    for person in people:
+        key = person.contact
         address = messages.contact_addresses(policy, (key,), channel)
         if not address:
             continue
         mine = {**payload, "recipients": list(address), "contact": key,
-                "contact_name": policy.contacts[key].name}
+                "contact_name": policy.contacts[key].name, "on_call_for": person.schedule}
         rows.append(new_row(incident.id, channel, kind, mine, policy=policy, now=now,
                             new_id=new_id, batch=batch, page=new_token(), lane=key))
     return rows
@@ -107,7 +110,7 @@ def fallback_copy(row: OutboxRow, policy: Policy, now: float, new_id: Callable[[
         recipients = messages.contact_addresses(policy, (person.key,), target) if target else ()
     else:
         target = next_fallback(policy, str(row.payload.get("priority", "")), row.channel)
-        recipients = messages.recipients_for(policy, target) if target else ()
+        recipients = messages.recipients_for(policy, target, now) if target else ()
     if target is None:
         return None
     payload = dict(row.payload, channel=target, recipients=list(recipients))

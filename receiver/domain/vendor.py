@@ -139,7 +139,7 @@ def vendor_payloads(incident: Incident, timeline: Sequence[Event], policy: Polic
     base = messages.compose(incident_id=incident.id, kind=MessageKind.ESCALATE, channel=channel,
                             priority=incident.priority, summary=incident.summary,
                             provider=incident.provider, alert=None, policy=policy,
-                            public_url=public_url)
+                            now=now, public_url=public_url)
     draft = {**base, "summary": f"DRAFT for {vendor.get('name')}: {subject}",
              "text": "Draft vendor escalation email; review and send it to the vendor.\n\n"
                      + rendered, "html": None, "details": {"vendor": str(vendor.get("name")),

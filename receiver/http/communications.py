@@ -73,7 +73,7 @@ def _spoken(state: ReceiverState, incident: Incident) -> str:
     payload = messages.compose(
         incident_id=incident.id, kind=MessageKind.TRIGGER, channel="",
         priority=incident.priority, summary=incident.summary, provider=incident.provider,
-        alert=leading_alert(incident, state.policy), policy=state.policy,
+        alert=leading_alert(incident, state.policy), policy=state.policy, now=state.clock(),
         public_url=state.config.public_url)
     with template_errors():
         return render.spoken_page(state.comms, payload, state.policy, MessageKind.TRIGGER)

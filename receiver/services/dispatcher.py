@@ -270,8 +270,9 @@ class Dispatcher:
         return row.page is not None and bool(getattr(notifier, "tracks_answers", False))
 
     async def _send_digest(self, channel: str, rows: list[OutboxRow]) -> None:
+        now = self.clock()
         fields = render.digest_payload(channel, (r.payload for r in rows),
-                                       messages.recipients_for(self.policy, channel), self.clock())
+                                       messages.recipients_for(self.policy, channel, now), now)
         ident = "digest-" + hashlib.sha256("|".join(r.id for r in rows).encode()).hexdigest()[:16]
         try:
             words = render.render_digest(self.comms, fields)

@@ -11,6 +11,7 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
+from receiver.domain import oncall
 from receiver.domain.actions import (
     ActionContext,
     decide_acknowledge,
@@ -80,9 +81,8 @@ async def _escalate(state: ReceiverState, incident_id: str, ctx: ActionContext) 
         return await _conflict(state, outcome.incident)
     if level is None:
         return Acted("no_further_level", incident)
-    names = ", ".join(state.policy.contacts[key].name
-                      for step in state.policy.escalation.engineering if step.level == level
-                      for key in step.contacts)
+    names = oncall.level_people(state.policy, state.policy.escalation.engineering, level,
+                                state.clock(), incident.priority).labels(state.policy)
     return Acted("escalated", incident, level=level, names=names)
 
 

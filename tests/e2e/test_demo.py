@@ -14,6 +14,7 @@ import pytest
 from callwatch.demo import phone
 from callwatch.demo.stack import DemoStack
 from callwatch.demo.walk import TOURS, Walker
+from tests.conftest import on_call
 from tests.e2e.harness import StackClient
 
 pytestmark = pytest.mark.e2e
@@ -37,11 +38,16 @@ async def test_the_demo_shows_a_page_acknowledged_from_the_phone(tmp_path) -> No
         assert phone.engineering_after(detail, ack.at) == []
         # the check covered the next level's due time while the incident was still open
         opened = phone.epoch(detail["opened_at"])
-        step = phone.next_step(stack.policy, detail["priority"], (ack.at - opened) * 60)
+        step = phone.next_step(stack.policy, detail["priority"], (ack.at - opened) * 60,
+                               opened)
         assert phone.epoch(detail["resolved_at"]) > opened + step.after_seconds / 60
         assert [c.digits for c in stack.simulator.phone_calls() if c.to == person.number] \
             == ["1"]
         _check_log(walker.events, person, acked[0]["id"])
+        # who the opening paged, and why: the primary schedule's on-call at that moment
+        paged = on_call(stack.policy, opened)
+        assert (f"incident {acked[0]['id']} paged {paged.name} ({paged.key}, on call for "
+                "primary)") in "\n".join(walker.events)
         async with session.get(f"{stack.urls.simulator}/control/phone") as response:
             behaviours = (await response.json())["behaviours"]
         assert behaviours[person.number] == {"name": "answer", "digits": ""}

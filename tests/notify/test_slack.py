@@ -22,7 +22,7 @@ def note(kind: str, thread_ref: str | None = None, interactive: bool = False,
                              "dashboard_url": "https://grafana.example/d/1"}}
     payload = messages.compose(incident_id="inc-7", kind=kind, channel="slack", priority="P1",
                                summary="Call drop rate critical", provider="twilio",
-                               alert=alert, policy=POLICY, **extra)
+                               alert=alert, policy=POLICY, now=1_800_000_000.0, **extra)
     words = render.render_page(Communications(), payload, POLICY, "slack", kind,
                                interactive=interactive)
     return to_notification(f"n-{kind}", payload, "slack", kind, words, thread_ref)

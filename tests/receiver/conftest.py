@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -29,6 +30,17 @@ class FakeClock:
 
     def advance(self, seconds: float) -> None:
         self.now += seconds
+
+
+def _on_call_at_start():
+    from policy import load_policy
+    from tests.conftest import POLICY_PATH, on_call
+
+    return on_call(load_policy(POLICY_PATH), FakeClock().now)
+
+
+# whoever the shipped policy's primary schedule has on call when a FakeClock starts (its L1)
+ON_CALL = _on_call_at_start()
 
 
 @pytest.fixture
@@ -79,6 +91,15 @@ def make_client(aiohttp_client, policy, receiver_env, recorders, clock):
 
 def auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def person(policy):
+    """Whoever the shipped policy's first level pages now, by the wall clock (the receivers
+    paging the simulator run on it): a test reads it when it starts, not at collection."""
+    from tests.conftest import on_call
+
+    return on_call(policy, time.time())
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from receiver.domain.outbox import next_fallback
 from receiver.services.dispatcher import Dispatcher
 from receiver.services.metrics import ReceiverMetrics
 from receiver.store import make_store
-from tests.receiver.conftest import FakeClock, eventually, with_notifications
+from tests.receiver.conftest import ON_CALL, FakeClock, eventually, with_notifications
 from tests.receiver.standins import (
     DeadNotifier,
     FlakyNotifier,
@@ -105,7 +105,7 @@ async def test_a_channel_failing_past_the_deadline_falls_back_once(store, policy
     await d.run_once()                                   # t=70: past 60 s -> fallback row
     await d.run_once()                                   # the fallback row is due at once
     assert [n.kind for n in notifiers["phone"].sent] == ["trigger"]
-    assert notifiers["phone"].sent[0].recipients == ("+15005550001",)
+    assert notifiers["phone"].sent[0].recipients == (ON_CALL.phone,)
     for _ in range(3):                                   # more failures: no second fallback
         clock.advance(60)
         await d.run_once()

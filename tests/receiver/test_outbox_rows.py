@@ -7,6 +7,7 @@ import itertools
 
 from receiver.domain import outbox
 from receiver.domain.model import Incident, OutboxRow
+from tests.conftest import named, on_call
 
 NOW = 1_800_000_000.0
 
@@ -25,21 +26,24 @@ def build(policy, channels, **kwargs):
 
 
 def test_a_phone_page_is_one_row_per_person_with_its_own_lane_page_and_number(policy):
-    rows = build(policy, ["phone"], contacts=("oncall", "team_lead", "operations_manager"))
+    rows = build(policy, ["phone"], people=named("eng_a", "team_lead", "operations_manager"))
     # the operations manager has no phone: nobody is rung for them
     assert [(r.lane, r.page, r.payload["recipients"], r.payload["contact_name"])
-            for r in rows] == [("oncall", "page0", ["+15005550001"], "On-call Engineer"),
+            for r in rows] == [("eng_a", "page0", ["+15005550001"], "Ana Weber"),
                                ("team_lead", "page1", ["+15005550002"], "Team Lead")]
     assert {r.batch for r in rows} == {"b1"}
 
 
-def test_a_route_page_on_the_phone_goes_to_the_first_levels_people(policy):
+def test_a_route_page_on_the_phone_goes_to_whoever_the_first_levels_schedule_has_on_call(policy):
     [row] = build(policy, ["phone"])
-    assert (row.lane, row.payload["recipients"]) == ("oncall", ["+15005550001"])
+    # 2027-01-15 09:00 Berlin: week 53 of the primary rotation from 2026-01-05, Chloe's
+    assert (row.lane, row.payload["recipients"], row.payload["on_call_for"]) == (
+        "eng_c", ["+15005550009"], "primary")
+    assert on_call(policy, NOW).key == "eng_c"
 
 
 def test_other_channels_stay_one_row_per_channel_without_a_page(policy):
-    rows = build(policy, ["slack", "email"], contacts=("oncall", "team_lead"))
+    rows = build(policy, ["slack", "email"], people=named("eng_a", "team_lead"))
     assert [(r.channel, r.lane, r.page) for r in rows] == [("slack", "", None),
                                                            ("email", "", None)]
 
@@ -52,7 +56,7 @@ def test_a_fallback_copy_goes_to_the_routes_next_fallback_channel(policy):
                         lane=row.lane)
     copy, event = outbox.fallback_copy(failing, policy, NOW + 60, lambda: "fb1", "dispatcher")
     assert (copy.channel, copy.fallback_of, copy.payload["recipients"]) == (
-        "email", row.id, ["oncall@example.com"])
+        "email", row.id, ["chloe@example.com"])  # the paged person's own next method
     assert (event.kind, event.detail) == ("fallback", {"from": "phone", "to": "email",
                                                        "kind": "trigger"})
 
@@ -64,7 +68,7 @@ def failing(row) -> OutboxRow:
 
 
 def test_when_the_vps_phone_page_fails_the_fallback_emails_the_vp_not_the_on_call_list(policy):
-    [row] = build(policy, ["phone"], contacts=("vp_engineering",))
+    [row] = build(policy, ["phone"], people=named("vp_engineering"))
     copy, event = outbox.fallback_copy(failing(row), policy, NOW, lambda: "fb1", "dispatcher")
     assert (copy.channel, copy.lane, copy.payload["recipients"]) == (
         "email", "vp_engineering", ["vp-eng@example.com"])
@@ -80,7 +84,7 @@ def test_a_persons_fallback_follows_the_order_they_list_their_methods_in(policy)
                                    new_token=lambda: "page9")
     assert (copy.channel, copy.payload["recipients"], copy.page) == (
         "phone", ["+15005550002"], "page9")
-    [email] = build(policy, ["email"], contacts=("team_lead",))
+    [email] = build(policy, ["email"], people=named("team_lead"))
     last = dataclasses.replace(email, lane="team_lead")
     assert outbox.fallback_copy(failing(last), policy, NOW, lambda: "x", "d") is None
 

@@ -19,6 +19,7 @@ from receiver.domain.pages import incident_code
 DEFAULT = load_policy("deploy/policy.yaml")
 POLICY = dataclasses.replace(DEFAULT, channels={
     **DEFAULT.channels, "sms": Channel("sms", "sms", {"from_number": "+15005550099"})})
+NOW = 1_800_000_000.0  # 2027-01-15 09:00 in Berlin: Chloe (eng_c) is on call for primary
 ALERT = {"labels": {"alertname": "TelephonyCallDropRateHigh", "severity": "critical"},
          "annotations": {"description": "6.2% of answered calls dropped on twilio",
                          "value": "6.2%", "runbook_url": "https://runbooks.example/drop"}}
@@ -27,7 +28,7 @@ ALERT = {"labels": {"alertname": "TelephonyCallDropRateHigh", "severity": "criti
 def facts(kind: str = "trigger", channel: str = "email", **extra) -> dict:
     payload = messages.compose(incident_id="01J0ABCDEF", kind=kind, channel=channel,
                                priority="P1", summary="Call drop rate critical on twilio",
-                               provider="twilio", alert=ALERT, policy=POLICY,
+                               provider="twilio", alert=ALERT, policy=POLICY, now=NOW,
                                public_url="https://callwatch.example", **extra)
     return payload
 

@@ -16,13 +16,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from callwatch.signatures import telnyx_public_key_b64, telnyx_sign, twilio_sign
 from policy.model import Channel
 from receiver.domain.pages import incident_code, text_reply
-from tests.receiver.conftest import auth
+from tests.receiver.conftest import ON_CALL, auth
 from tests.receiver.standins import RecordingNotifier, alert, payload
 
 PUBLIC = "https://callwatch.example"
 TOKEN = "twilio-auth-token-1234"
 KEY = Ed25519PrivateKey.generate()
-ONCALL, STRANGER = "+15005550001", "+15559999999"
+ONCALL, STRANGER = ON_CALL.phone, "+15559999999"
 
 
 @pytest.fixture
@@ -93,9 +93,9 @@ async def test_the_on_call_replies_ack_and_the_incident_is_acknowledged_by_them(
     code = incident_code(incident_id)
     status, twiml = await twilio_reply(client, ONCALL, f"ACK {code}")
     assert status == 200
-    assert f"<Message>#{code} acknowledged. Thank you, On-call Engineer.</Message>" in twiml
+    assert f"<Message>#{code} acknowledged. Thank you, {ON_CALL.name}.</Message>" in twiml
     body = await detail(client, incident_id)
-    assert (body["state"], body["acked_by"]) == ("acknowledged", "On-call Engineer")
+    assert (body["state"], body["acked_by"]) == ("acknowledged", ON_CALL.name)
     acked = next(e for e in body["timeline"] if e["kind"] == "acknowledged")
     assert acked["detail"]["via"] == "sms"
 
@@ -106,7 +106,7 @@ async def test_res_resolves_and_a_second_res_is_told_it_is_already_resolved(clie
     await twilio_reply(client, ONCALL, f"RES {code}", sid="SM1")
     _, again = await twilio_reply(client, ONCALL, f"RES {code}", sid="SM2")
     assert (await detail(client, incident_id))["state"] == "resolved"
-    assert "already resolved by On-call Engineer" in again
+    assert f"already resolved by {ON_CALL.name}" in again
 
 
 @pytest.mark.parametrize(("sentence", "sender", "text", "answer"), [
@@ -147,9 +147,9 @@ async def test_a_telnyx_reply_acknowledges_and_is_answered_by_text(client, clock
     response = await client.post("/sms/telnyx", data=body,
                                  headers=telnyx_sign(KEY, body, int(clock())))
     assert response.status == 200
-    assert (await detail(client, incident_id))["acked_by"] == "On-call Engineer"
+    assert (await detail(client, incident_id))["acked_by"] == ON_CALL.name
     assert sent == [{"to": ONCALL, "from": "+15005550099",
-                     "text": f"#{code} acknowledged. Thank you, On-call Engineer."}]
+                     "text": f"#{code} acknowledged. Thank you, {ON_CALL.name}."}]
     stale = await client.post("/sms/telnyx", data=body,
                               headers=telnyx_sign(KEY, body, int(clock()) - 400))
     assert stale.status == 403

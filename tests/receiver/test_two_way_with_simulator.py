@@ -17,7 +17,7 @@ from receiver.domain.pages import incident_code
 from tests.receiver.conftest import auth, eventually
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ONCALL, TEAM_LEAD, VP = "+15005550001", "+15005550002", "+15005550004"
+TEAM_LEAD, VP = "+15005550002", "+15005550004"
 
 
 def firing(provider: str) -> str:
@@ -49,25 +49,25 @@ def events(body: dict, kind: str) -> list[dict]:
 
 
 async def test_the_on_call_presses_1_on_a_twilio_call_and_the_incident_is_acknowledged(
-        paging, sim):
-    sim.phone_behaviour(ONCALL, "answer", "1")
+        paging, sim, person):
+    sim.phone_behaviour(person.phone, "answer", "1")
     client = await paging()
     incident_id = await incident(client, "telnyx")         # about Telnyx: calls via Twilio
     body = await until(client, incident_id, lambda b: b["state"] == "acknowledged")
     assert (body["acked_by"], events(body, "acknowledged")[0]["detail"]["via"]) == (
-        "On-call Engineer", "phone")
+        person.name, "phone")
     await sim.calls_settled()
-    [call] = [c for c in sim.phone_calls("twilio") if c.to == ONCALL]
+    [call] = [c for c in sim.phone_calls("twilio") if c.to == person.phone]
     gather = next(cb for cb in call.callbacks if cb.kind == "gather")
     assert gather.status == 200 and "Acknowledged. Thank you" in gather.body
     body = await until(client, incident_id, lambda b: any(
-        e["detail"].get("contact") == "oncall" for e in events(b, "page_answered")))
+        e["detail"].get("contact") == person.key for e in events(b, "page_answered")))
     assert sim.phone_calls("telnyx") == []
 
 
 async def test_the_on_call_presses_2_on_a_telnyx_call_and_the_team_lead_is_called_now(
-        paging, sim):
-    sim.phone_behaviour(ONCALL, "answer", "2")
+        paging, sim, person):
+    sim.phone_behaviour(person.phone, "answer", "2")
     client = await paging()
     incident_id = await incident(client, "twilio")         # about Twilio: calls via Telnyx
     body = await until(client, incident_id, lambda b: events(b, "escalation_requested"))
@@ -76,15 +76,16 @@ async def test_the_on_call_presses_2_on_a_telnyx_call_and_the_team_lead_is_calle
         e["detail"].get("level") == "L2" for e in events(b, "escalated")))
     await eventually(lambda: any(c.to == TEAM_LEAD for c in sim.phone_calls("telnyx")))
     await sim.calls_settled()
-    [call] = [c for c in sim.phone_calls("telnyx") if c.to == ONCALL]
+    [call] = [c for c in sim.phone_calls("telnyx") if c.to == person.phone]
     assert [c.action for c in call.commands][:2] == ["gather_using_speak", "speak"]
     assert "Press 1 to acknowledge" in call.spoken[0]
     assert "Escalating to L2, Team Lead, now." in call.spoken[-1]
     assert sim.phone_calls("twilio") == []
 
 
-async def test_nobody_answering_rings_three_times_then_emails_the_person_called(paging, sim):
-    sim.phone_behaviour(ONCALL, "no-answer")
+async def test_nobody_answering_rings_three_times_then_emails_the_person_called(
+        paging, sim, person):
+    sim.phone_behaviour(person.phone, "no-answer")
     sim.phone_behaviour(VP, "no-answer")
     client = await paging()
     incident_id = await incident(client, "telnyx")
@@ -95,14 +96,14 @@ async def test_nobody_answering_rings_three_times_then_emails_the_person_called(
     # email channel's on-call list
     mailed = await eventually(lambda: len(sim.messages()) == 2 and sorted(
         m.rcpt_tos for m in sim.messages()))
-    assert mailed == [("oncall@example.com",), ("vp-eng@example.com",)]
+    assert mailed == [(person.email,), ("vp-eng@example.com",)]
     phone = [n for n in body["notifications"] if n["channel"] == "phone"
              and n["kind"] == "trigger"]
     assert [(n["state"], n["attempts"]) for n in phone] == [("failed", 3)]
     unanswered = [e["detail"]["status"] for e in events(body, "page_unanswered")
-                  if e["detail"]["contact"] == "oncall"]
+                  if e["detail"]["contact"] == person.key]
     assert unanswered == ["no-answer"] * 3
-    assert len([c for c in sim.phone_calls("twilio") if c.to == ONCALL]) == 3
+    assert len([c for c in sim.phone_calls("twilio") if c.to == person.phone]) == 3
 
 
 async def test_a_click_on_the_slack_acknowledge_button_acts_and_the_message_shows_it(
@@ -137,36 +138,39 @@ async def test_a_forged_slack_click_changes_nothing(paging, sim):
 
 
 async def test_the_on_call_texts_ack_back_and_the_incident_is_acknowledged(
-        paging, policy, sim):
+        paging, policy, sim, person):
     sms = Channel("sms", "sms", {"from_number": "+15005550099"})
     p0 = dataclasses.replace(policy.routing["P0"], channels=("slack", "sms"))
     client = await paging(dataclasses.replace(policy, channels={**policy.channels, "sms": sms},
                                               routing={**policy.routing, "P0": p0}))
     public = str(client.make_url("")).rstrip("/")
     incident_id = await incident(client, "twilio")          # texts go through Telnyx
-    texts = await eventually(lambda: [m for m in sim.sms_messages("telnyx") if m.to == ONCALL])
+    texts = await eventually(
+        lambda: [m for m in sim.sms_messages("telnyx") if m.to == person.phone])
     code = incident_code(incident_id)
     assert f"Reply ACK {code}" in texts[0].text
-    status, body = await sim.sms_reply("telnyx", ONCALL, f"ACK {code}", url=f"{public}/sms/telnyx")
+    status, body = await sim.sms_reply("telnyx", person.phone, f"ACK {code}",
+                                       url=f"{public}/sms/telnyx")
     assert status == 200, body
     detail = await until(client, incident_id, lambda b: b["state"] == "acknowledged")
-    assert detail["acked_by"] == "On-call Engineer"
-    answered = [m for m in sim.sms_messages("telnyx") if m.to == ONCALL]
-    assert answered[-1].text == f"#{code} acknowledged. Thank you, On-call Engineer."
+    assert detail["acked_by"] == person.name
+    answered = [m for m in sim.sms_messages("telnyx") if m.to == person.phone]
+    assert answered[-1].text == f"#{code} acknowledged. Thank you, {person.name}."
 
 
 async def test_a_channel_fallback_call_through_telnyx_says_the_page_and_hangs_up(
-        paging, policy, sim):
-    sim.phone_behaviour(ONCALL, "answer")
+        paging, policy, sim, person):
+    sim.phone_behaviour(person.phone, "answer")
     sim.slack.errors.append("channel_not_found")            # Slack refuses: fall back at once
     p0 = dataclasses.replace(policy.routing["P0"], channels=("slack",), fallback=("phone",))
     client = await paging(dataclasses.replace(policy, routing={**policy.routing, "P0": p0}))
     incident_id = await incident(client, "twilio")           # calls go through Telnyx
-    [call] = await eventually(lambda: [c for c in sim.phone_calls("telnyx") if c.to == ONCALL])
+    [call] = await eventually(
+        lambda: [c for c in sim.phone_calls("telnyx") if c.to == person.phone])
     await call.settled()
     body = await (await client.get(f"/incidents/{incident_id}/communications")).json()
     [page] = [p for p in body["pages"] if p["channel"] == "phone" and p["kind"] == "trigger"
-              and p["recipients"] == [ONCALL]]
+              and p["recipients"] == [person.phone]]
     assert page["contact"] is None                            # the channel's list, one-way
     assert [c.action for c in call.commands] == ["speak", "hangup"]
     assert call.spoken == [page["text"]] and "TelephonyServiceDown" in page["text"]
@@ -174,18 +178,18 @@ async def test_a_channel_fallback_call_through_telnyx_says_the_page_and_hangs_up
 
 @pytest.mark.parametrize(("about", "rings_through"), [("telnyx", "twilio"), ("twilio", "telnyx")])
 async def test_voicemail_is_not_an_answer_when_machine_detection_is_on(paging, policy, sim, about,
-                                                                       rings_through):
-    sim.phone_behaviour(ONCALL, "machine")
+                                                                       rings_through, person):
+    sim.phone_behaviour(person.phone, "machine")
     phone = policy.channels["phone"]
     detecting = dataclasses.replace(phone, settings={**phone.settings, "machine_detection": True})
     client = await paging(dataclasses.replace(policy, channels={**policy.channels,
                                                                 "phone": detecting}))
     incident_id = await incident(client, about)
     body = await until(client, incident_id, lambda b: any(
-        e["detail"].get("contact") == "oncall" for e in events(b, "page_unanswered")))
+        e["detail"].get("contact") == person.key for e in events(b, "page_unanswered")))
     [first] = [e["detail"] for e in events(body, "page_unanswered")
-               if e["detail"]["contact"] == "oncall"]
+               if e["detail"]["contact"] == person.key]
     assert (first["status"], first["via"]) == ("machine", rings_through)
-    assert not any(e["detail"].get("contact") == "oncall" for e in events(body, "page_answered"))
-    calls = [c for c in sim.phone_calls(rings_through) if c.to == ONCALL]
+    assert not any(e["detail"].get("contact") == person.key for e in events(body, "page_answered"))
+    calls = [c for c in sim.phone_calls(rings_through) if c.to == person.phone]
     assert calls and all(c.machine_detection for c in calls)

@@ -20,7 +20,7 @@ from callwatch.signatures import telnyx_public_key_b64, telnyx_sign, twilio_sign
 from receiver.http.common import RECEIVER
 from receiver.notify.base import Delivery
 from receiver.notify.phone import encode_page_state
-from tests.receiver.conftest import auth
+from tests.receiver.conftest import ON_CALL, auth
 from tests.receiver.standins import RecordingNotifier, alert, payload
 
 PUBLIC = "https://callwatch.example"
@@ -111,13 +111,13 @@ async def incident_of(client, incident_id):
 async def test_pressing_1_on_twilio_acknowledges_as_the_person_who_was_called(
         phone, recorders):
     incident_id, call = await paged(phone, recorders)
-    assert (call.page is not None, call.attempt, call.recipients) == (True, 1, ("+15005550001",))
+    assert (call.page is not None, call.attempt, call.recipients) == (True, 1, (ON_CALL.phone,))
     path = f"/voice/twilio/gather?page={call.page}&attempt=1&round=1"
     status, twiml = await twilio(phone, path, {"CallSid": "CA1", "Digits": "1"})
     assert status == 200
-    assert "Acknowledged. Thank you, On-call Engineer." in twiml and "<Hangup/>" in twiml
+    assert f"Acknowledged. Thank you, {ON_CALL.name}." in twiml and "<Hangup/>" in twiml
     body = await incident_of(phone, incident_id)
-    assert (body["state"], body["acked_by"]) == ("acknowledged", "On-call Engineer")
+    assert (body["state"], body["acked_by"]) == ("acknowledged", ON_CALL.name)
     acked = next(e for e in body["timeline"] if e["kind"] == "acknowledged")
     assert acked["detail"]["via"] == "phone"
     [row] = [n for n in body["notifications"] if n["channel"] == "phone"
@@ -187,7 +187,7 @@ async def test_telnyx_speaks_the_page_on_answer_and_pressing_2_escalates_now(
     assert commands[-1][2]["payload"] == "Escalating to L2, Team Lead, now. Goodbye."
     timeline = (await incident_of(phone, incident_id))["timeline"]
     asked = next(e for e in timeline if e["kind"] == "escalation_requested")
-    assert (asked["actor"], asked["detail"]) == ("On-call Engineer",
+    assert (asked["actor"], asked["detail"]) == (ON_CALL.name,
                                                  {"level": "L2", "via": "phone"})
     # the escalation worker pages the team lead at once
     for _ in range(100):

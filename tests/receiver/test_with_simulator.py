@@ -7,13 +7,15 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
+import time
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry
 
 from callwatch.web import create_app
 from receiver.app import setup_receiver
-from tests.receiver.conftest import TOKEN, auth
+from tests.conftest import on_call
+from tests.receiver.conftest import NO_HANDOFF_NOTICES, TOKEN, auth
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
@@ -42,7 +44,8 @@ async def test_a_p0_pages_through_an_outage_once_and_resolves_in_thread(aiohttp_
         sim.fail("slack", 503, count=3)                   # a Slack outage
         env = {**sim.env(), "CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
                "CALLWATCH_RECEIVER_TOKEN": TOKEN, "CALLWATCH_OUTBOX_POLL_SECONDS": "0.05",
-               "CALLWATCH_RETRY_BASE_SECONDS": "0.1", "CALLWATCH_RETRY_MAX_SECONDS": "0.5"}
+               "CALLWATCH_RETRY_BASE_SECONDS": "0.1", "CALLWATCH_RETRY_MAX_SECONDS": "0.5",
+               **NO_HANDOFF_NOTICES}
         app = create_app(policy, CollectorRegistry())
         setup_receiver(app, env)                           # notifiers from the registry
         client = await aiohttp_client(app)
@@ -62,7 +65,8 @@ async def test_a_p0_pages_through_an_outage_once_and_resolves_in_thread(aiohttp_
         # the incident is about Twilio, so the calls rang through Telnyx, once per person:
         # the on-call (the P0 route) and the VP Engineering (P0 escalates to L4 at once)
         called = sorted(c["request"]["to"] for c in sim.state.placed_calls("telnyx"))
-        assert called == ["+15005550001", "+15005550004"] and sim.requests("twilio") == []
+        assert called == sorted([on_call(policy, time.time()).phone, "+15005550004"])
+        assert sim.requests("twilio") == []
         detail = await (await client.get(f"/incidents/{answer['incident']}")).json()
         assert detail["state"] == "resolved"
         by_channel = {(n["channel"], n["kind"]): n for n in detail["notifications"]}

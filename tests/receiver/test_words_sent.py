@@ -14,7 +14,6 @@ from receiver.domain.pages import MENU, incident_code
 from tests.receiver.conftest import auth, eventually
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
-ONCALL = "+15005550001"
 
 
 async def open_incident(client, priority_alert: str, provider: str) -> str:
@@ -37,11 +36,12 @@ async def pages(client, incident_id: str) -> dict[tuple[str, str, str | None], d
     return {(p["channel"], p["kind"], p["contact"]): p for p in body["pages"]}
 
 
-async def test_slack_and_the_phone_got_exactly_the_words_the_endpoint_shows(paging, sim):
+async def test_slack_and_the_phone_got_exactly_the_words_the_endpoint_shows(paging, sim, person):
     client = await paging()
     incident_id = await open_incident(client, "TelephonyServiceDown", "twilio")   # P0
     posted = copy.deepcopy(await eventually(lambda: sim.slack.messages[:1]))  # before its edit
-    [call] = await eventually(lambda: [c for c in sim.phone_calls("telnyx") if c.to == ONCALL])
+    [call] = await eventually(
+        lambda: [c for c in sim.phone_calls("telnyx") if c.to == person.phone])
     await call.settled()
     await client.post(f"/incidents/{incident_id}/ack", json={"by": "Ada"}, headers=auth())
     reply = await eventually(lambda: sim.slack.messages[1:2])
@@ -55,7 +55,7 @@ async def test_slack_and_the_phone_got_exactly_the_words_the_endpoint_shows(pagi
     edited = await eventually(lambda: (lambda m: m if m.get("text") == ack["edit_text"] else None)(
         sim.slack.find(posted[0]["channel"], posted[0]["ts"])))
     assert edited["blocks"] == ack["edit_blocks"]
-    spoken = shown[("phone", "trigger", "oncall")]["text"]
+    spoken = shown[("phone", "trigger", person.key)]["text"]
     assert call.spoken[0] == f"{spoken} {MENU}"
 
 
