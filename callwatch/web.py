@@ -4,6 +4,10 @@
 ``receiver.app.setup_receiver`` add their routes, resources (``cleanup_ctx``) and readiness
 checks to it. ``callwatch run`` mounts both on one app, ``exporter``/``receiver`` one each.
 
+Who may call which route is decided once, for every component, by the shell's
+``callwatch.access.check_access`` middleware and its table of exempt routes: everything else
+needs the API's credentials. Errors leave in one JSON shape (``callwatch.errors``).
+
 ``/metrics`` is prometheus_client's own aiohttp handler over the app's registry: OpenMetrics
 when the scraper's ``Accept`` asks for it, the Prometheus text format otherwise, gzip when
 ``Accept-Encoding`` allows it, ``?name[]=`` to pick metrics; no ``_created`` series.
@@ -11,7 +15,6 @@ when the scraper's ``Accept`` asks for it, the Prometheus text format otherwise,
 
 from __future__ import annotations
 
-import json
 import logging
 import platform
 from collections.abc import Awaitable, Callable
@@ -23,6 +26,8 @@ from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.exposition import choose_encoder
 
 from callwatch import version
+from callwatch.access import REFUSALS, check_access
+from callwatch.errors import ApiError, json_error
 from policy import Policy
 
 log = logging.getLogger("callwatch.web")
@@ -45,29 +50,6 @@ READINESS = web.AppKey("readiness", list)
 MAX_BODY = web.AppKey("max_body", int)
 DEFAULT_MAX_BODY = 1024 * 1024
 BUILD_INFO = "callwatch_build_info"
-
-
-def error_body(code: str, detail: str, field: str | None = None) -> dict[str, str]:
-    """The one error shape: ``{"error": code, "detail": detail}``, plus ``field`` (the JSON path
-    of the offending input) when one field is to blame."""
-    body = {"error": code, "detail": detail}
-    if field is not None:
-        body["field"] = field
-    return body
-
-
-def json_error(status: int, code: str, detail: str, field: str | None = None) -> web.Response:
-    """A response carrying ``error_body``."""
-    return web.json_response(error_body(code, detail, field), status=status)
-
-
-class ApiError(web.HTTPException):
-    """Raise from a handler to answer ``status`` with ``error_body(code, detail, field)``."""
-
-    def __init__(self, status: int, code: str, detail: str, *, field: str | None = None) -> None:
-        self.status_code = status
-        super().__init__(text=json.dumps(error_body(code, detail, field)),
-                         content_type="application/json")
 
 
 def too_large(limit: int) -> ApiError:
@@ -120,18 +102,21 @@ async def json_errors(request: web.Request, handler):
 
 def create_app(policy: Policy, registry: CollectorRegistry | None = None,
                max_body: int = DEFAULT_MAX_BODY) -> web.Application:
-    """The shell: /metrics, /healthz, /readyz and JSON errors, for one policy and registry.
+    """The shell: /metrics, /healthz, /readyz, JSON errors and the access check, for one
+    policy and registry (its credentials come from the components: ``configure_access``).
 
     Registers ``callwatch_build_info`` on the registry, and turns prometheus_client's
     ``_created`` series off for the process: ``*_created`` doubles every counter, histogram
     and summary series and no rule or dashboard of callwatch reads one.
     """
     disable_created_metrics()
-    app = web.Application(middlewares=[json_errors], client_max_size=max_body)
+    app = web.Application(middlewares=[json_errors, check_access],
+                          client_max_size=max_body)
     app[MAX_BODY] = max_body
     app[POLICY] = policy
     app[REGISTRY] = registry if registry is not None else CollectorRegistry()
     app[READINESS] = []
+    app[REFUSALS] = []
     _build_info(app[REGISTRY])
     app.router.add_get("/metrics", _metrics_handler(app[REGISTRY]))
     app.router.add_get("/healthz", _healthz)

@@ -1,6 +1,8 @@
 """``setup_exporter(app, environ)``: mount the exporter on the web shell (callwatch/web.py).
 
-Adds the webhook endpoints, the ops endpoints, the pollers (Twilio, Telnyx, Statuspage) and the
+Reads the API's credentials onto the app (``callwatch.access.configure_access``: the ops
+endpoints need the receiver token, the signed webhooks their signatures). Adds the webhook
+endpoints, the ops endpoints, the pollers (Twilio, Telnyx, Statuspage) and the
 synthetic probes as background tasks in ``cleanup_ctx``, readiness checks, and every metric on
 ``app[REGISTRY]``. The environment is read here, never at import time.
 """
@@ -13,6 +15,7 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
+from callwatch.access import configure_access
 from callwatch.signatures import TelnyxVerifier, TwilioVerifier, load_telnyx_public_key
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
 from exporter.background import setup_background
@@ -30,6 +33,7 @@ def setup_exporter(app: web.Application, environ: Mapping[str, str],
                    clock: Callable[[], float] = time.time) -> None:
     """Wire the exporter onto ``app`` (a ``callwatch.web.create_app`` shell)."""
     settings = app[POLICY].exporter
+    configure_access(app, environ)
     config = load_config(environ)
     metrics = create_metrics(app[REGISTRY])
     tracker = CallTracker(metrics, dedup_capacity=settings.dedup_capacity,

@@ -1,4 +1,5 @@
-"""Ops endpoints the runbooks call (JSON; call ids appear here, never in metric labels).
+"""Ops endpoints the runbooks call (JSON; call ids appear here, never in metric labels). Each
+needs the API's credentials, like the receiver's reads (``callwatch.access``).
 
 - ``GET /telephony/calls/active[?provider=P&limit=N]``: live call counts per provider, by state
   and direction, and the oldest ``limit`` (default 100) live calls.

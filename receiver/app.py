@@ -24,6 +24,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 import aiohttp
 from aiohttp import web
 
+from callwatch.access import configure_access
 from callwatch.secrets import SecretError
 from callwatch.web import POLICY, READINESS, REGISTRY, Check
 from receiver.config import load_config
@@ -53,12 +54,14 @@ def setup_receiver(app: web.Application, environ: Mapping[str, str],
     """Mount the receiver (see the module docstring). Reads ``environ`` here, never at import."""
     try:
         config = load_config(environ)
+        configure_access(app, environ)
         comms = Communications(app[POLICY].templates)
         comms.check()
     except (ValueError, SecretError) as exc:  # TemplateError too: one clear line, no secret
         raise SystemExit(f"callwatch receiver: {exc}") from None
     if not config.credentials.configured:
-        log.warning("no receiver credentials configured: POST /alerts will answer 401")
+        log.warning("no API credentials configured: every route but /healthz, /readyz, "
+                    "/metrics and the signed callbacks will answer 401")
     state = ReceiverState(config=config, policy=app[POLICY], comms=comms,
                           metrics=ReceiverMetrics(app[REGISTRY]), clock=clock)
     app[RECEIVER] = state

@@ -3,9 +3,9 @@
 | variable | meaning (default) |
 |---|---|
 | ``CALLWATCH_STORE_URL`` | the store, a URL as below (sqlite:callwatch-receiver.db) |
-| ``CALLWATCH_RECEIVER_TOKEN[_FILE]`` | bearer token Alertmanager sends |
+| ``CALLWATCH_RECEIVER_TOKEN[_FILE]`` | the API's bearer token (``callwatch.credentials``) |
 | ``CALLWATCH_RECEIVER_USERNAME[_FILE]``, ``..._PASSWORD[_FILE]`` | basic auth instead |
-| ``CALLWATCH_RECEIVER_AUTH=none`` | accept unauthenticated posts (local experiments only) |
+| ``CALLWATCH_RECEIVER_AUTH=none`` | accept calls without credentials (experiments only) |
 | ``CALLWATCH_PUBLIC_URL`` | base of the incident links in messages ("") |
 | ``CALLWATCH_EXPORTER_URL`` | the exporter, for vendor drafts (``CALLWATCH_PUBLIC_URL``) |
 | ``CALLWATCH_PROMETHEUS_URL`` | Prometheus, for ``/alerting/*`` (http://127.0.0.1:9090) |
@@ -51,6 +51,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from callwatch.credentials import Credentials, load_credentials
 from callwatch.logs import register_secret
 from callwatch.secrets import read_secret
 from callwatch.signatures import load_telnyx_public_key
@@ -74,24 +75,6 @@ class DispatchSettings:
 
 
 @dataclass(frozen=True)
-class Credentials:
-    """What callers of the receiver's API must present (a bearer token or basic auth)."""
-
-    token: str | None = None
-    username: str | None = None
-    password: str | None = None
-    disabled: bool = False
-
-    @property
-    def configured(self) -> bool:
-        return self.disabled or bool(self.token) or bool(self.username and self.password)
-
-    def __repr__(self) -> str:  # never print a secret by accident
-        return (f"Credentials(token={'set' if self.token else 'unset'}, "
-                f"basic={'set' if self.username else 'unset'}, disabled={self.disabled})")
-
-
-@dataclass(frozen=True)
 class VoiceSettings:
     """What the call callbacks need: the providers' verification keys, and Telnyx's API key
     for the commands that speak and listen on a call."""
@@ -109,7 +92,7 @@ class ReceiverConfig:
     notifier_factory: str
     worker_id: str
     dispatch: DispatchSettings
-    credentials: Credentials = Credentials()
+    credentials: Credentials = field(default_factory=Credentials)
     exporter_url: str = ""
     prometheus_url: str = DEFAULT_PROMETHEUS_URL
     alertmanager_url: str = DEFAULT_ALERTMANAGER_URL
@@ -184,17 +167,6 @@ def _switch(environ: Mapping[str, str], name: str, default: bool) -> bool:
     if raw not in ("on", "off"):
         raise ValueError(f"{name} must be on or off, got {raw!r}")
     return raw == "on"
-
-
-def load_credentials(environ: Mapping[str, str]) -> Credentials:
-    """Read the receiver's credentials; raises callwatch.secrets.SecretError for a bad file."""
-    token = read_secret(environ, "CALLWATCH_RECEIVER_TOKEN")
-    username = read_secret(environ, "CALLWATCH_RECEIVER_USERNAME")
-    password = read_secret(environ, "CALLWATCH_RECEIVER_PASSWORD")
-    for secret in (token, password):
-        register_secret(secret)
-    disabled = environ.get("CALLWATCH_RECEIVER_AUTH", "").lower() == "none"
-    return Credentials(token, username, password, disabled)
 
 
 def load_voice(environ: Mapping[str, str]) -> VoiceSettings:

@@ -38,6 +38,21 @@ def test_the_compose_file_is_valid(compose_bin: str) -> None:
         assert "healthcheck" in service, f"{name} has no health check"
 
 
+@pytest.mark.parametrize("profile", [(), ("--profile", "ha")], ids=["default", "ha"])
+def test_every_published_port_is_bound_to_loopback_only(compose_bin: str, profile) -> None:
+    result = subprocess.run([compose_bin, "-f", str(COMPOSE_FILE), *profile, "config",
+                             "--format", "json"], capture_output=True, text=True, timeout=60,
+                            cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    published = {name: service.get("ports", [])
+                 for name, service in json.loads(result.stdout)["services"].items()}
+    assert {name for name, ports in published.items() if ports} >= {
+        "callwatch", "prometheus", "alertmanager", "grafana"}
+    for name, ports in published.items():
+        for port in ports:
+            assert port.get("host_ip") == "127.0.0.1", f"{name} publishes {port} beyond loopback"
+
+
 def test_secrets_come_from_files_and_match_the_policy(compose_bin: str) -> None:
     config = json.loads(_config(compose_bin, COMPOSE_FILE).stdout)
     for name, secret in config["secrets"].items():

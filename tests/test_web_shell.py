@@ -12,6 +12,7 @@ from prometheus_client.openmetrics.parser import (
 )
 from prometheus_client.parser import text_string_to_metric_families
 
+from callwatch.access import configure_access
 from callwatch.web import READINESS, REGISTRY, ApiError, Check, create_app
 
 OPENMETRICS = "application/openmetrics-text; version=1.0.0"
@@ -25,8 +26,13 @@ async def _conflict(request):
     raise ApiError(409, "conflict", "incident 7 is already acknowledged")
 
 
+TOKEN = "web-shell-test-token"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}   # /boom, /conflict and unknown paths ask for it
+
+
 def _app(policy):
     app = create_app(policy, max_body=64)
+    configure_access(app, {"CALLWATCH_RECEIVER_TOKEN": TOKEN})
     app.router.add_get("/boom", _boom)
     app.router.add_post("/conflict", _conflict)
     return app
@@ -60,21 +66,21 @@ async def test_readyz_reports_each_check_and_fails_when_one_fails(aiohttp_client
 
 async def test_an_unknown_path_is_a_json_404(aiohttp_client, policy) -> None:
     client = await aiohttp_client(_app(policy))
-    response = await client.get("/nope")
+    response = await client.get("/nope", headers=AUTH)
     assert response.status == 404
     assert (await response.json())["error"] == "not_found"
 
 
 async def test_a_wrong_method_is_a_json_405(aiohttp_client, policy) -> None:
     client = await aiohttp_client(_app(policy))
-    response = await client.delete("/healthz")
+    response = await client.delete("/healthz", headers=AUTH)
     assert response.status == 405
     assert (await response.json())["error"] == "method_not_allowed"
 
 
 async def test_an_unexpected_exception_is_a_500_without_its_text(aiohttp_client, policy) -> None:
     client = await aiohttp_client(_app(policy))
-    response = await client.get("/boom")
+    response = await client.get("/boom", headers=AUTH)
     assert response.status == 500
     body = await response.text()
     assert "secret-ish" not in body and "Traceback" not in body
@@ -83,7 +89,7 @@ async def test_an_unexpected_exception_is_a_500_without_its_text(aiohttp_client,
 
 async def test_an_api_error_keeps_its_status_and_detail(aiohttp_client, policy) -> None:
     client = await aiohttp_client(_app(policy))
-    response = await client.post("/conflict")
+    response = await client.post("/conflict", headers=AUTH)
     assert response.status == 409
     assert await response.json() == {"error": "conflict",
                                      "detail": "incident 7 is already acknowledged"}

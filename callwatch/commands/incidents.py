@@ -108,8 +108,18 @@ class Client:
         self.timeout = timeout
 
     def request(self, method: str, path: str, body: Any = None) -> dict[str, Any]:
+        """The JSON answer, sent with the token; CliError for an error answer or no JSON."""
+        raw = self.read(method, path, body)
+        try:
+            return json.loads(raw or b"{}")
+        except ValueError:
+            raise CliError(f"{self.base_url}{path} did not answer JSON") from None
+
+    def read(self, method: str, path: str, body: Any = None, *, auth: bool = True) -> bytes:
+        """The raw answer (``auth=False``: without the token); CliError for an error answer
+        or an unreachable server."""
         headers = {"Accept": "application/json"}
-        if self.token:
+        if self.token and auth:
             headers["Authorization"] = f"Bearer {self.token}"
         data = None
         if body is not None:
@@ -119,14 +129,12 @@ class Client:
                                          method=method)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
-                return json.loads(response.read() or b"{}")
+                return response.read()
         except urllib.error.HTTPError as exc:
             raise CliError(http_error(exc.code, exc.read())) from None
         except (urllib.error.URLError, TimeoutError, OSError) as exc:
             reason = getattr(exc, "reason", exc)
             raise CliError(f"cannot reach {self.base_url}: {reason}") from None
-        except ValueError:
-            raise CliError(f"{self.base_url}{path} did not answer JSON") from None
 
 
 def http_error(status: int, raw: bytes) -> str:

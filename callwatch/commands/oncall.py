@@ -1,12 +1,17 @@
 """``callwatch oncall [--at ISO] [--schedule S] [--json] [--policy PATH]``: who is on call.
 
 By default asks the running receiver's ``GET /oncall`` (``--url``, else ``$CALLWATCH_URL``,
-else http://127.0.0.1:9120; the bearer token from ``CALLWATCH_RECEIVER_TOKEN[_FILE]`` is sent
-when set, though the route is open), as ``callwatch incidents`` does: the answer is the policy
-the receiver actually runs. ``--policy PATH`` answers from a policy file instead, with no
-receiver: a schedule edit can be checked before it is deployed. Either way the same body
+else http://127.0.0.1:9120) with the bearer token from ``CALLWATCH_RECEIVER_TOKEN[_FILE]``,
+as ``callwatch incidents`` does: the answer is the policy the receiver actually runs.
+``--policy PATH`` answers from a policy file instead, with no receiver: a schedule edit can
+be checked before it is deployed. Either way the same body
 (``receiver.domain.oncall_views``): a table ``SCHEDULE CONTACT NAME LAYER SINCE UNTIL``, or
 the JSON with ``--json``.
+
+``--schedule S --feed CONTACT`` prints the URL a calendar app subscribes to for CONTACT's
+shifts: ``<url>/oncall/S.ics?contact=CONTACT&key=KEY``, the key derived from the token
+(``callwatch.credentials.feed_key``), after fetching it once, without the token, to prove
+that it opens.
 
 An unreachable receiver, an error answer (a bad ``--at``, an unknown schedule) or an unknown
 schedule in the file: one line on stderr, exit 2.
@@ -24,6 +29,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from callwatch.commands.incidents import DEFAULT_URL, Client, CliError
+from callwatch.credentials import feed_key
 from callwatch.secrets import SecretError, read_secret
 
 
@@ -32,6 +38,8 @@ def configure(parser: argparse.ArgumentParser) -> None:
                         help="when (ISO 8601 with an offset: 2027-01-15T09:00:00Z; default now)")
     parser.add_argument("--schedule", metavar="NAME", help="one schedule (default: all)")
     parser.add_argument("--json", action="store_true", help="print the JSON, not a table")
+    parser.add_argument("--feed", metavar="CONTACT",
+                        help="print the calendar feed URL of CONTACT's shifts in --schedule")
     parser.add_argument("--policy", metavar="PATH",
                         help="answer from this policy file, without a receiver")
     parser.add_argument("--url", help=f"callwatch base URL (default $CALLWATCH_URL, "
@@ -42,12 +50,32 @@ def configure(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
     environ = os.environ if environ is None else environ
     try:
+        if args.feed:
+            print(feed_url(args, environ))
+            return 0
         body = from_policy(args) if args.policy else from_receiver(args, environ)
     except (CliError, SecretError) as exc:
         print(f"callwatch oncall: {exc}", file=sys.stderr)
         return 2
     print(json.dumps(body, indent=2) if args.json else table(body))
     return 0
+
+
+def feed_url(args: argparse.Namespace, environ: Mapping[str, str]) -> str:
+    """The calendar subscription URL of ``--feed``'s shifts in ``--schedule``, once the
+    receiver has answered it (key alone, no token) with a calendar."""
+    if not args.schedule or args.policy:
+        raise CliError("--feed needs --schedule, and asks the receiver (not --policy)")
+    token = read_secret(environ, "CALLWATCH_RECEIVER_TOKEN")
+    if not token:
+        raise CliError("--feed needs CALLWATCH_RECEIVER_TOKEN[_FILE]: the key is derived from it")
+    client = Client(args.url or environ.get("CALLWATCH_URL") or DEFAULT_URL, token, args.timeout)
+    query = urllib.parse.urlencode(
+        {"contact": args.feed, "key": feed_key(token, args.schedule, args.feed)})
+    path = f"/oncall/{urllib.parse.quote(args.schedule, safe='')}.ics?{query}"
+    if not client.read("GET", path, auth=False).startswith(b"BEGIN:VCALENDAR"):
+        raise CliError(f"{client.base_url} did not answer a calendar")
+    return client.base_url + path
 
 
 def from_receiver(args: argparse.Namespace, environ: Mapping[str, str]) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """``POST /alerts``: Alertmanager's webhook, answered 2xx only once the change is committed.
 
-Order of checks: credentials (401), size (413, ``CALLWATCH_ALERTS_MAX_BODY``), JSON (400
+Order of checks: credentials (401, by the shell's access check; ``count_refused`` counts
+it), size (413, ``CALLWATCH_ALERTS_MAX_BODY``), JSON (400
 ``invalid_json``), payload (400 ``invalid_payload`` with ``field``), then one store
 transaction: the delivery's incident change and its outbox rows together, or nothing. A store
 failure is 503 so Alertmanager retries (it retries 5xx only); a delivery already processed is
@@ -26,19 +27,17 @@ from receiver.domain.alertmanager import (
     parse_payload,
 )
 from receiver.domain.watchdog import split_heartbeat
-from receiver.http.common import RECEIVER, authorized, store_errors, unauthorized
+from receiver.http.common import RECEIVER, store_errors
 from receiver.services.apply import apply_delivery, apply_heartbeat
 from receiver.services.state import ReceiverState
 from receiver.store.base import StoreError
 
 log = logging.getLogger("callwatch.receiver.alerts")
+ALERTS_PATH = "/alerts"
 
 
 async def post_alerts(request: web.Request) -> web.Response:
     state = request.app[RECEIVER]
-    if not authorized(request.headers.get("Authorization"), state.config.credentials):
-        state.metrics.deliveries.labels("unauthorized").inc()
-        raise unauthorized(state.config.credentials)
     group = _parse(await read_body(request, state.config.alerts_max_body), state)
     heartbeat, rest = split_heartbeat(group, state.policy.watchdog.alertname)
     with store_errors("the incident store is unavailable; the delivery was not recorded",
@@ -61,6 +60,13 @@ async def post_alerts(request: web.Request) -> web.Response:
         "state": incident.state if incident else None,
         "priority": incident.priority if incident else None,
         "notifications": len(changes.outbox)})
+
+
+def count_refused(request: web.Request) -> None:
+    """Told of every request the access check refuses: a refused ``POST /alerts`` is a
+    delivery ``unauthorized`` (an Alertmanager with a stale token)."""
+    if request.method == "POST" and request.path == ALERTS_PATH:
+        request.app[RECEIVER].metrics.deliveries.labels("unauthorized").inc()
 
 
 def _parse(body: bytes, state: ReceiverState) -> AlertGroup:

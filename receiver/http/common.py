@@ -1,16 +1,13 @@
-"""What every receiver endpoint shares: the app key of its state, authentication, JSON bodies
-and fields, and store failures as 503s.
+"""What every receiver endpoint shares: the app key of its state, JSON bodies and fields, and
+store failures as 503s.
 
-Credentials are checked exactly as Alertmanager's ``http_config`` sends them (a bearer token or
-basic auth), compared in constant time.
+Credentials are not checked here: the web shell's one access check (``callwatch.access``)
+has let a request in before any handler runs.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import hmac
 import json
 from collections.abc import Callable, Iterator, Mapping
 from typing import Any
@@ -18,38 +15,10 @@ from typing import Any
 from aiohttp import web
 
 from callwatch.web import MAX_BODY, ApiError, read_body
-from receiver.config import Credentials
 from receiver.services.state import ReceiverState, StoreNotOpen
 from receiver.store.base import StoreError
 
 RECEIVER = web.AppKey("receiver", ReceiverState)
-
-
-def authorized(header: str | None, credentials: Credentials) -> bool:
-    """Whether the ``Authorization`` header carries the configured token or user/password."""
-    if credentials.disabled:
-        return True
-    if not header:
-        return False
-    scheme, _, value = header.strip().partition(" ")
-    value = value.strip()
-    if scheme.lower() == "bearer" and credentials.token:
-        return _same(value, credentials.token)
-    if scheme.lower() == "basic" and credentials.username and credentials.password:
-        try:
-            decoded = base64.b64decode(value, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            return False
-        user, sep, password = decoded.partition(":")
-        # evaluate both comparisons so the time does not tell which one failed
-        ok_user = _same(user, credentials.username)
-        ok_password = _same(password, credentials.password)
-        return bool(sep) and ok_user and ok_password
-    return False
-
-
-def _same(given: str, expected: str) -> bool:
-    return hmac.compare_digest(given.encode("utf-8"), expected.encode("utf-8"))
 
 
 @contextlib.contextmanager
@@ -71,22 +40,6 @@ def invalid(field: str, problem: str) -> ApiError:
     """A 400 naming the offending input field: ``{"error": "invalid_request", "detail",
     "field"}``."""
     return ApiError(400, "invalid_request", f"{field}: {problem}", field=field)
-
-
-def unauthorized(credentials: Credentials) -> ApiError:
-    """The 401 every endpoint answers to missing or wrong credentials."""
-    detail = ("missing or invalid credentials" if credentials.configured else
-              "receiver authentication is not configured: set CALLWATCH_RECEIVER_TOKEN "
-              "or CALLWATCH_RECEIVER_USERNAME/PASSWORD")
-    return ApiError(401, "unauthorized", detail)
-
-
-def require_auth(request: web.Request) -> ReceiverState:
-    """The receiver's state when the request carries its credentials; 401 otherwise."""
-    state = request.app[RECEIVER]
-    if not authorized(request.headers.get("Authorization"), state.config.credentials):
-        raise unauthorized(state.config.credentials)
-    return state
 
 
 async def json_object(request: web.Request) -> dict[str, Any]:

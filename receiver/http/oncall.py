@@ -1,6 +1,8 @@
 """Who is on call: ``GET /oncall``, ``GET /oncall/{schedule}/shifts`` and the calendar feed
-``GET /oncall/{schedule}.ics`` (open routes, like the incident reads: a calendar app cannot
-send a bearer token).
+``GET /oncall/{schedule}.ics``. All need the API's credentials, except that the feed also
+opens to its feed key (``?key=``, ``callwatch.credentials.feed_key``): a calendar app cannot
+send a header. The shell's access check decides that (``callwatch.access``); the key is a
+secret, so nothing here logs a query string.
 
 The bodies are shaped by ``receiver.domain.oncall_views`` (its docstring has the input rules);
 here the query is read and its problems become the one JSON error shape: 400

@@ -1,19 +1,28 @@
 """Every route of the receiver, in one table.
 
 ``add_routes(app)`` mounts them on the web shell (``callwatch.web.create_app``), which already
-serves ``/metrics``, ``/healthz`` and ``/readyz``. Who may call each route: the handlers check
-the receiver's credentials (``receiver.http.common.require_auth``) or, for PagerDuty's webhook,
-the providers' call and text callbacks (``/voice/*``, ``/sms/*``) and Slack's clicks, their
-signatures; the read-only incident and ``/alerting`` routes are open, and so are the on-call
-reads (``/oncall``, its shifts and calendar feed): they name who is on call, which the policy
-file already tells anyone who can read it, and a calendar app subscribing to the ``.ics`` feed
-cannot send a bearer token.
+serves ``/metrics``, ``/healthz`` and ``/readyz``. Who may call each route is decided by the
+shell's one access check (``callwatch.access``), before any handler runs: every route needs
+the API's credentials (``CALLWATCH_RECEIVER_TOKEN``, or basic auth) unless the table of
+exempt routes there (``callwatch.access.EXEMPT``) lets it in otherwise:
+
+- signed: PagerDuty's webhook, the providers' call and text callbacks (``/voice/*``,
+  ``/sms/*``) and Slack's clicks (``/slack/interactions``); their handlers verify the
+  signatures;
+- feed key: the calendar feed ``/oncall/{schedule}.ics``, which also takes ``?key=``, the
+  HMAC of schedule and contact under the token (``callwatch.credentials.feed_key``), since a
+  calendar app cannot send a header.
+
+Everything else (``/alerts``, the incident reads and actions, ``/incidents/{id}/
+communications`` and ``/report``, ``/alerting/*``, ``/oncall`` and its shifts) needs the
+credentials. A refused ``POST /alerts`` is counted (``alerts.count_refused``).
 """
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from callwatch.access import REFUSALS
 from receiver.http import (
     actions,
     alerting,
@@ -28,7 +37,7 @@ from receiver.http import (
 )
 
 ROUTES = (
-    web.post("/alerts", alerts.post_alerts),
+    web.post(alerts.ALERTS_PATH, alerts.post_alerts),
     web.get("/incidents", incidents.list_incidents),
     web.post("/incidents", actions.declare),
     web.get("/incidents/{incident_id}", incidents.get_incident),
@@ -53,3 +62,4 @@ ROUTES = (
 
 def add_routes(app: web.Application) -> None:
     app.router.add_routes(ROUTES)
+    app[REFUSALS].append(alerts.count_refused)

@@ -7,8 +7,9 @@
   ``vendors.<provider>.account`` (``account_id_env``, ``connection_id_env``, ``numbers_env`` —
   a comma-separated list — or their ``*_file`` forms);
 - the exporter's ``GET {config.exporter_url}/telephony/providers/{provider}/health``
-  (``CALLWATCH_EXPORTER_URL``, else ``CALLWATCH_PUBLIC_URL``). Any failure there (no URL,
-  refused, timeout, bad JSON) leaves the evidence empty: it never raises.
+  (``CALLWATCH_EXPORTER_URL``, else ``CALLWATCH_PUBLIC_URL``), sent with the receiver's own
+  credentials (the exporter asks for the same ones: give both the same token). Any failure
+  there (no URL, refused, timeout, bad JSON) leaves the evidence empty: it never raises.
 
 ``vendor_drafter(...)`` is the escalation worker's hook that turns a due vendor action into
 outbox rows (``receiver.domain.vendor.vendor_payloads``).
@@ -24,6 +25,7 @@ from typing import Any
 
 import aiohttp
 
+from callwatch.credentials import Credentials, authorization
 from callwatch.secrets import SecretError, read_secret_file
 from policy import Policy
 from receiver.config import ReceiverConfig
@@ -59,13 +61,16 @@ def health_url(exporter_url: str, provider: str) -> str | None:
     return f"{base}/telephony/providers/{provider}/health" if base else None
 
 
-async def fetch_health(session: aiohttp.ClientSession | None, url: str | None
-                       ) -> Mapping[str, Any] | None:
-    """The exporter's provider health JSON, or None on any failure (logged, never raised)."""
+async def fetch_health(session: aiohttp.ClientSession | None, url: str | None,
+                       credentials: Credentials | None = None) -> Mapping[str, Any] | None:
+    """The exporter's provider health JSON, or None on any failure (logged, never raised).
+    Sends ``credentials``: the exporter's routes take the same ones as the receiver's."""
     if session is None or url is None:
         return None
+    header = authorization(credentials) if credentials else None
     try:
-        async with session.get(url, timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT)) as resp:
+        async with session.get(url, timeout=aiohttp.ClientTimeout(total=HEALTH_TIMEOUT),
+                               headers={"Authorization": header} if header else None) as resp:
             if resp.status != 200:
                 log.warning("provider health unavailable", extra={"status": resp.status})
                 return None
@@ -83,7 +88,8 @@ async def vendor_context(incident: Incident, policy: Policy, config: ReceiverCon
     has no vendor entry. Never raises for an unreachable exporter."""
     if incident.provider not in policy.vendors:
         return None
-    health = await fetch_health(session, health_url(config.exporter_url, incident.provider or ""))
+    health = await fetch_health(session, health_url(config.exporter_url, incident.provider or ""),
+                                config.credentials)
     vendor = policy.vendors[incident.provider or ""]
     account = {name: _account_value(vendor.account, name, config.environ)
                for name in ACCOUNT_NAMES}

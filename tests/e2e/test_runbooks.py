@@ -1,7 +1,8 @@
 """Every command in docs/runbooks/ that targets callwatch, run against the running stack.
 
-Each ``curl`` must answer 2xx with a JSON object that is not an error; a ``curl … | grep``
-pipeline must succeed and print something; ``callwatch probe webhooks`` must find every
+Each ``curl`` sends the API token (every endpoint but the health checks asks for it) and must
+answer 2xx with a JSON object that is not an error; a ``curl … | grep`` pipeline must succeed
+and print something; ``callwatch probe webhooks`` must find every
 configured target working.
 """
 
@@ -44,6 +45,14 @@ def test_the_runbooks_hold_the_commands_the_seed_calls_for() -> None:
                      "/telephony/providers/twilio/health", "/telephony/calls/active/quality",
                      "/alerting/health", "callwatch probe webhooks"):
         assert endpoint in commands, endpoint
+
+
+def test_every_runbook_curl_to_callwatch_sends_the_token() -> None:
+    curls = [(runbook, command) for runbook, command in runbook_commands()
+             if command.startswith("curl ")]
+    assert curls
+    for runbook, command in curls:
+        assert '-H "Authorization: Bearer $CALLWATCH_TOKEN"' in command, (runbook, command)
 
 
 async def test_every_runbook_command_answers_with_meaningful_json(tmp_path) -> None:

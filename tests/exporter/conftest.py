@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from exporter_testkit import PUBLIC_URL, TWILIO_TOKEN, Clock, make_app
+from exporter_testkit import API_AUTH, PUBLIC_URL, TWILIO_TOKEN, Clock, make_app
 
 from callwatch.signatures import telnyx_public_key_b64
 
@@ -29,4 +29,5 @@ def base_env(telnyx_key) -> dict[str, str]:
 
 @pytest.fixture
 async def client(aiohttp_client, policy, base_env, clock):
-    return await aiohttp_client(make_app(policy, base_env, clock))
+    """A client of ``make_app``'s exporter that sends the API token with every request."""
+    return await aiohttp_client(make_app(policy, base_env, clock), headers=API_AUTH)

@@ -12,6 +12,8 @@ from callwatch.web import create_app
 from exporter.app import setup_exporter
 
 TWILIO_TOKEN = "test-auth-token-0123456789"
+API_TOKEN = "test-api-token-4f1e"   # CALLWATCH_RECEIVER_TOKEN: the ops endpoints ask for it
+API_AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
 PUBLIC_URL = "https://hooks.example.com"
 NOW = 1_790_000_000.0
 
@@ -25,8 +27,10 @@ class Clock:
 
 
 def make_app(policy, environ, clock):
+    """The exporter on the web shell, its API token ``API_TOKEN`` unless ``environ`` names
+    one."""
     app = create_app(policy, CollectorRegistry())
-    setup_exporter(app, environ, clock=clock)
+    setup_exporter(app, {"CALLWATCH_RECEIVER_TOKEN": API_TOKEN, **environ}, clock=clock)
     return app
 
 

@@ -8,12 +8,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from exporter_testkit import API_TOKEN
 from prometheus_client.openmetrics.parser import (
     text_string_to_metric_families as openmetrics_families,
 )
@@ -42,8 +44,10 @@ def wait_ready(url: str, proc: subprocess.Popen, seconds: float = 15.0) -> None:
     raise AssertionError(f"{url} never answered")
 
 
-def get_json(url: str):
-    with urllib.request.urlopen(url, timeout=5) as response:
+def get_json(url: str, token: str | None = None):
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    with urllib.request.urlopen(urllib.request.Request(url, headers=headers),
+                                timeout=5) as response:
         return json.loads(response.read())
 
 
@@ -73,7 +77,8 @@ def secrets_env():
            if not k.startswith(("TWILIO_", "TELNYX_", "CALLWATCH_", "STATUSPAGE_"))}
     env.update(TWILIO_AUTH_TOKEN="cli-test-token", TELNYX_PUBLIC_KEY=telnyx_public_key_b64(key),
                CALLWATCH_PROBE_TELNYX_PRIVATE_KEY=base64.b64encode(raw).decode(),
-               CALLWATCH_STATUSPAGE="off", CALLWATCH_STORE_URL="sqlite:///:memory:")
+               CALLWATCH_STATUSPAGE="off", CALLWATCH_STORE_URL="sqlite:///:memory:",
+               CALLWATCH_RECEIVER_TOKEN=API_TOKEN)
     return env
 
 
@@ -93,7 +98,11 @@ def test_the_command_serves_the_exporter_and_the_probe_command_checks_it(command
         metrics = urllib.request.urlopen(base + "/metrics", timeout=5).read().decode()
         assert "telephony_calls_ended_total" in metrics
         assert_prometheus_gets_openmetrics(base + "/metrics")
-        assert get_json(base + "/telephony/calls/active")["total"] == 0
+        assert get_json(base + "/telephony/calls/active", API_TOKEN)["total"] == 0
+        with pytest.raises(urllib.error.HTTPError) as refused:   # no token: the one 401
+            get_json(base + "/telephony/calls/active")
+        assert refused.value.code == 401
+        assert json.loads(refused.value.read())["error"] == "unauthorized"
         probe = subprocess.run([sys.executable, "-m", "callwatch", "probe", "webhooks",
                                 "--base-url", base], cwd=REPO, env=secrets_env,
                                capture_output=True, text=True, timeout=30)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 import pytest
+from exporter_testkit import API_AUTH, API_TOKEN
 from prometheus_client import CollectorRegistry
 
 from callwatch.web import REGISTRY, create_app
@@ -78,8 +79,8 @@ def add_call(state, provider, outcome, start, *, answered=None, mos=4.2, sip=200
 
 async def exporter(aiohttp_client, policy, env, clock):
     app = create_app(policy, CollectorRegistry())
-    setup_exporter(app, env, clock=clock)
-    client = await aiohttp_client(app)
+    setup_exporter(app, {"CALLWATCH_RECEIVER_TOKEN": API_TOKEN, **env}, clock=clock)
+    client = await aiohttp_client(app, headers=API_AUTH)
     poller = app[POLLER]
     for task in poller._tasks:       # drive polls by hand: deterministic, no sleeps
         task.cancel()

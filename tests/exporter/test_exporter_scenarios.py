@@ -12,6 +12,7 @@ import asyncio
 import dataclasses
 
 import pytest
+from exporter_testkit import API_AUTH, API_TOKEN
 from prometheus_client import CollectorRegistry
 
 from callwatch.web import REGISTRY, create_app
@@ -36,8 +37,9 @@ async def sim():
 async def exporter(aiohttp_client, policy, sim):
     settings = ExporterSettings(api_timeout_seconds=5.0)
     app = create_app(dataclasses.replace(policy, exporter=settings), CollectorRegistry())
-    setup_exporter(app, {**sim.env(), "CALLWATCH_PUBLIC_URL": PUBLIC})
-    client = await aiohttp_client(app)
+    setup_exporter(app, {**sim.env(), "CALLWATCH_PUBLIC_URL": PUBLIC,
+                         "CALLWATCH_RECEIVER_TOKEN": API_TOKEN})
+    client = await aiohttp_client(app, headers=API_AUTH)
     for task in app[POLLER]._tasks:      # polls are driven by the tests
         task.cancel()
     return client
@@ -169,8 +171,8 @@ async def test_high_drop_rate_seen_by_polling_alone(aiohttp_client, policy):
         app = create_app(dataclasses.replace(policy, exporter=ExporterSettings(
             api_timeout_seconds=5.0)), CollectorRegistry())
         env = {k: v for k, v in sim.env().items() if k != "TELNYX_PUBLIC_KEY"}
-        setup_exporter(app, env)
-        client = await aiohttp_client(app)
+        setup_exporter(app, {**env, "CALLWATCH_RECEIVER_TOKEN": API_TOKEN})
+        client = await aiohttp_client(app, headers=API_AUTH)
         for task in app[POLLER]._tasks:
             task.cancel()
         sim.set_scenario("high-drop-rate")

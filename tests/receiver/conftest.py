@@ -77,14 +77,17 @@ def receiver_env(tmp_path) -> dict[str, str]:
 
 @pytest.fixture
 def make_client(aiohttp_client, policy, receiver_env, recorders, clock):
-    """``await make_client(policy=..., env=..., notifiers=...)`` -> aiohttp test client."""
+    """``await make_client(policy=..., env=..., notifiers=...)`` -> aiohttp test client that
+    sends the receiver token with every request (``anonymous=True``: one that sends none; a
+    request's own ``Authorization`` header replaces the token)."""
 
-    async def make(policy=policy, env=None, notifiers=None, max_body=1024 * 1024, use_clock=True):
+    async def make(policy=policy, env=None, notifiers=None, max_body=1024 * 1024, use_clock=True,
+                   anonymous=False):
         app = create_app(policy, CollectorRegistry(), max_body=max_body)
         setup_receiver(app, {**receiver_env, **(env or {})},
                        notifiers=recorders if notifiers is None else notifiers,
                        **({"clock": clock} if use_clock else {}))
-        return await aiohttp_client(app)
+        return await aiohttp_client(app, **({} if anonymous else {"headers": auth()}))
 
     return make
 
@@ -114,7 +117,8 @@ async def sim():
 def paging(aiohttp_server, aiohttp_client, policy, sim, tmp_path):
     """``await paging(policy=...)``: a receiver whose real notifiers (built from the
     simulator's environment) page the simulator, at a known port that is its own
-    CALLWATCH_PUBLIC_URL, so the providers' callbacks reach it; the policy runs 60x faster."""
+    CALLWATCH_PUBLIC_URL, so the providers' callbacks reach it; the policy runs 60x faster.
+    Its client sends the receiver token, as ``make_client``'s does."""
 
     async def start(chosen=None):
         port = free_port()
@@ -124,7 +128,7 @@ def paging(aiohttp_server, aiohttp_client, policy, sim, tmp_path):
                **NO_HANDOFF_NOTICES}
         app = create_app(scale_policy(chosen or policy, 60), CollectorRegistry())
         setup_receiver(app, env)
-        return await aiohttp_client(await aiohttp_server(app, port=port))
+        return await aiohttp_client(await aiohttp_server(app, port=port), headers=auth())
 
     return start
 

@@ -161,10 +161,11 @@ async def test_an_unknown_incident_is_404_naming_the_id(make_client, action):
     pytest.param({"Authorization": f"Token {TOKEN}"}, id="another scheme"),
 ])
 async def test_every_action_without_the_right_credentials_is_401(make_client, path, headers):
-    client = await make_client()
+    client = await make_client(anonymous=True)
     status, body = await call(client, path, {"by": "Ada"}, headers=headers)
     assert (status, body["error"]) == (401, "unauthorized")
-    assert body["detail"] == "missing or invalid credentials"
+    assert body["detail"] == ("invalid credentials" if headers else "missing credentials: send "
+                              "Authorization: Bearer <CALLWATCH_RECEIVER_TOKEN>")
 
 
 @pytest.mark.parametrize("body,field,message", [

@@ -8,6 +8,9 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from callwatch.access import configure_access
+from callwatch.credentials import Credentials
+from callwatch.web import create_app
 from exporter.calls import CallEvent, CallTracker
 from exporter.health import ProviderState, provider_health
 from exporter.metrics import create_metrics
@@ -16,7 +19,8 @@ from receiver.domain.communications import Communications
 from receiver.domain.context import incident_context
 from receiver.domain.model import Event, Incident
 from receiver.domain.vendor import vendor_payloads
-from receiver.services.vendor import vendor_context
+from receiver.services.vendor import fetch_health, health_url, vendor_context
+from tests.receiver.conftest import TOKEN
 from tests.receiver.test_actions import DECLARED, call, open_incident
 
 RUNBOOK = "https://runbooks.example/high-call-drop-rate.md"
@@ -29,8 +33,9 @@ async def communications(client, incident_id: str) -> dict:
 
 
 @pytest.fixture
-async def exporter_server(aiohttp_server, clock):
-    """The exporter's provider health endpoint, from its real code, with 3 failed Twilio calls."""
+async def exporter_server(aiohttp_server, clock, policy):
+    """The exporter's provider health endpoint, from its real code, with 3 failed Twilio calls,
+    behind the web shell's access check: it answers the receiver token only."""
     tracker = CallTracker(create_metrics(CollectorRegistry()), clock=clock)
     for i in range(3):
         tracker.ingest(CallEvent("twilio", f"CAfail{i}", "ended", cause="failed"))
@@ -41,7 +46,8 @@ async def exporter_server(aiohttp_server, clock):
         return web.json_response(provider_health(request.match_info["provider"], tracker,
                                                  state, minimum_calls=1))
 
-    app = web.Application()
+    app = create_app(policy, CollectorRegistry())
+    configure_access(app, {"CALLWATCH_RECEIVER_TOKEN": TOKEN})
     app.router.add_get("/telephony/providers/{provider}/health", health)
     return await aiohttp_server(app)
 
@@ -185,6 +191,7 @@ async def test_vendor_payloads_draft_to_on_call_and_copy_the_vendor_only_when_op
 
     incident = _incident()
     env = {"CALLWATCH_EXPORTER_URL": str(exporter_server.make_url("")),
+           "CALLWATCH_RECEIVER_TOKEN": TOKEN,  # the exporter takes the receiver's token
            "TWILIO_ACCOUNT_SID": "AC77", "TWILIO_NUMBERS": "+15550001, +15550002"}
     ids = iter(f"id{i}" for i in range(10))
     async with aiohttp.ClientSession() as session:
@@ -211,6 +218,17 @@ async def test_vendor_payloads_draft_to_on_call_and_copy_the_vendor_only_when_op
     assert both[1].payload["text"].startswith("Dear Twilio Support")
     assert "+15550001, +15550002" in both[1].payload["text"]
     assert vendor_payloads(_incident(provider="all"), [], policy, vendor, **kwargs) == []
+
+
+async def test_vendor_drafts_read_the_exporter_with_the_receiver_token(exporter_server):
+    import aiohttp
+
+    url = health_url(str(exporter_server.make_url("")), "twilio")
+    async with aiohttp.ClientSession() as session:
+        refused = await fetch_health(session, url)     # no credentials: the exporter says 401
+        body = await fetch_health(session, url, Credentials(token=TOKEN))
+    assert refused is None
+    assert body["provider"] == "twilio" and body["health_ratio"] is not None
 
 
 async def test_a_policy_template_override_is_used_by_the_endpoint(make_client, policy, tmp_path):

@@ -15,6 +15,7 @@ from callwatch.web import create_app
 from policy import catalog
 from policy.render import PROMETHEUS_PATH, RULES_PATH, RenderOptions, render_all
 from receiver.app import setup_receiver
+from tests.receiver.conftest import TOKEN, auth
 
 
 async def _feed(counter: Counter) -> None:
@@ -66,6 +67,7 @@ def receiver_app(policy, tmp_path: Path, prometheus_url: str) -> web.Application
     """A receiver whose Prometheus is at ``prometheus_url`` and whose Alertmanager is down."""
     app = create_app(policy)
     setup_receiver(app, {"CALLWATCH_STORE_URL": f"sqlite://{tmp_path}/r.db",
+                         "CALLWATCH_RECEIVER_TOKEN": TOKEN,
                          "CALLWATCH_PROMETHEUS_URL": prometheus_url,
                          "CALLWATCH_ALERTMANAGER_URL": "http://127.0.0.1:1"}, notifiers={})
     return app
@@ -73,7 +75,7 @@ def receiver_app(policy, tmp_path: Path, prometheus_url: str) -> web.Application
 
 @pytest.fixture
 async def client(aiohttp_client, policy, prometheus, tmp_path):
-    return await aiohttp_client(receiver_app(policy, tmp_path, prometheus))
+    return await aiohttp_client(receiver_app(policy, tmp_path, prometheus), headers=auth())
 
 
 async def test_the_summary_shows_each_provider_against_the_thresholds(client) -> None:
@@ -94,7 +96,8 @@ async def test_the_summary_shows_each_provider_against_the_thresholds(client) ->
 @pytest.fixture
 async def offline_client(aiohttp_client, policy, tmp_path):
     """Nothing listens at its Prometheus address."""
-    return await aiohttp_client(receiver_app(policy, tmp_path, f"http://127.0.0.1:{free_port()}"))
+    return await aiohttp_client(receiver_app(policy, tmp_path, f"http://127.0.0.1:{free_port()}"),
+                                headers=auth())
 
 
 @pytest.mark.parametrize(("params", "error"), [

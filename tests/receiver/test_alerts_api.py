@@ -23,7 +23,7 @@ async def post(client, body, headers=None, raw=None):
 
 
 async def incidents(client):
-    response = await client.get("/incidents")
+    response = await client.get("/incidents", headers=auth())
     return (await response.json())["incidents"]
 
 
@@ -36,10 +36,13 @@ async def incidents(client):
                  id="basic auth is refused when only a token is configured"),
 ])
 async def test_posts_without_the_right_credentials_get_401(make_client, headers):
-    client = await make_client()
+    client = await make_client(anonymous=True)
     status, body = await post(client, payload(), headers=headers)
     assert (status, body["error"]) == (401, "unauthorized")
     assert await incidents(client) == []
+    # the refusal is counted: an Alertmanager with a stale token shows on the dashboard
+    metrics = await (await client.get("/metrics")).text()
+    assert 'callwatch_alertmanager_deliveries_total{result="unauthorized"} 1.0' in metrics
 
 
 async def test_basic_auth_as_alertmanager_sends_it_is_accepted(make_client, tmp_path):
@@ -246,7 +249,8 @@ async def test_no_secret_appears_in_any_log_line_or_error(make_client, tmp_path)
     root.setLevel(logging.DEBUG)
     try:
         client = await make_client(env={"CALLWATCH_STORE_URL":
-                                        f"sqlite://{tmp_path}/s.db?busy_timeout=50"})
+                                        f"sqlite://{tmp_path}/s.db?busy_timeout=50"},
+                                   anonymous=True)
         bodies = []
         for headers in ({"Authorization": f"Bearer {TOKEN[:-1]}"},
                         {"Authorization": f"Bearer {TOKEN} {TOKEN}"},

@@ -97,7 +97,7 @@ async def test_a_restart_at_minute_14_still_escalates_at_minute_15(
     async def start():
         app = create_app(policy, CollectorRegistry())
         setup_receiver(app, receiver_env, notifiers=recorders, clock=clock)
-        return await aiohttp_client(app)
+        return await aiohttp_client(app, headers=auth())
 
     first = await start()
     await _open(first)

@@ -17,6 +17,7 @@ import icalendar
 import pytest
 
 from policy.model import Schedule, ScheduleLayer, ScheduleOverride
+from tests.receiver.conftest import auth
 
 WEEKLY = ScheduleLayer("weekly", datetime(2027, 1, 4, 9, 0), timedelta(weeks=1),
                        ("eng_a", "eng_b", "eng_c"))
@@ -94,10 +95,13 @@ async def test_an_override_wins_over_the_layer(oncall_client):
         "since": "2027-01-14T23:00:00.000Z", "until": "2027-01-15T23:00:00.000Z"}}
 
 
-async def test_oncall_needs_no_credentials(oncall_client):
-    client = await oncall_client()
-    response = await client.get("/oncall", headers={"Authorization": "Bearer wrong"})
-    assert response.status == 200
+@pytest.mark.parametrize("path", ["/oncall", "/oncall/primary/shifts",
+                                  "/oncall/primary.ics?contact=eng_a"])
+async def test_oncall_needs_the_credentials(make_client, policy, path):
+    client = await make_client(policy=with_schedules(policy, PRIMARY), anonymous=True)
+    response = await client.get(path, headers={"Authorization": "Bearer wrong"})
+    assert (response.status, (await response.json())["error"]) == (401, "unauthorized")
+    assert (await client.get(path, headers=auth())).status == 200
 
 
 # -- GET /oncall/{schedule}/shifts ----------------------------------------------------------

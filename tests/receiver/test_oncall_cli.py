@@ -11,7 +11,9 @@ import pytest
 import yaml
 
 from callwatch.cli import main
+from callwatch.credentials import feed_key
 from tests.conftest import POLICY_PATH
+from tests.receiver.conftest import TOKEN
 from tests.receiver.test_oncall_api import PRIMARY, SECONDARY, with_schedules
 from tests.test_cli_imports import imported_modules
 
@@ -24,7 +26,7 @@ TABLE = [
 
 @pytest.fixture
 async def live(make_client, policy, monkeypatch):
-    monkeypatch.delenv("CALLWATCH_RECEIVER_TOKEN", raising=False)  # the route is open
+    monkeypatch.setenv("CALLWATCH_RECEIVER_TOKEN", TOKEN)
     monkeypatch.delenv("CALLWATCH_RECEIVER_TOKEN_FILE", raising=False)
     monkeypatch.delenv("CALLWATCH_URL", raising=False)
     client = await make_client(policy=with_schedules(policy, PRIMARY, SECONDARY))
@@ -81,6 +83,41 @@ async def test_a_time_without_offset_is_the_servers_400_and_exit_2(live, capsys)
     assert code == 2 and err.count("\n") == 1
     assert err.startswith("callwatch oncall: HTTP 400 invalid_request: at: '2027-01-18T09:00' "
                           "has no UTC offset")
+
+
+async def test_without_the_token_the_receivers_401_is_one_line_and_exit_2(live, capsys,
+                                                                          monkeypatch):
+    _, url = live
+    monkeypatch.delenv("CALLWATCH_RECEIVER_TOKEN")
+    code, out, err = await cli(capsys, "--url", url)
+    assert (code, out) == (2, "")
+    assert err == ("callwatch oncall: HTTP 401 unauthorized: missing credentials: send "
+                   "Authorization: Bearer <CALLWATCH_RECEIVER_TOKEN>\n")
+
+
+async def test_feed_prints_a_subscription_url_that_opens_without_the_token(live, capsys):
+    client, url = live
+    code, out, err = await cli(capsys, "--url", url, "--schedule", "primary", "--feed", "eng_a")
+    key = feed_key(TOKEN, "primary", "eng_a")
+    assert (code, err) == (0, "")
+    assert out == f"{url}/oncall/primary.ics?contact=eng_a&key={key}\n"
+    anonymous = await client.session.get(out.strip(), headers={"Authorization": ""})
+    assert anonymous.status == 200 and (await anonymous.read()).startswith(b"BEGIN:VCALENDAR")
+
+
+@pytest.mark.parametrize(("argv", "line"), [
+    (["--schedule", "primary", "--feed", "eng_z"],
+     "HTTP 404 not_found: no contact named 'eng_z'"),
+    (["--schedule", "tertiary", "--feed", "eng_a"],
+     "HTTP 404 not_found: no schedule named 'tertiary'"),
+    (["--feed", "eng_a"], "--feed needs --schedule"),
+])
+async def test_a_feed_the_receiver_does_not_answer_is_one_line_and_exit_2(live, capsys, argv,
+                                                                         line):
+    _, url = live
+    code, out, err = await cli(capsys, "--url", url, *argv)
+    assert (code, out) == (2, "") and err.count("\n") == 1
+    assert err.startswith(f"callwatch oncall: {line}")
 
 
 async def test_an_unreachable_receiver_is_one_line_and_exit_2(capsys, unused_tcp_port,

@@ -48,7 +48,7 @@ async def test_a_p0_pages_through_an_outage_once_and_resolves_in_thread(aiohttp_
                **NO_HANDOFF_NOTICES}
         app = create_app(policy, CollectorRegistry())
         setup_receiver(app, env)                           # notifiers from the registry
-        client = await aiohttp_client(app)
+        client = await aiohttp_client(app, headers=auth())
         firing = json.loads((FIXTURES / "alertmanager-firing.json").read_text())
         answer = await (await client.post("/alerts", data=json.dumps(firing),
                                           headers=auth())).json()
