@@ -9,7 +9,8 @@ mounts with and without the token, reading this table.
 
 The exemptions, each for a caller that cannot hold the token:
 
-- ``open``: the health probes (``/healthz``, ``/readyz``) of orchestrators and load balancers;
+- ``open``: the health probes (``/healthz``, ``/readyz``) of orchestrators and load balancers,
+  and the API's contract (``/openapi.json``), which tells nothing the code does not;
 - ``metrics``: ``/metrics``, open unless ``CALLWATCH_METRICS_TOKEN[_FILE]`` is set; then it
   takes that bearer token (what Prometheus's scrape ``authorization`` sends) or the API's;
 - ``signed``: the providers' callbacks; each handler verifies the provider's signature
@@ -55,6 +56,7 @@ class Exempt(StrEnum):
 EXEMPT: dict[tuple[str, str], tuple[Exempt, str]] = {
     ("GET", "/healthz"): (Exempt.OPEN, "liveness probes"),
     ("GET", "/readyz"): (Exempt.OPEN, "readiness probes"),
+    ("GET", "/openapi.json"): (Exempt.OPEN, "API clients and tools reading the contract"),
     ("GET", "/metrics"): (Exempt.METRICS, "Prometheus"),
     ("POST", "/telephony/webhooks/twilio"): (Exempt.SIGNED, "Twilio status callbacks"),
     ("POST", "/telephony/webhooks/telnyx"): (Exempt.SIGNED, "Telnyx call events"),

@@ -1,4 +1,5 @@
-"""The web shell both components mount on: typed app keys, JSON errors, /metrics, health.
+"""The web shell both components mount on: typed app keys, JSON errors, /metrics, health, and
+the API's contract (``/openapi.json``, ``callwatch.openapi``).
 
 ``create_app`` builds the shell; ``exporter.app.setup_exporter`` and
 ``receiver.app.setup_receiver`` add their routes, resources (``cleanup_ctx``) and readiness
@@ -25,7 +26,7 @@ from prometheus_client import CollectorRegistry, Gauge, disable_created_metrics
 from prometheus_client.aiohttp import make_aiohttp_handler
 from prometheus_client.exposition import choose_encoder
 
-from callwatch import version
+from callwatch import openapi, version
 from callwatch.access import REFUSALS, check_access
 from callwatch.errors import ApiError, json_error
 from policy import Policy
@@ -121,6 +122,7 @@ def create_app(policy: Policy, registry: CollectorRegistry | None = None,
     app.router.add_get("/metrics", _metrics_handler(app[REGISTRY]))
     app.router.add_get("/healthz", _healthz)
     app.router.add_get("/readyz", _readyz)
+    openapi.add_route(app)
     return app
 
 

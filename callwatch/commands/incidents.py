@@ -2,10 +2,13 @@
 
 Talks HTTP to a running callwatch: ``--url`` (default ``$CALLWATCH_URL``, else
 http://127.0.0.1:9120), bearer token from ``CALLWATCH_RECEIVER_TOKEN`` (or ``..._FILE``).
-``list`` prints a table (``--json`` for the JSON), ``show`` / ``ack`` / ``resolve`` /
-``declare`` print the incident's JSON. A 4xx/5xx answer prints one line with the server's JSON
-error (``HTTP 409 conflict: incident ... was already acknowledged by ...``) and exits 1; an
-unreachable server also exits 1.
+``list`` prints a table (``--json`` for the JSON), newest first, one page of ``--limit``
+filtered by ``--state``, ``--priority``, ``--provider``, ``--alertname``, ``--since`` and
+``--until`` (RFC 3339 with an offset); the last line names the ``--before`` that shows the next
+page. ``--all`` follows the pages to the end (``--limit`` per request, 1000 by default).
+``show`` / ``ack`` / ``resolve`` / ``declare`` print the incident's JSON. A 4xx/5xx answer
+prints one line with the server's JSON error (``HTTP 409 conflict: incident ... was already
+acknowledged by ...``) and exits 1; an unreachable server also exits 1.
 """
 
 from __future__ import annotations
@@ -24,6 +27,9 @@ from callwatch.secrets import SecretError, read_secret
 from policy.model import PRIORITIES
 
 DEFAULT_URL = "http://127.0.0.1:9120"
+PAGE = 50                # incidents `list` shows by default
+ALL_PAGE = 1000          # incidents per request with --all (the API's largest page)
+FILTERS = ("state", "priority", "provider", "alertname", "since", "until")
 
 
 class CliError(Exception):
@@ -37,7 +43,17 @@ def configure(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="action", required=True, metavar="ACTION")
     listing = sub.add_parser("list", help="incidents, newest first")
     listing.add_argument("--state", choices=("triggered", "acknowledged", "resolved"))
-    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--priority", choices=PRIORITIES)
+    listing.add_argument("--provider")
+    listing.add_argument("--alertname")
+    listing.add_argument("--since", help="opened at or after (2027-01-15T09:00:00Z)")
+    listing.add_argument("--until", help="opened before (2027-01-15T09:00:00Z)")
+    listing.add_argument("--limit", type=int,
+                         help=f"incidents per page ({PAGE}; {ALL_PAGE} per request with --all)")
+    pages = listing.add_mutually_exclusive_group()
+    pages.add_argument("--before", metavar="CURSOR",
+                       help="the page after this one (a page's `next`)")
+    pages.add_argument("--all", action="store_true", help="every page, to the oldest")
     listing.add_argument("--json", action="store_true", help="print the JSON, not a table")
     show = sub.add_parser("show", help="one incident with its timeline and notifications")
     show.add_argument("id")
@@ -69,9 +85,11 @@ def run(client: Client, args: argparse.Namespace) -> str:
     """The text to print for one action."""
     quoted = urllib.parse.quote(getattr(args, "id", "") or "", safe="")
     if args.action == "list":
-        query = {"limit": str(args.limit), **({"state": args.state} if args.state else {})}
-        body = client.request("GET", "/incidents?" + urllib.parse.urlencode(query))
-        return json.dumps(body, indent=2) if args.json else table(body.get("incidents", []))
+        body = list_incidents(client, args)
+        if args.json:
+            return json.dumps(body, indent=2)
+        listed = table(body.get("incidents", []))
+        return listed + (f"\nnext page: --before {body['next']}" if body.get("next") else "")
     if args.action == "show":
         return json.dumps(client.request("GET", f"/incidents/{quoted}"), indent=2)
     if args.action in ("ack", "resolve"):
@@ -81,6 +99,22 @@ def run(client: Client, args: argparse.Namespace) -> str:
               "description": args.description, "provider": args.provider, "by": args.by}
     return json.dumps(client.request("POST", "/incidents",
                                      {k: v for k, v in fields.items() if v is not None}), indent=2)
+
+
+def list_incidents(client: Client, args: argparse.Namespace) -> dict[str, Any]:
+    """``GET /incidents`` for ``args``: one page, or with ``--all`` every page joined (its
+    ``next`` then null)."""
+    query = {name: getattr(args, name) for name in FILTERS if getattr(args, name)}
+    query["limit"] = str(args.limit or (ALL_PAGE if args.all else PAGE))
+    if args.before:
+        query["before"] = args.before
+    body = client.request("GET", "/incidents?" + urllib.parse.urlencode(query))
+    found = list(body.get("incidents", []))
+    while args.all and body.get("next"):
+        query["before"] = body["next"]
+        body = client.request("GET", "/incidents?" + urllib.parse.urlencode(query))
+        found += body.get("incidents", [])
+    return {"incidents": found, "next": body.get("next")}
 
 
 def table(incidents: list[Mapping[str, Any]]) -> str:

@@ -2,7 +2,12 @@
 
 Each incident has at least ``id``, ``priority``, ``state``, ``summary``, ``group_key``,
 ``opened_at`` (RFC 3339 UTC); ``/incidents/{id}`` adds the timeline and the outbox rows.
-``?state=triggered|acknowledged|resolved`` and ``?limit=1..1000`` filter the list.
+
+``GET /incidents`` answers ``{"incidents": [...], "next": cursor or null}``: one page, newest
+first (opened_at, then id, descending), ``?limit=1..1000`` (100) long, strictly after
+``?before=<a page's next>``, filtered by ``state``, ``priority``, ``provider``, ``alertname``,
+``since`` and ``until`` (receiver.domain.incident_query has the rules). A bad parameter is 400
+``invalid_request`` naming it in ``field``.
 """
 
 from __future__ import annotations
@@ -10,9 +15,11 @@ from __future__ import annotations
 from aiohttp import web
 
 from callwatch.web import ApiError
-from receiver.domain.model import INCIDENT_STATES, Incident
+from receiver.domain.incident_query import encode_cursor, parse_query
+from receiver.domain.model import Incident
+from receiver.domain.oncall_views import BadQuery
 from receiver.domain.times import iso
-from receiver.http.common import RECEIVER, store_errors
+from receiver.http.common import RECEIVER, invalid, store_errors
 
 
 def incident_json(incident: Incident) -> dict:
@@ -28,17 +35,15 @@ def incident_json(incident: Incident) -> dict:
 
 
 async def list_incidents(request: web.Request) -> web.Response:
-    state_filter = request.query.get("state") or None
-    if state_filter is not None and state_filter not in INCIDENT_STATES:
-        raise ApiError(400, "bad_request",
-                       f"state must be one of {', '.join(INCIDENT_STATES)}")
-    raw_limit = request.query.get("limit", "100")
-    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 1000:
-        raise ApiError(400, "bad_request", "limit must be an integer from 1 to 1000")
+    params = {name: request.query.getall(name) for name in request.query}
+    try:
+        query = parse_query(params)
+    except BadQuery as exc:
+        raise invalid(exc.field, exc.problem) from None
     with store_errors():
-        found = await request.app[RECEIVER].opened_store().list_incidents(
-            state=state_filter, limit=int(raw_limit))
-    return web.json_response({"incidents": [incident_json(i) for i in found]})
+        page = await request.app[RECEIVER].opened_store().page_incidents(query)
+    return web.json_response({"incidents": [incident_json(i) for i in page.incidents],
+                              "next": encode_cursor(page.next) if page.next else None})
 
 
 async def get_incident(request: web.Request) -> web.Response:

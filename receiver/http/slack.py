@@ -52,9 +52,9 @@ async def interactions(request: web.Request) -> web.Response:
                                               "SLACK_SIGNING_SECRET); unsigned clicks are never "
                                               "accepted")
     body = await read_body(request, request.app[MAX_BODY])
-    verifier = SignatureVerifier(secret, clock=_ReceiverClock(state))
-    if not verifier.is_valid(body, request.headers.get("X-Slack-Request-Timestamp"),
-                             request.headers.get("X-Slack-Signature")):
+    if not _signed(SignatureVerifier(secret, clock=_ReceiverClock(state)), body,
+                   request.headers.get("X-Slack-Request-Timestamp"),
+                   request.headers.get("X-Slack-Signature")):
         raise refused(state, "slack", 401, "unauthorized",
                       "missing, invalid or stale X-Slack-Signature")
     payload = _payload(body)
@@ -72,6 +72,16 @@ async def interactions(request: web.Request) -> web.Response:
         acted = await people.act(state, str(action.get("value") or ""), what, actor, "slack")
     log.info("incident changed from Slack", extra={"action": what, "result": acted.result})
     return web.json_response({"status": acted.result})
+
+
+def _signed(verifier: SignatureVerifier, body: bytes, timestamp: str | None,
+            signature: str | None) -> bool:
+    """Whether Slack signed ``body``; a timestamp that is not a whole number (slack_sdk's
+    ``int()`` of it raises) is not."""
+    try:
+        return verifier.is_valid(body, timestamp, signature)
+    except ValueError:
+        return False
 
 
 def _payload(body: bytes) -> Mapping:

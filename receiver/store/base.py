@@ -26,6 +26,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Protocol
 
+from receiver.domain.incident_query import IncidentPage, IncidentQuery
 from receiver.domain.model import (
     Attempt,
     Changes,
@@ -87,7 +88,12 @@ class Store(Protocol):
         """The group's latest incident (the last opened), or None."""
 
     async def list_incidents(self, state: str | None = None, limit: int = 100) -> list[Incident]:
-        """Newest first."""
+        """The newest ``limit`` incidents (in ``state``), newest first: ``page_incidents``'s
+        first page."""
+
+    async def page_incidents(self, query: IncidentQuery) -> IncidentPage:
+        """One page of incidents under ``query``'s filters, opened_at then id descending,
+        strictly after ``query.before``; ``next`` is None on the last page."""
 
     async def timeline(self, incident_id: str) -> list[Event]: ...
 

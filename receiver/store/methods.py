@@ -7,6 +7,7 @@ the operations take) and ``_run(op, write)``, which drives one operation in one 
 
 from __future__ import annotations
 
+from receiver.domain.incident_query import IncidentPage, IncidentQuery
 from receiver.domain.model import Finish, NewOutbox
 from receiver.store.base import Decide
 from receiver.store.ops import (
@@ -100,7 +101,11 @@ class StoreMethods:
         return await self._run(heartbeats.last_heartbeat(name))
 
     async def list_incidents(self, state=None, limit=100):
-        return await self._run(incidents.list_incidents(state, limit))
+        query = IncidentQuery(state=state, limit=limit)
+        return (await self._run(incidents.list_incidents(self.pg, query))).incidents
+
+    async def page_incidents(self, query: IncidentQuery) -> IncidentPage:
+        return await self._run(incidents.list_incidents(self.pg, query))
 
     async def timeline(self, incident_id):
         return await self._run(incidents.timeline(incident_id))

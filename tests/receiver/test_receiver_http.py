@@ -177,7 +177,7 @@ async def test_the_incident_api_lists_and_shows_incidents(make_client):
     assert detail["id"] == listed[0]["id"] and detail["timeline"][0]["kind"] == "opened"
     assert {n["channel"] for n in detail["notifications"]} == {"slack", "email"}
     filtered = await (await client.get("/incidents?state=resolved")).json()
-    assert filtered == {"incidents": []}
+    assert filtered == {"incidents": [], "next": None}
 
 
 async def test_the_incident_api_answers_bad_requests_with_json(make_client):
@@ -185,11 +185,12 @@ async def test_the_incident_api_answers_bad_requests_with_json(make_client):
     missing = await client.get("/incidents/nope")
     assert missing.status == 404
     assert await missing.json() == {"error": "not_found", "detail": "no incident with id 'nope'"}
-    for query, words in (("state=open", "state must be one of"), ("limit=0", "limit must be"),
-                         ("limit=abc", "limit must be")):
+    for query, words in (("state=open", "state: must be one of"), ("limit=0", "limit: must be"),
+                         ("limit=abc", "limit: must be")):
         response = await client.get(f"/incidents?{query}")
         body = await response.json()
         assert response.status == 400 and words in body["detail"], query
+        assert body["error"] == "invalid_request" and body["field"] == query.split("=")[0]
 
 
 async def test_an_unreadable_secret_file_stops_setup_with_a_clear_message(make_client, tmp_path):

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 
+from receiver.domain.incident_query import Cursor, IncidentQuery
 from receiver.domain.model import (
     Attempt,
     Changes,
@@ -465,3 +466,79 @@ async def test_old_handoff_claims_are_pruned_and_recent_ones_kept(store):
     assert await store.prune_handoffs(300.0) == 1
     assert not await store.claim_handoff("primary", 500.0, "bob", 600.0, None)
     assert await store.claim_handoff("primary", 100.0, "ada", 600.0, None)
+
+
+# --- GET /incidents: pages, a cursor and filters ----------------------------------------------
+
+async def _open_many(store, specs):
+    """One incident per (id, opened_at, state, priority, provider, alertname)."""
+    for n, (id_, at, state, priority, provider, alertname) in enumerate(specs):
+        inc = Incident(id=id_, group_key=f"g{n}", priority=priority, state=state, summary="s",
+                       provider=provider, opened_at=at, labels={"alertname": alertname},
+                       updated_at=at)
+        await store.apply_group(f"k{n}", f"g{n}", at, opening(inc))
+
+
+async def _walk(store, **filters):
+    """Every page of ``filters`` at two incidents a page: the ids in order, and the page count."""
+    ids, before, pages = [], None, 0
+    while True:
+        page = await store.page_incidents(IncidentQuery(before=before, limit=2, **filters))
+        ids += [i.id for i in page.incidents]
+        pages += 1
+        if page.next is None:
+            return ids, pages
+        assert page.next == Cursor(page.incidents[-1].opened_at, page.incidents[-1].id)
+        before = page.next
+
+
+LISTED = [("a", 100.0, "resolved", "P1", "twilio", "Drops"),
+          ("b", 200.0, "triggered", "P0", "telnyx", "Drops"),
+          ("c", 200.0, "acknowledged", "P1", "twilio", "Latency"),   # ties b: id decides
+          ("d", 300.5, "resolved", "P1", None, "Drops"),
+          ("e", 400.0, "triggered", "P1", "twilio", "Drops"),
+          ("f", 200.0, "resolved", "P2", "twilio", "Drops")]
+
+
+async def test_pages_walk_every_incident_once_newest_first_ties_by_id(store):
+    await _open_many(store, LISTED)
+    assert await _walk(store) == (["e", "d", "f", "c", "b", "a"], 3)
+    one = await store.page_incidents(IncidentQuery(limit=6))
+    assert [i.id for i in one.incidents] == ["e", "d", "f", "c", "b", "a"] and one.next is None
+    assert [i.id for i in await store.list_incidents(limit=2)] == ["e", "d"]
+    assert (await store.page_incidents(IncidentQuery())).next is None
+
+
+async def test_a_page_starts_strictly_after_its_cursor_and_ignores_newer_incidents(store):
+    await _open_many(store, LISTED)
+    page = await store.page_incidents(IncidentQuery(before=Cursor(200.0, "f"), limit=10))
+    assert [i.id for i in page.incidents] == ["c", "b", "a"]
+    for before, until, expected in ((Cursor(400.0, "e"), 200.0, ["a"]),         # until tighter
+                                    (Cursor(200.0, "c"), 300.5, ["b", "a"])):    # cursor tighter
+        page = await store.page_incidents(IncidentQuery(before=before, until=until))
+        assert [i.id for i in page.incidents] == expected
+    # an incident opened while a client walks is newer than every cursor: not in its walk
+    await store.apply_group("late", "late", 500.0, opening(incident(id="y", group="late",
+                                                                    at=500.0)))
+    page = await store.page_incidents(IncidentQuery(before=Cursor(200.0, "c"), limit=10))
+    assert [i.id for i in page.incidents] == ["b", "a"]
+    assert [i.id for i in (await store.page_incidents(IncidentQuery(limit=1))).incidents] == [
+        "y"]
+
+
+@pytest.mark.parametrize(("filters", "expected"), [
+    ({"state": "resolved"}, ["d", "f", "a"]),
+    ({"priority": "P1"}, ["e", "d", "c", "a"]),
+    ({"provider": "twilio"}, ["e", "f", "c", "a"]),
+    ({"alertname": "Drops"}, ["e", "d", "f", "b", "a"]),
+    ({"alertname": "Nope"}, []),
+    ({"since": 200.0}, ["e", "d", "f", "c", "b"]),
+    ({"until": 300.5}, ["f", "c", "b", "a"]),
+    ({"since": 200.0, "until": 300.5}, ["f", "c", "b"]),
+    ({"state": "resolved", "priority": "P1", "provider": "twilio", "alertname": "Drops",
+      "since": 100.0, "until": 101.0}, ["a"]),
+    ({"priority": "P1", "alertname": "Drops"}, ["e", "d", "a"]),
+])
+async def test_filters_combine_and_page_like_the_whole_list(store, filters, expected):
+    await _open_many(store, LISTED)
+    assert (await _walk(store, **filters))[0] == expected
