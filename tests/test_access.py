@@ -42,6 +42,14 @@ SAMPLES: dict[tuple[str, str], tuple[str, object, int]] = {
     ("POST", "/incidents/{incident_id}/ack"): ("/incidents/{incident}/ack", {"by": "Ada"}, 200),
     ("POST", "/incidents/{incident_id}/resolve"):
         ("/incidents/{incident}/resolve", {"by": "Ada"}, 200),
+    ("POST", "/incidents/{incident_id}/report/done"):
+        ("/incidents/{incident}/report/done", {"by": "Ada"}, 200),
+    ("POST", "/incidents/{incident_id}/actions"):
+        ("/incidents/{incident}/actions", {"title": "t", "owner": "Ada", "due": "2026-12-01"},
+         201),
+    ("GET", "/incidents/{incident_id}/actions"): ("/incidents/{incident}/actions", None, 200),
+    ("POST", "/incidents/{incident_id}/actions/{action_id}/close"):
+        ("/incidents/{incident}/actions/none/close", {"by": "Ada"}, 404),
     ("GET", "/oncall"): ("/oncall", None, 200),
     ("GET", "/oncall/{schedule}/shifts"): ("/oncall/primary/shifts", None, 200),
     ("GET", "/alerting/health"): ("/alerting/health", None, 200),

@@ -11,6 +11,8 @@ turns a stored ``Incident`` and its timeline into ``service``, ``incident``, ``l
 - ``report.mtta`` / ``report.mttr``: human durations ("4m12s"), None until acked / resolved.
 - ``report.sla_breached``: a timeline event of kind ``sla_breached``, or acknowledgement later
   than the priority's response time, or (given ``now``) still unacknowledged past it.
+- ``action_items``: the post-incident action items added on the timeline (``action_item_added``
+  events), each ``open`` or ``closed`` (a later ``action_item_closed``), in the order added.
 - ``incident.response_time``: the priority's response time, human ("30m").
 """
 
@@ -133,8 +135,24 @@ def incident_context(incident: Incident, timeline: Sequence[Event], policy: Poli
                   "incident": f"{public_url.rstrip('/')}/incidents/{incident.id}"},
         "timeline": [{"at": iso(e.at), "kind": e.kind, "actor": e.actor,
                       "detail": _detail_text(e.detail)} for e in timeline],
+        "action_items": report_items(timeline),
         "report": {"mtta": human(mtta), "mttr": human(mttr),
                    "sla_breached": sla_breached(incident, timeline, policy, now)},
         "vendor": dict(vendor) if vendor is not None else {},
         "contact": dict(contact) if contact is not None else default_contact(policy, now),
     }
+
+
+def report_items(timeline: Sequence[Event]) -> list[dict[str, str]]:
+    """The action items of a timeline, in the order added, each with its state: what the
+    post-incident report lists."""
+    items: dict[str, dict[str, str]] = {}
+    for event in timeline:
+        ident = str(event.detail.get("item", ""))
+        if event.kind == EventKind.ACTION_ITEM_ADDED:
+            items[ident] = {"id": ident, "title": str(event.detail.get("title", "")),
+                            "owner": str(event.detail.get("owner", "")),
+                            "due": str(event.detail.get("due", "")), "state": "open"}
+        elif event.kind == EventKind.ACTION_ITEM_CLOSED and ident in items:
+            items[ident]["state"] = "closed"
+    return list(items.values())

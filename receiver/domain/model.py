@@ -42,6 +42,7 @@ class MessageKind(StrEnum):
     ESCALATE = "escalate"
     DIGEST = "digest"          # the day's P3 rows of a digest channel, sent as one
     HANDOFF = "handoff"        # an on-call handoff notice: about no incident (incident_id "")
+    REMINDER = "reminder"      # a post-incident follow-up: the report or post-mortem is due
 
 
 class EventKind(StrEnum):
@@ -64,6 +65,10 @@ class EventKind(StrEnum):
     SLA_BREACHED = "sla_breached"
     VENDOR_ESCALATION = "vendor_escalation"
     SCHEDULE_EMPTY = "schedule_empty"               # nobody on call: the next level was paged
+    FOLLOWUP_REMINDER = "followup_reminder"         # "incident report / post-mortem due" sent
+    REPORT_DONE = "report_done"                     # the post-incident report is written
+    ACTION_ITEM_ADDED = "action_item_added"         # a post-incident action item, recorded
+    ACTION_ITEM_CLOSED = "action_item_closed"
 
 
 INCIDENT_STATES = tuple(IncidentState)
@@ -181,6 +186,22 @@ class Timer:
     kind: str
     due_at: float
     payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ActionItem:
+    """A post-incident action item: ``owner`` a contact key or free text, ``due`` an ISO date
+    (YYYY-MM-DD); ``closed_at`` None while open."""
+
+    id: str
+    incident_id: str
+    title: str
+    owner: str
+    due: str
+    created_at: float
+    created_by: str
+    closed_at: float | None = None
+    closed_by: str | None = None
 
 
 @dataclass(frozen=True)

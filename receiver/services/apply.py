@@ -3,6 +3,9 @@ delivery (``apply_delivery``), a person's or PagerDuty's action (``apply_action`
 declared by hand (``declare_incident``); and the watchdog's heartbeat (``apply_heartbeat``),
 which changes no incident itself but ends the dead man's switch's.
 
+Every decision's changes pass through ``receiver.domain.followup.with_followup``: a P0-P2
+incident resolved gets its report and post-mortem reminders, a reopened one loses them.
+
 After a commit, and only then: response times are recorded (MTTA, MTTR) and the dispatcher and
 the escalation worker are woken for the new rows and timers. Every function raises StoreError
 (StoreNotOpen included) when the store cannot take the change; nothing is recorded then.
@@ -15,6 +18,7 @@ from collections.abc import Callable
 from receiver.domain.actions import ActionContext, Outcome, decide_declare
 from receiver.domain.alertmanager import AlertGroup, delivery_key
 from receiver.domain.context import MANUAL_PREFIX
+from receiver.domain.followup import with_followup
 from receiver.domain.ids import new_id
 from receiver.domain.incidents import Context, decide
 from receiver.domain.model import Changes, EventKind, Incident
@@ -28,7 +32,8 @@ async def apply_delivery(state: ReceiverState, group: AlertGroup) -> Changes | N
     ctx = Context(policy=state.policy, now=state.clock(), new_id=new_id, batch=key,
                   public_url=state.config.public_url)
     changes = await state.opened_store().apply_group(
-        key, group.incident_key, ctx.now, lambda snapshot: decide(group, snapshot, ctx))
+        key, group.incident_key, ctx.now,
+        lambda snapshot: with_followup(decide(group, snapshot, ctx), new_id))
     if changes is not None:
         _committed(state, changes)
     return changes
@@ -52,7 +57,7 @@ async def apply_action(state: ReceiverState, incident_id: str,
 
     def run(snapshot):
         outcomes.append(decide(snapshot, ctx))
-        return outcomes[-1].changes
+        return with_followup(outcomes[-1].changes, ctx.new_id)
 
     changes = await state.opened_store().apply_incident(incident_id, ctx.now, run)
     if changes is None:

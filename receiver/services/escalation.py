@@ -9,7 +9,8 @@ timer at ``next_due``. A receiver that dies holding the claim leaves it to expir
 ``lease_seconds``); another takes it. While this one lives, its heartbeat renews the timers it
 is firing (``receiver.services.leases``): a slow step (a vendor draft asking the exporter) is
 never fired twice. Acknowledgement, resolution and priority changes cancel the timer and schedule a
-fresh one, which recomputes from the policy.
+fresh one, which recomputes from the policy. The same worker sends the post-incident
+reminders (timers of kind ``followup``, ``receiver.domain.followup``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 from collections.abc import Awaitable, Callable
 
 from policy import Policy
+from receiver.domain import followup
 from receiver.domain.escalation import (
     SLA,
     TIMER_KIND,
@@ -33,6 +35,7 @@ from receiver.domain.escalation import (
     next_due,
     requested_levels,
 )
+from receiver.domain.ids import new_id
 from receiver.domain.model import Event, Incident, IncidentState, NewOutbox, Timer, TimerState
 from receiver.services.leases import Heartbeat
 from receiver.services.metrics import ReceiverMetrics
@@ -102,10 +105,27 @@ class EscalationWorker:
             for timer in timers:
                 if timer.kind == TIMER_KIND:
                     fired += await self.fire(timer, self.clock())
+                elif timer.kind == followup.TIMER_KIND:
+                    fired += await self.remind(timer, self.clock())
                 self.held.release((timer.id,))
         finally:
             self.held.release(timer.id for timer in timers)
         return fired
+
+    async def remind(self, timer: Timer, now: float) -> int:
+        """Send a due post-incident reminder, or cancel it (``followup.reminder_verdict``)."""
+        incident = await self.store.get_incident(timer.incident_id)
+        timeline = await self.store.timeline(timer.incident_id) if incident else []
+        if followup.reminder_verdict(incident, timeline) == followup.CANCEL or incident is None:
+            await self.store.finish_timer(timer.id, self.worker, now, TimerState.CANCELLED)
+            return 0
+        changes = followup.reminder_changes(incident, timer, self.policy, now, new_id,
+                                            self.public_url)
+        if not await self.store.finish_timer(timer.id, self.worker, now, TimerState.FIRED, changes):
+            return 0
+        if changes.outbox:
+            self.on_commit()
+        return 1
 
     async def fire(self, timer: Timer, now: float) -> int:
         incident = await self.store.get_incident(timer.incident_id)

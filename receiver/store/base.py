@@ -28,6 +28,7 @@ from typing import Protocol
 
 from receiver.domain.incident_query import IncidentPage, IncidentQuery
 from receiver.domain.model import (
+    ActionItem,
     Attempt,
     Changes,
     Event,
@@ -169,3 +170,18 @@ class Store(Protocol):
 
     async def prune_handoffs(self, before: float) -> int:
         """Forget the claims of handoffs whose shift started before ``before``."""
+
+    async def add_action_item(self, item: ActionItem, event: Event) -> bool:
+        """Insert a post-incident action item with its timeline ``event``, together; False
+        (nothing written) when its incident does not exist."""
+
+    async def action_items(self, incident_id: str) -> list[ActionItem]:
+        """The incident's action items, in the order they were added."""
+
+    async def close_action_item(self, incident_id: str, item_id: str, by: str,
+                                now: float) -> tuple[ActionItem | None, bool]:
+        """Close an open item with its ``action_item_closed`` event, together: (the item now,
+        whether this call closed it); (None, False) when the incident has no such item."""
+
+    async def open_action_items(self) -> list[ActionItem]:
+        """Every open action item, earliest due first."""

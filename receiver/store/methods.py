@@ -8,9 +8,10 @@ the operations take) and ``_run(op, write)``, which drives one operation in one 
 from __future__ import annotations
 
 from receiver.domain.incident_query import IncidentPage, IncidentQuery
-from receiver.domain.model import Finish, NewOutbox
+from receiver.domain.model import ActionItem, Event, Finish, NewOutbox
 from receiver.store.base import Decide
 from receiver.store.ops import (
+    action_items,
     handoffs,
     heartbeats,
     incidents,
@@ -86,6 +87,13 @@ class StoreMethods:
     async def prune_handoffs(self, before: float) -> int:
         return await self._run(handoffs.prune_handoffs(before), True)
 
+    async def add_action_item(self, item: ActionItem, event: Event) -> bool:
+        return await self._run(action_items.add_action_item(item, event), True)
+
+    async def close_action_item(self, incident_id: str, item_id: str, by: str, now: float):
+        return await self._run(
+            action_items.close_action_item(incident_id, item_id, by, now), True)
+
     # --- reads ------------------------------------------------------------------------------
 
     async def ping(self) -> None:
@@ -136,3 +144,9 @@ class StoreMethods:
 
     async def timers_for(self, incident_id):
         return await self._run(timers.timers_for(incident_id))
+
+    async def action_items(self, incident_id: str) -> list[ActionItem]:
+        return await self._run(action_items.action_items(incident_id))
+
+    async def open_action_items(self) -> list[ActionItem]:
+        return await self._run(action_items.open_action_items())

@@ -29,6 +29,7 @@ def _context(**incident_changes) -> dict:
                   "incident": "http://127.0.0.1:9120/incidents/inc-42"},
         "timeline": [{"at": "2026-11-27T03:00:00Z", "kind": "opened", "actor": None,
                       "detail": "TelephonyCallDropRateHigh firing"}],
+        "action_items": [],
         "report": {"mtta": None, "mttr": None, "sla_breached": False},
         "vendor": {"name": "Twilio", "account_id": "AC123",
                    "account_id_source": "TWILIO_ACCOUNT_SID",

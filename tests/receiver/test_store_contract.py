@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 
 import pytest
 
+from receiver.domain.followup import action_item_event
 from receiver.domain.incident_query import Cursor, IncidentQuery
 from receiver.domain.model import (
+    ActionItem,
     Attempt,
     Changes,
     Event,
@@ -542,3 +545,22 @@ async def test_a_page_starts_strictly_after_its_cursor_and_ignores_newer_inciden
 async def test_filters_combine_and_page_like_the_whole_list(store, filters, expected):
     await _open_many(store, LISTED)
     assert (await _walk(store, **filters))[0] == expected
+
+
+async def test_action_items_are_added_with_their_event_listed_and_closed_once(store):
+    await store.apply_group("k1", "g1", 100.0, opening(incident()))
+    first = ActionItem("a1", "inc1", "Alert on 503s", "eng_a", "2026-12-01", 101.0, "Ada")
+    later = ActionItem("a2", "inc1", "Runbook", "team", "2026-11-01", 102.0, "Bo")
+    orphan = replace(first, id="a3", incident_id="nope")
+    assert await store.add_action_item(first, action_item_event(first, False, "Ada", 101.0))
+    assert await store.add_action_item(later, action_item_event(later, False, "Bo", 102.0))
+    assert not await store.add_action_item(orphan, action_item_event(orphan, False, "A", 103.0))
+    assert [i.id for i in await store.action_items("inc1")] == ["a1", "a2"]
+    assert [i.id for i in await store.open_action_items()] == ["a2", "a1"]  # earliest due first
+    item, closed = await store.close_action_item("inc1", "a1", "Cy", 110.0)
+    assert closed and (item.closed_at, item.closed_by) == (110.0, "Cy")
+    assert await store.close_action_item("inc1", "a1", "Dee", 111.0) == (item, False)
+    assert await store.close_action_item("other", "a2", "Dee", 111.0) == (None, False)
+    assert [i.id for i in await store.open_action_items()] == ["a2"]
+    kinds = [e.kind for e in await store.timeline("inc1")]
+    assert kinds.count("action_item_added") == 2 and kinds.count("action_item_closed") == 1
