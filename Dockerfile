@@ -25,6 +25,7 @@ COPY policy ./policy
 COPY exporter ./exporter
 COPY receiver ./receiver
 COPY simulator ./simulator
+# a plain install, no extra: `callwatch run` needs none (render and demo are for a workstation)
 RUN pip install --no-cache-dir . \
     && groupadd --system --gid 10001 callwatch \
     && useradd --system --uid 10001 --gid 10001 --home-dir /var/lib/callwatch --no-create-home \

@@ -17,6 +17,8 @@ lint: deps
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports
 
+# The test extra includes the demo and render extras (pyproject.toml), so one install serves
+# `make demo` and `make test`.
 deps: $(VENV)/.installed
 
 $(VENV)/.installed: pyproject.toml

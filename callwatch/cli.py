@@ -2,6 +2,8 @@
 
 Each command module has ``configure(parser)`` and ``main(args) -> int``; it is imported only
 when its command runs, so ``callwatch render`` never pays for aiohttp or the provider SDKs.
+A command needing a package of an extra that is not installed (pyproject.toml
+``[project.optional-dependencies]``) exits 1 with one line naming the extra to install.
 """
 
 from __future__ import annotations
@@ -33,6 +35,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "who is on call: from a running callwatch, or from a policy file (--policy)"),
 }
 
+# top-level module -> the extra that installs it (pyproject.toml [project.optional-dependencies])
+EXTRAS = {"grafana_foundation_sdk": "render", "rich": "demo", "aiosmtpd": "demo"}
+
 
 class _Version(argparse.Action):
     """``--version``: prints ``callwatch <version>`` and exits; the version is looked up only
@@ -50,7 +55,7 @@ class _Version(argparse.Action):
 def build_parser(argv: list[str]) -> argparse.ArgumentParser:
     """The parser for ``argv``: every command is listed, but only the chosen command's module
     is imported (for its options), so ``callwatch render`` never loads aiohttp or an SDK."""
-    chosen = next((arg for arg in argv if not arg.startswith("-")), None)
+    chosen = _chosen(argv)
     parser = argparse.ArgumentParser(prog="callwatch", description=__doc__.splitlines()[0])
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -64,15 +69,27 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    args = build_parser(argv).parse_args(argv)
-    module = importlib.import_module(args._module)
     try:
+        args = build_parser(argv).parse_args(argv)
+        module = importlib.import_module(args._module)
         return module.main(args)
     except PolicyError as exc:
-        print(f"callwatch {args._command}: invalid policy: {exc}", file=sys.stderr)
+        print(f"callwatch {_chosen(argv)}: invalid policy: {exc}", file=sys.stderr)
         return 2
+    except ModuleNotFoundError as exc:
+        extra = EXTRAS.get((exc.name or "").partition(".")[0])
+        if extra is None:
+            raise
+        print(f"callwatch {_chosen(argv)}: {exc.name} is not installed; it comes with the "
+              f"{extra!r} extra: pip install 'callwatch[{extra}]'", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
+
+
+def _chosen(argv: list[str]) -> str | None:
+    """The command ``argv`` names: its first word that is not an option."""
+    return next((arg for arg in argv if not arg.startswith("-")), None)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,8 @@ def setup_logging(level: str = "info") -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # One line (Twilio's SDK: about eleven, with the numbers called) per outgoing request
-    # otherwise: at a hundred pages a second that is most of the receiver's work.
-    for chatty in ("aiohttp.access", "httpx", "httpcore", "httpx2", "httpcore2", "twilio"):
+    # otherwise: at a hundred pages a second that is most of the receiver's work. The
+    # PostgreSQL store's pool says three per store call; its warnings (a failed connection) stay.
+    for chatty in ("aiohttp.access", "httpx", "httpcore", "httpx2", "httpcore2", "twilio",
+                   "psycopg.pool"):
         logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -64,6 +64,13 @@ def test_it_runs_as_a_numeric_non_root_user():
     assert user.split(":")[0] == "10001"   # the Kubernetes Deployment's runAsUser
 
 
+def test_the_image_installs_callwatch_without_an_extra():
+    """What the image runs needs no extra (tests/test_cli_imports.py); render and demo stay out."""
+    installs = [args for name, args in instructions() if name == "RUN" and "pip install" in args]
+    assert len(installs) == 1
+    assert re.search(r"pip install --no-cache-dir \.(\s|$)", installs[0]), installs[0]
+
+
 def test_the_data_directory_is_a_volume_the_user_owns_and_the_store_is_in_it():
     steps = instructions()
     volume = next(i for i, (name, _) in enumerate(steps) if name == "VOLUME")

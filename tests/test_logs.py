@@ -34,7 +34,8 @@ def logged(capsys):
 
 
 @pytest.mark.parametrize("name", ["twilio.async_http_client", "twilio.http_client", "httpx",
-                                  "httpx2", "httpcore2.connection", "aiohttp.access"])
+                                  "httpx2", "httpcore2.connection", "aiohttp.access",
+                                  "psycopg.pool"])
 def test_a_per_request_info_line_of_an_http_client_or_sdk_is_not_logged(logged, name):
     logged.start()
     logging.getLogger(name).info("-- BEGIN Twilio API Request -- To=+15005550001")

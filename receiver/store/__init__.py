@@ -3,7 +3,8 @@
 ``sqlite:///var/lib/callwatch/receiver.db`` is the absolute path /var/lib/...; ``sqlite:name.db``
 is relative to the working directory; ``?synchronous=FULL`` fsyncs every commit;
 ``?busy_timeout=MS`` bounds the wait for another process's lock (5000).
-PostgreSQL URLs go to psycopg unchanged, except ``pool_size=N`` which sizes the pool.
+PostgreSQL URLs go to psycopg unchanged, except ``pool_size=N``: the most connections its pool
+opens (5; it keeps one, and grows on demand).
 """
 
 from __future__ import annotations
