@@ -292,6 +292,24 @@ class Kubernetes:
     env: Mapping[str, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class StatusPage:
+    """Where the customer notice is published (the optional ``status_page`` section).
+
+    ``provider`` is ``statuspage`` (Atlassian Statuspage); the API key comes from
+    ``api_key_env`` (a variable name) or ``api_key_file`` (a path), never the policy.
+    ``components`` maps a telephony provider to the Statuspage component id it affects.
+    ``publish``: ``manual`` (a person publishes) or ``auto`` (P0/P1 published on opening).
+    """
+
+    provider: str
+    page_id: str
+    components: Mapping[str, str]
+    publish: str = "manual"
+    api_key_env: str | None = None
+    api_key_file: str | None = None
+
+
 SCHEDULE_PREFIX = "schedule:"   # a contact reference naming a schedule: "schedule:primary"
 
 
@@ -325,6 +343,7 @@ class Policy:
     traffic_absent: TrafficAbsent = field(default_factory=TrafficAbsent)
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     kubernetes: Kubernetes = field(default_factory=Kubernetes)
+    status_page: StatusPage | None = None   # where customer notices are published, if anywhere
     warnings: tuple[str, ...] = ()  # what loads but will not work as meant, one line each
     text: str = field(default="", repr=False)  # the file as read (the policy ConfigMap)
 

@@ -18,6 +18,7 @@ from simulator import (
     slack_clicks,
     sms,
     statuspage,
+    statuspage_manage,
     telnyx,
     twilio,
 )
@@ -52,6 +53,7 @@ def create_app(state: SimState, recorder: Recorder, faults: Faults,
     twilio.add_routes(app, state, voice)
     telnyx.add_routes(app, state, voice)
     statuspage.add_routes(app, state)
+    statuspage_manage.add_routes(app, state)
     slack.add_routes(app, state, slack_state if slack_state is not None else slack.SlackState())
     if clicks is not None:
         slack_clicks.add_routes(app, clicks)

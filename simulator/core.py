@@ -143,7 +143,7 @@ def service_for_path(path: str) -> str:
         return "twilio"
     if path.startswith("/v2/"):
         return "telnyx"
-    if path.startswith(("/twilio/api/", "/telnyx/api/")):
+    if path.startswith(("/twilio/api/", "/telnyx/api/", "/statuspage/")):
         return "statuspage"
     if path.startswith(("/api/", "/slack/")):  # /slack/response/{id}: Slack's response_url
         return "slack"
@@ -184,6 +184,10 @@ def _pagerduty_error(status: int) -> web.Response:
     return web.json_response(body, status=status)
 
 
+def _statuspage_error(status: int) -> web.Response:
+    return web.json_response({"error": _REASONS.get(status, "Error")}, status=status)
+
+
 def _plain_error(status: int) -> web.Response:
     return web.json_response({"error": "simulated_failure",
                               "detail": f"simulated {status} ({_REASONS.get(status, 'Error')})"},
@@ -196,7 +200,7 @@ _REASONS = {400: "Bad Request", 401: "Authenticate", 403: "Forbidden", 404: "Not
             503: "Service Unavailable", 504: "Gateway Timeout"}
 ERROR_BODIES: dict[str, Callable[[int], web.Response]] = {
     "twilio": _twilio_error, "telnyx": _telnyx_error, "slack": _slack_error,
-    "pagerduty": _pagerduty_error}
+    "pagerduty": _pagerduty_error, "statuspage": _statuspage_error}
 
 
 def error_response(service: str, status: int) -> web.Response:

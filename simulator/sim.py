@@ -83,6 +83,7 @@ class Simulator:
             twilio_auth_token=twilio_auth_token or secrets.token_hex(16),
             telnyx_api_key="KEY" + secrets.token_hex(24),
             slack_token="xoxb-sim-" + secrets.token_hex(12),
+            statuspage_api_key="sim-statuspage-" + secrets.token_hex(12),
             slack_signing_secret=slack_signing_secret or secrets.token_hex(16),
             pagerduty_routing_key=secrets.token_hex(16))
         self.recorder = Recorder(clock)
@@ -295,6 +296,9 @@ class Simulator:
             "SLACK_SIGNING_SECRET": self.slack_signing_secret,
             "STATUSPAGE_TWILIO_URL": f"{self.url}/twilio/api/v2/summary.json",
             "STATUSPAGE_TELNYX_URL": f"{self.url}/telnyx/api/v2/summary.json",
+            "STATUSPAGE_API_URL": f"{self.url}/statuspage/v1",
+            "STATUSPAGE_API_KEY": self.state.statuspage_api_key,
+            "STATUSPAGE_PAGE_ID": self.state.statuspage_page_id,
             "SMTP_HOST": self.host,
             "SMTP_PORT": str(self.smtp_port),
             "APP_WEBHOOK_TWILIO_URL": f"{self.url}/app/webhooks/twilio",

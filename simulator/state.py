@@ -91,6 +91,9 @@ class SimState:
     slack_token: str = "xoxb-simulator-slack-token"
     slack_signing_secret: str = "simulator-slack-signing-secret"  # signs button clicks
     pagerduty_routing_key: str = "R0UT1NGKEYSIMULATOR0000000000000"
+    statuspage_api_key: str = "simulator-statuspage-api-key"     # the manage API's OAuth key
+    statuspage_page_id: str = "simpage0001"                        # the one page it manages
+    statuspage_incidents: dict[str, dict] = field(default_factory=dict)  # id -> incident
     calls: dict[str, SimCall] = field(default_factory=dict)
     alerts: list[MonitorAlert] = field(default_factory=list)
     deliveries: list[WebhookDelivery] = field(default_factory=list)

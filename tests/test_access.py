@@ -39,6 +39,9 @@ SAMPLES: dict[tuple[str, str], tuple[str, object, int]] = {
     ("GET", "/incidents/{incident_id}/communications"):
         ("/incidents/{incident}/communications", None, 200),
     ("GET", "/incidents/{incident_id}/report"): ("/incidents/{incident}/report", None, 200),
+    # the shipped policy has no status_page section: the handler's own 409, past the check
+    ("POST", "/incidents/{incident_id}/status-page"):
+        ("/incidents/{incident}/status-page", {"by": "Ada"}, 409),
     ("POST", "/incidents/{incident_id}/ack"): ("/incidents/{incident}/ack", {"by": "Ada"}, 200),
     ("POST", "/incidents/{incident_id}/resolve"):
         ("/incidents/{incident}/resolve", {"by": "Ada"}, 200),

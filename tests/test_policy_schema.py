@@ -72,6 +72,10 @@ NOT_EXPRESSIBLE = {
     "invalid-schedule-start-not-a-date": "calendar validity (no 30 February) is not a pattern",
     "invalid-schedule-timezone": "which zones exist is the machine's time zone database",
     "invalid-schedule-unknown-participant": "cross-reference: a key under contacts",
+    "invalid-status-page-channel-name": "cross-reference: no name under channels is "
+                                        "status_page",
+    "invalid-status-page-no-key": "exactly one of two optional keys (api_key_env, "
+                                  "api_key_file): the reader's required keys are per mapping",
     "invalid-traffic-absent-seen-within": "compares two durations: seen_within longer than for",
     "invalid-unknown-timezone": "which zones exist is the machine's time zone database",
     "invalid-warning-above-critical": "compares two values, in the row's direction",

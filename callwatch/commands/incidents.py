@@ -1,4 +1,5 @@
-"""``callwatch incidents list|show|ack|resolve|declare``: the incident API from a terminal.
+"""``callwatch incidents list|show|ack|resolve|declare|publish``: the incident API from a
+terminal.
 
 Talks HTTP to a running callwatch: ``--url`` (default ``$CALLWATCH_URL``, else
 http://127.0.0.1:9120), bearer token from ``CALLWATCH_RECEIVER_TOKEN`` (or ``..._FILE``).
@@ -8,7 +9,10 @@ filtered by ``--state``, ``--priority``, ``--provider``, ``--alertname``, ``--si
 page. ``--all`` follows the pages to the end (``--limit`` per request, 1000 by default).
 ``show`` / ``ack`` / ``resolve`` / ``declare`` print the incident's JSON. A 4xx/5xx answer
 prints one line with the server's JSON error (``HTTP 409 conflict: incident ... was already
-acknowledged by ...``) and exits 1; an unreachable server also exits 1.
+acknowledged by ...``) and exits 1; an unreachable server also exits 1. ``publish ID``
+publishes the incident's customer notice on the status page (``--body-file F``: the text
+customers read instead of the rendered notice; ``-`` reads standard input) and prints the
+queued row's JSON.
 """
 
 from __future__ import annotations
@@ -61,6 +65,10 @@ def configure(parser: argparse.ArgumentParser) -> None:
         action = sub.add_parser(name, help=f"{verb} an incident")
         action.add_argument("id")
         action.add_argument("--by", required=True, help="who (recorded on the timeline)")
+    publish = sub.add_parser("publish", help="publish the customer notice on the status page")
+    publish.add_argument("id")
+    publish.add_argument("--body-file", help="the text customers read (- for stdin)")
+    publish.add_argument("--by", help="who (recorded with the notice)")
     declare = sub.add_parser("declare", help="declare an incident by hand (security: P0)")
     declare.add_argument("--summary", required=True)
     declare.add_argument("--priority", required=True, choices=PRIORITIES)
@@ -92,6 +100,10 @@ def run(client: Client, args: argparse.Namespace) -> str:
         return listed + (f"\nnext page: --before {body['next']}" if body.get("next") else "")
     if args.action == "show":
         return json.dumps(client.request("GET", f"/incidents/{quoted}"), indent=2)
+    if args.action == "publish":
+        fields = {"body": _read_body_file(args.body_file), "by": args.by}
+        return json.dumps(client.request("POST", f"/incidents/{quoted}/status-page",
+                                         {k: v for k, v in fields.items() if v}), indent=2)
     if args.action in ("ack", "resolve"):
         return json.dumps(client.request("POST", f"/incidents/{quoted}/{args.action}",
                                          {"by": args.by}), indent=2)
@@ -99,6 +111,19 @@ def run(client: Client, args: argparse.Namespace) -> str:
               "description": args.description, "provider": args.provider, "by": args.by}
     return json.dumps(client.request("POST", "/incidents",
                                      {k: v for k, v in fields.items() if v is not None}), indent=2)
+
+
+def _read_body_file(path: str | None) -> str | None:
+    """The text of ``--body-file`` (``-``: standard input); CliError when unreadable."""
+    if path is None:
+        return None
+    try:
+        if path == "-":
+            return sys.stdin.read()
+        with open(path, encoding="utf-8") as handle:
+            return handle.read()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"cannot read --body-file {path}: {exc}") from None
 
 
 def list_incidents(client: Client, args: argparse.Namespace) -> dict[str, Any]:

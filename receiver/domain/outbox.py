@@ -28,8 +28,8 @@ PERSONAL_TYPES = ("phone", "sms")   # paged person by person, each page answerab
 
 def due_at(policy: Policy, channel: str, now: float) -> float:
     """When a row on ``channel`` made at ``now`` is due: now, or a digest's next send time."""
-    spec = policy.channels[channel]
-    if spec.type != "digest":
+    spec = policy.channels.get(channel)   # None: the status page's rows (not a policy channel)
+    if spec is None or spec.type != "digest":
         return now
     return next_local_timestamp(now, str(spec.settings["send_at"]), str(spec.settings["timezone"]))
 
@@ -103,7 +103,10 @@ def fallback_copy(row: OutboxRow, policy: Policy, now: float, new_id: Callable[[
     """The copy of a failing ``row``, with its timeline event; None when there is nowhere
     further to go. A page to a person (a lane) goes to that person's next contact method, in
     the order the policy lists them; a page to a channel goes to the route's next fallback
-    channel and that channel's own recipients."""
+    channel and that channel's own recipients. A row on no policy channel (the status page's)
+    has no fallback: its words are for customers, not for the route."""
+    if row.channel not in policy.channels:
+        return None
     person = policy.contacts.get(row.lane) if row.lane else None
     if person is not None:
         target = next_method(policy, person, row.channel)

@@ -34,6 +34,7 @@ from receiver.http import (
     pagerduty,
     slack,
     sms,
+    status_page,
     voice,
 )
 
@@ -46,6 +47,7 @@ ROUTES = (
     web.post("/incidents/{incident_id}/resolve", actions.resolve),
     web.get("/incidents/{incident_id}/communications", communications.rendered),
     web.get("/incidents/{incident_id}/report", communications.report),
+    web.post("/incidents/{incident_id}/status-page", status_page.publish_notice),
     web.post("/incidents/{incident_id}/report/done", followup.report_done),
     web.get("/incidents/{incident_id}/actions", followup.list_items),
     web.post("/incidents/{incident_id}/actions", followup.add_item),

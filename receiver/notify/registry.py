@@ -14,7 +14,9 @@ Environment read (secrets also as ``NAME_FILE``): PAGERDUTY_ROUTING_KEY, PAGERDU
 PAGERDUTY_CA_FILE; SLACK_BOT_TOKEN, SLACK_BASE_URL; TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN,
 TWILIO_BASE_URL; TELNYX_API_KEY, TELNYX_CONNECTION_ID, TELNYX_BASE_URL; SMTP_PASSWORD,
 SMTP_CA_FILE, and SMTP_HOST / SMTP_PORT / SMTP_USERNAME overriding the email channel's
-settings; CALLWATCH_PUBLIC_URL and SLACK_SIGNING_SECRET say whether phone pages and Slack
+settings; STATUSPAGE_API_URL (default https://api.statuspage.io/v1) and the status page's
+API key (``status_page.api_key_env`` / ``api_key_file``, default STATUSPAGE_API_KEY);
+CALLWATCH_PUBLIC_URL and SLACK_SIGNING_SECRET say whether phone pages and Slack
 messages can be answered. A channel's ``*_env`` / ``*_file`` settings replace the default
 secret name.
 """
@@ -25,7 +27,8 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from policy.model import Channel, Policy
+from policy.model import Channel, Policy, StatusPage
+from policy.spec_status_page import CHANNEL as STATUS_PAGE_CHANNEL
 from receiver.notify.base import Notifier
 from receiver.notify.common import MissingSecret, UnconfiguredNotifier, channel_secret
 from receiver.notify.digest import DigestNotifier, DigestSettings
@@ -41,6 +44,8 @@ from receiver.notify.phone import (
 from receiver.notify.providers import TelnyxSettings, TwilioSettings
 from receiver.notify.slack import SlackNotifier, SlackSettings
 from receiver.notify.sms import SmsNotifier, SmsSettings, TelnyxTexter, Texter, TwilioTexter
+from receiver.notify.statuspage import DEFAULT_BASE_URL as STATUSPAGE_URL
+from receiver.notify.statuspage import StatuspageNotifier, StatuspageSettings
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,11 @@ TELNYX_DEFAULT_BASE_URL = "https://api.telnyx.com/v2"
 
 
 def build_notifiers(policy: Policy, environ: Mapping[str, str]) -> dict[str, Notifier]:
-    """``{channel name: Notifier}`` for every channel of ``policy``."""
+    """``{channel name: Notifier}`` for every channel of ``policy``, and for the status page
+    (channel ``status_page``) when the policy has one."""
     notifiers: dict[str, Notifier] = {}
+    if policy.status_page is not None:
+        notifiers[STATUS_PAGE_CHANNEL] = build_status_page(policy.status_page, environ)
     for name, channel in policy.channels.items():
         builder = _BUILDERS.get(channel.type)
         try:
@@ -61,6 +69,18 @@ def build_notifiers(policy: Policy, environ: Mapping[str, str]) -> dict[str, Not
                 "channel": name, "channel_type": channel.type, "problem": str(exc)})
             notifiers[name] = UnconfiguredNotifier(channel.type, str(exc))
     return notifiers
+
+
+def build_status_page(spec: StatusPage, environ: Mapping[str, str]) -> Notifier:
+    """The status page's notifier; an UnconfiguredNotifier when its API key is missing."""
+    settings = {"api_key_env": spec.api_key_env, "api_key_file": spec.api_key_file}
+    try:
+        key = channel_secret(settings, environ, "api_key", "STATUSPAGE_API_KEY")
+    except MissingSecret as exc:
+        log.warning("status page not configured", extra={"problem": str(exc)})
+        return UnconfiguredNotifier("statuspage", str(exc))
+    return StatuspageNotifier(StatuspageSettings(
+        key, spec.page_id, base_url=environ.get("STATUSPAGE_API_URL") or STATUSPAGE_URL))
 
 
 def build_pagerduty(channel: Channel, policy: Policy, environ: Mapping[str, str]) -> Notifier:

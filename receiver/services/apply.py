@@ -4,7 +4,9 @@ declared by hand (``declare_incident``); and the watchdog's heartbeat (``apply_h
 which changes no incident itself but ends the dead man's switch's.
 
 Every decision's changes pass through ``receiver.domain.followup.with_followup``: a P0-P2
-incident resolved gets its report and post-mortem reminders, a reopened one loses them.
+incident resolved gets its report and post-mortem reminders, a reopened one loses them; and
+through ``receiver.services.status_page.with_status_page``: the customer notice published,
+updated and resolved on the status page (auto-publish, acknowledge, resolve).
 
 After a commit, and only then: response times are recorded (MTTA, MTTR) and the dispatcher and
 the escalation worker are woken for the new rows and timers. Every function raises StoreError
@@ -23,6 +25,7 @@ from receiver.domain.ids import new_id
 from receiver.domain.incidents import Context, decide
 from receiver.domain.model import Changes, EventKind, Incident
 from receiver.services.state import ReceiverState
+from receiver.services.status_page import with_status_page
 from receiver.store.base import StoreError
 
 
@@ -33,7 +36,8 @@ async def apply_delivery(state: ReceiverState, group: AlertGroup) -> Changes | N
                   public_url=state.config.public_url)
     changes = await state.opened_store().apply_group(
         key, group.incident_key, ctx.now,
-        lambda snapshot: with_followup(decide(group, snapshot, ctx), new_id))
+        with_status_page(state, lambda snapshot: with_followup(decide(group, snapshot, ctx),
+                                                               new_id)))
     if changes is not None:
         _committed(state, changes)
     return changes
@@ -59,7 +63,8 @@ async def apply_action(state: ReceiverState, incident_id: str,
         outcomes.append(decide(snapshot, ctx))
         return with_followup(outcomes[-1].changes, ctx.new_id)
 
-    changes = await state.opened_store().apply_incident(incident_id, ctx.now, run)
+    changes = await state.opened_store().apply_incident(incident_id, ctx.now,
+                                                         with_status_page(state, run))
     if changes is None:
         return None
     outcome = outcomes[-1]
@@ -81,7 +86,7 @@ async def declare_incident(state: ReceiverState, ctx: ActionContext, *, summary:
         return outcomes[-1].changes
 
     key = MANUAL_PREFIX + incident_id
-    await state.opened_store().apply_group(key, key, ctx.now, run)
+    await state.opened_store().apply_group(key, key, ctx.now, with_status_page(state, run))
     outcome = outcomes[-1]
     _committed(state, outcome.changes)
     assert outcome.incident is not None

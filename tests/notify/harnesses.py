@@ -25,6 +25,7 @@ from receiver.notify.phone import (
 )
 from receiver.notify.providers import TelnyxSettings, TwilioSettings
 from receiver.notify.slack import SlackNotifier, SlackSettings
+from receiver.notify.statuspage import StatuspageNotifier, StatuspageSettings
 from tests.notify.standins import SmtpSink
 
 TIMEOUT = 1.5   # far side that never answers: how long each notifier waits (not less: a loaded
@@ -144,6 +145,24 @@ class TelnyxHarness(HttpHarness):
         return PhoneNotifier(PhoneSettings("+15005550006"), [dialer])
 
 
+class StatuspageHarness(HttpHarness):
+    name = service = "statuspage"
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self.vars["STATUSPAGE_API_KEY"],)
+
+    def build(self, spec: tuple) -> StatuspageNotifier:
+        base = self.base_for(spec, self.vars["STATUSPAGE_API_URL"].removesuffix("/statuspage/v1"))
+        return StatuspageNotifier(StatuspageSettings(
+            self.secrets[0], self.vars["STATUSPAGE_PAGE_ID"], base_url=f"{base}/statuspage/v1",
+            timeout=TIMEOUT))
+
+    def note(self) -> Notification:
+        return notification(self.name, details={"status": "investigating", "impact": "major",
+                                                "components": "cmp-telnyx"})
+
+
 class EmailHarness:
     """A real aiosmtpd server with STARTTLS and a login; ``digest`` sends through the same code."""
 
@@ -190,4 +209,4 @@ class DigestHarness(EmailHarness):
 
 
 HARNESSES = {h.name: h for h in (PagerDutyHarness, SlackHarness, TwilioHarness, TelnyxHarness,
-                                 EmailHarness, DigestHarness)}
+                                 StatuspageHarness, EmailHarness, DigestHarness)}

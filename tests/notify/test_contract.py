@@ -17,7 +17,7 @@ from receiver.notify.common import REASONS
 from tests.notify.conftest import free_port
 from tests.notify.harnesses import HARNESSES, Env
 
-HTTP = ("pagerduty", "slack", "phone via twilio", "phone via telnyx")
+HTTP = ("pagerduty", "slack", "phone via twilio", "phone via telnyx", "statuspage")
 SMTP = ("email", "digest")
 
 def rows() -> list:
