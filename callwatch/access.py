@@ -17,7 +17,10 @@ The exemptions, each for a caller that cannot hold the token:
   itself (``callwatch.signatures``, ``receiver/http/callbacks.py``, PagerDuty's and Slack's);
 - ``feed``: the calendar feed: the API's credentials, or ``?key=`` the feed key of that
   schedule and ``?contact=`` (``callwatch.credentials.feed_key``), for calendar apps that
-  cannot send a header.
+  cannot send a header;
+- ``console``: the incident console's pages (``/ui/*``), for browsers, which hold a session
+  cookie instead: the console checks it, and every form's CSRF token, itself
+  (``receiver/http/ui``); its sign-in form and its stylesheet and script answer anyone.
 
 A refusal is 401 ``unauthorized`` in the one JSON error shape, naming what was missing or
 wrong (never echoing what was sent), with ``WWW-Authenticate``. Components call
@@ -50,6 +53,7 @@ class Exempt(StrEnum):
     METRICS = "metrics"
     SIGNED = "signed"
     FEED = "feed"
+    CONSOLE = "console"
 
 
 # (method, route path as aiohttp spells it) -> (how it is let in, who calls it). HEAD is GET.
@@ -68,6 +72,19 @@ EXEMPT: dict[tuple[str, str], tuple[Exempt, str]] = {
     ("POST", "/sms/telnyx"): (Exempt.SIGNED, "Telnyx: a text reply"),
     ("POST", "/slack/interactions"): (Exempt.SIGNED, "Slack: a button clicked"),
     ("GET", "/oncall/{schedule}.ics"): (Exempt.FEED, "calendar apps subscribing to a feed"),
+    ("GET", "/ui/login"): (Exempt.CONSOLE, "browsers: the console's sign-in form"),
+    ("POST", "/ui/login"): (Exempt.CONSOLE, "browsers: signing in with the token"),
+    ("POST", "/ui/logout"): (Exempt.CONSOLE, "browsers: signing out (session, CSRF)"),
+    ("GET", "/ui/"): (Exempt.CONSOLE, "browsers: the incident list (session)"),
+    ("GET", "/ui/fragments/incidents"): (Exempt.CONSOLE, "the list refreshing (session)"),
+    ("GET", "/ui/incidents/{incident_id}"): (Exempt.CONSOLE, "browsers: one incident (session)"),
+    ("POST", "/ui/incidents/{incident_id}/ack"): (Exempt.CONSOLE, "the Acknowledge button"),
+    ("POST", "/ui/incidents/{incident_id}/resolve"): (Exempt.CONSOLE, "the Resolve button"),
+    ("POST", "/ui/incidents/{incident_id}/escalate"): (Exempt.CONSOLE, "the Escalate button"),
+    ("POST", "/ui/incidents/{incident_id}/notes"): (Exempt.CONSOLE, "the Add note button"),
+    ("GET", "/ui/oncall"): (Exempt.CONSOLE, "browsers: who is on call (session)"),
+    ("GET", "/ui/trends"): (Exempt.CONSOLE, "browsers: the trends (session)"),
+    ("GET", "/ui/static/{name}"): (Exempt.CONSOLE, "browsers: the console's CSS and script"),
 }
 
 
@@ -110,7 +127,8 @@ async def check_access(request: web.Request, handler):
     access = request.app.get(ACCESS) or AccessConfig()
     kind = exemption(request)
     header = request.headers.get(hdrs.AUTHORIZATION)
-    if kind in (Exempt.OPEN, Exempt.SIGNED) or authorized(header, access.credentials):
+    if kind in (Exempt.OPEN, Exempt.SIGNED, Exempt.CONSOLE) \
+            or authorized(header, access.credentials):
         return await handler(request)
     if kind is Exempt.METRICS and (access.metrics_token is None
                                    or _bearer(header, access.metrics_token)):

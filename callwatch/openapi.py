@@ -23,6 +23,7 @@ import yaml
 from aiohttp import hdrs, web
 
 PATH = "/openapi.json"
+CONSOLE = "/ui/"        # the incident console (receiver/http/ui, docs/console.md)
 METHODS = ("get", "put", "post", "delete", "patch", "options", "trace")
 
 
@@ -34,10 +35,12 @@ def spec() -> dict[str, Any]:
 
 def operations(app: web.Application) -> set[tuple[str, str]]:
     """(METHOD, path) of every route ``app`` mounts; HEAD, which aiohttp adds beside each
-    GET, left out."""
+    GET, left out, and so are the incident console's pages (``CONSOLE``): HTML for browsers
+    signed in with a session cookie, not the API."""
     found = set()
     for route in app.router.routes():
-        if route.method not in (hdrs.METH_HEAD, hdrs.METH_ANY) and route.resource is not None:
+        if route.method not in (hdrs.METH_HEAD, hdrs.METH_ANY) and route.resource is not None \
+                and not route.resource.canonical.startswith(CONSOLE):
             found.add((route.method, route.resource.canonical))
     return found
 

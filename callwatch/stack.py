@@ -23,6 +23,8 @@ BINARIES = {
     "alertmanager": ("ALERTMANAGER_BIN", ("prometheus-alertmanager", "alertmanager"),
                      "prometheus-alertmanager"),
     "amtool": ("AMTOOL_BIN", ("amtool",), "prometheus-alertmanager"),
+    # only the tests run it: the console's browser test (tests/receiver/test_console_browser.py)
+    "chromium": ("CHROMIUM_BIN", ("chromium",), "chromium"),
 }
 
 

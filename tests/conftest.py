@@ -56,6 +56,12 @@ def alertmanager_bin() -> str:
 
 
 @pytest.fixture(scope="session")
+def chromium_bin() -> str:
+    """Debian's chromium, for the console's browser test (scripts/ensure-tools installs it)."""
+    return find_binary("chromium")
+
+
+@pytest.fixture(scope="session")
 def policy():
     from policy import load_policy
 

@@ -19,6 +19,8 @@ Each ``decide_*`` function gets the store's ``GroupSnapshot`` and an ``ActionCon
 - escalate now (a triggered incident): a timeline event ``escalation_requested`` naming the
   level (``receiver.domain.escalation.next_level``) and a fresh ``escalation`` timer due now,
   so the worker pages that level at once.
+- note (an incident in any state, resolved ones too: a post-incident remark is a note): a
+  timeline event ``note`` with the text; nothing else changes, nobody is told.
 
 ``ctx.via`` says where a person acted (``phone``, ``slack``...); it is recorded on the event.
 """
@@ -159,6 +161,14 @@ def decide_escalate_now(snapshot: GroupSnapshot, ctx: ActionContext, *,
     timer = Timer(ctx.new_id(), current.id, TIMER_KIND, ctx.now, {})
     return Outcome(Changes(incident=current, events=[event], timers=[timer],
                            cancel_timers=(TIMER_KIND,)), incident=current)
+
+
+def decide_note(snapshot: GroupSnapshot, ctx: ActionContext, *, text: str) -> Outcome:
+    """Put ``text`` on the incident's timeline as ``ctx.actor``'s note; never a conflict."""
+    current = snapshot.incident
+    assert current is not None
+    event = Event(current.id, ctx.now, EventKind.NOTE, ctx.actor, _with_via({"text": text}, ctx))
+    return Outcome(Changes(events=[event]), incident=current)
 
 
 def _with_via(detail: dict, ctx: ActionContext) -> dict:

@@ -69,6 +69,7 @@ class EventKind(StrEnum):
     REPORT_DONE = "report_done"                     # the post-incident report is written
     ACTION_ITEM_ADDED = "action_item_added"         # a post-incident action item, recorded
     ACTION_ITEM_CLOSED = "action_item_closed"
+    NOTE = "note"                                   # a person wrote on the timeline
 
 
 INCIDENT_STATES = tuple(IncidentState)

@@ -26,7 +26,7 @@ from callwatch.web import ApiError
 from receiver.domain import messages, render
 from receiver.domain.communications import TemplateError
 from receiver.domain.context import incident_context
-from receiver.domain.model import Incident, MessageKind, OutboxRow
+from receiver.domain.model import Event, Incident, MessageKind, OutboxRow
 from receiver.domain.priority import leading_alert
 from receiver.http.common import RECEIVER, store_errors
 from receiver.services.dispatcher import words_for
@@ -79,33 +79,45 @@ def _spoken(state: ReceiverState, incident: Incident) -> str:
         return render.spoken_page(state.comms, payload, state.policy, MessageKind.TRIGGER)
 
 
-def _render(request: web.Request, name: str, context: dict) -> str:
+def _render(state: ReceiverState, name: str, context: dict) -> str:
     with template_errors():
-        return request.app[RECEIVER].comms.render(name, **context)
+        return state.comms.render(name, **context)
+
+
+async def communications(state: ReceiverState, incident: Incident, timeline: list[Event],
+                         rows: list[OutboxRow]) -> dict:
+    """The body of ``/communications`` (module docstring) for a loaded incident, its timeline
+    and outbox rows; the console shows the same drafts."""
+    now = state.clock()
+    vendor = await vendor_context(incident, state.policy, state.config, state.http, now=now)
+    context = incident_context(incident, timeline, state.policy, state.config.public_url,
+                               vendor=vendor, now=now)
+    return {
+        "internal_notice": _render(state, "internal_notice", context),
+        "internal_notice_html": _render(state, "internal_notice_html", context),
+        "customer_notice": _render(state, "customer_notice", context)
+        if incident.priority in CUSTOMER_PRIORITIES else None,
+        "vendor_email": _render(state, "vendor_email", context) if vendor else None,
+        "voice_script": _spoken(state, incident),
+        "pages": [_page(state, row) for row in rows],
+    }
+
+
+def report_text(state: ReceiverState, incident: Incident, timeline: list[Event]) -> str:
+    """The post-incident report (Markdown) of ``/report`` and the console."""
+    context = incident_context(incident, timeline, state.policy, state.config.public_url,
+                               now=state.clock())
+    return _render(state, "post_incident_report", context)
 
 
 async def rendered(request: web.Request) -> web.Response:
     state, incident, timeline = await _load(request)
     with store_errors():
         rows = await state.opened_store().outbox_for(incident.id)
-    now = state.clock()
-    vendor = await vendor_context(incident, state.policy, state.config, state.http, now=now)
-    context = incident_context(incident, timeline, state.policy, state.config.public_url,
-                               vendor=vendor, now=now)
-    return web.json_response({
-        "internal_notice": _render(request, "internal_notice", context),
-        "internal_notice_html": _render(request, "internal_notice_html", context),
-        "customer_notice": _render(request, "customer_notice", context)
-        if incident.priority in CUSTOMER_PRIORITIES else None,
-        "vendor_email": _render(request, "vendor_email", context) if vendor else None,
-        "voice_script": _spoken(state, incident),
-        "pages": [_page(state, row) for row in rows],
-    })
+    return web.json_response(await communications(state, incident, timeline, rows))
 
 
 async def report(request: web.Request) -> web.Response:
     state, incident, timeline = await _load(request)
-    context = incident_context(incident, timeline, state.policy, state.config.public_url,
-                               now=state.clock())
-    return web.Response(text=_render(request, "post_incident_report", context),
+    return web.Response(text=report_text(state, incident, timeline),
                         content_type="text/markdown", charset="utf-8")

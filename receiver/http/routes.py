@@ -11,11 +11,14 @@ exempt routes there (``callwatch.access.EXEMPT``) lets it in otherwise:
   signatures;
 - feed key: the calendar feed ``/oncall/{schedule}.ics``, which also takes ``?key=``, the
   HMAC of schedule and contact under the token (``callwatch.credentials.feed_key``), since a
-  calendar app cannot send a header.
+  calendar app cannot send a header;
+- console: the incident console's pages (``/ui/*``, ``receiver.http.ui``), which check their
+  own session cookie and CSRF tokens, given by signing in with the token.
 
 Everything else (``/alerts``, the incident reads and actions, ``/incidents/{id}/
-communications`` and ``/report``, ``/alerting/*``, ``/oncall`` and its shifts) needs the
-credentials. A refused ``POST /alerts`` is counted (``alerts.count_refused``).
+communications``, ``/report`` and ``/notes``, ``/reports/*``, ``/alerting/*``, ``/oncall`` and
+its shifts) needs the credentials. A refused ``POST /alerts`` is counted
+(``alerts.count_refused``).
 """
 
 from __future__ import annotations
@@ -30,13 +33,18 @@ from receiver.http import (
     communications,
     followup,
     incidents,
+    notes,
     oncall,
     pagerduty,
+    reports,
     slack,
     sms,
     status_page,
     voice,
 )
+from receiver.http.ui import incident as console_incident
+from receiver.http.ui import page as console_page
+from receiver.http.ui import pages as console
 
 ROUTES = (
     web.post(alerts.ALERTS_PATH, alerts.post_alerts),
@@ -47,6 +55,8 @@ ROUTES = (
     web.post("/incidents/{incident_id}/resolve", actions.resolve),
     web.get("/incidents/{incident_id}/communications", communications.rendered),
     web.get("/incidents/{incident_id}/report", communications.report),
+    web.post("/incidents/{incident_id}/notes", notes.add_note),
+    web.get("/reports/trends", reports.trends),
     web.post("/incidents/{incident_id}/status-page", status_page.publish_notice),
     web.post("/incidents/{incident_id}/report/done", followup.report_done),
     web.get("/incidents/{incident_id}/actions", followup.list_items),
@@ -64,6 +74,20 @@ ROUTES = (
     web.post("/slack/interactions", slack.interactions),
     web.post("/sms/twilio", sms.twilio_sms),
     web.post("/sms/telnyx", sms.telnyx_sms),
+    # the incident console (receiver/http/ui): HTML for browsers, its own session cookie
+    web.get("/ui/login", console.login_form),
+    web.post("/ui/login", console.login),
+    web.post("/ui/logout", console.logout),
+    web.get("/ui/", console.incidents),
+    web.get("/ui/fragments/incidents", console.incident_rows),
+    web.get("/ui/incidents/{incident_id}", console_incident.incident_page),
+    web.post("/ui/incidents/{incident_id}/ack", console_incident.acknowledge),
+    web.post("/ui/incidents/{incident_id}/resolve", console_incident.resolve),
+    web.post("/ui/incidents/{incident_id}/escalate", console_incident.escalate),
+    web.post("/ui/incidents/{incident_id}/notes", console_incident.add_note),
+    web.get("/ui/oncall", console.oncall),
+    web.get("/ui/trends", console.trends),
+    web.get("/ui/static/{name}", console_page.static_file),
 )
 
 

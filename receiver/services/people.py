@@ -1,6 +1,7 @@
 """A person acting on an incident from where they were paged: a key on a call, a Slack button,
-an SMS reply. ``act`` runs the action as that person (``actor``, ``via``) in one store
-transaction and says what it did; the caller turns that into the words the person gets back.
+an SMS reply, the console. ``act`` runs the action as that person (``actor``, ``via``) in one
+store transaction and says what it did; the caller turns that into the words the person gets
+back. ``note`` puts a person's note on the timeline (the console, ``POST /incidents/{id}/notes``).
 ``text_reply`` does it for a text message: the sender's number names the contact, the message
 ``ACK <code>`` or ``RES <code>`` the action and the incident.
 """
@@ -16,6 +17,7 @@ from receiver.domain.actions import (
     ActionContext,
     decide_acknowledge,
     decide_escalate_now,
+    decide_note,
     decide_resolve,
 )
 from receiver.domain.escalation import (
@@ -25,7 +27,7 @@ from receiver.domain.escalation import (
     requested_levels,
 )
 from receiver.domain.ids import new_id
-from receiver.domain.model import Incident, IncidentState
+from receiver.domain.model import Event, Incident, IncidentState
 from receiver.domain.pages import conflict_reply, incident_code
 from receiver.domain.pages import text_reply as parse_reply
 from receiver.services.apply import apply_action, resolver_of
@@ -63,6 +65,16 @@ async def act(state: ReceiverState, incident_id: str, action: str, actor: str,
     if outcome.conflict is not None:
         return await _conflict(state, outcome.incident)
     return Acted("acknowledged" if action == "acknowledge" else "resolved", outcome.incident)
+
+
+async def note(state: ReceiverState, incident_id: str, text: str, actor: str,
+               via: str = "") -> Event | None:
+    """Put ``actor``'s note ``text`` on ``incident_id``'s timeline (one transaction); the event
+    written, or None for an unknown incident."""
+    ctx = ActionContext(policy=state.policy, now=state.clock(), new_id=new_id, actor=actor,
+                        public_url=state.config.public_url, via=via)
+    outcome = await apply_action(state, incident_id, partial(decide_note, text=text), ctx)
+    return None if outcome is None else outcome.changes.events[0]
 
 
 async def _escalate(state: ReceiverState, incident_id: str, ctx: ActionContext) -> Acted:
