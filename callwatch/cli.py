@@ -31,6 +31,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                  "run the receiver alone: Alertmanager webhook, incidents, notifications"),
     "incidents": ("callwatch.commands.incidents",
                   "list, show, acknowledge, resolve or declare incidents on a running callwatch"),
+    "report": ("callwatch.commands.report",
+               "the monthly review (Markdown, HTML or JSON) from a running callwatch"),
     "oncall": ("callwatch.commands.oncall",
                "who is on call: from a running callwatch, or from a policy file (--policy)"),
 }

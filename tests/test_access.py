@@ -56,6 +56,7 @@ SAMPLES: dict[tuple[str, str], tuple[str, object, int]] = {
     ("GET", "/incidents/{incident_id}/actions"): ("/incidents/{incident}/actions", None, 200),
     ("POST", "/incidents/{incident_id}/actions/{action_id}/close"):
         ("/incidents/{incident}/actions/none/close", {"by": "Ada"}, 404),
+    ("GET", "/reports/monthly"): ("/reports/monthly?month=2026-11", None, 200),
     ("GET", "/oncall"): ("/oncall", None, 200),
     ("GET", "/oncall/{schedule}/shifts"): ("/oncall/primary/shifts", None, 200),
     ("GET", "/alerting/health"): ("/alerting/health", None, 200),

@@ -185,3 +185,13 @@ class Store(Protocol):
 
     async def open_action_items(self) -> list[ActionItem]:
         """Every open action item, earliest due first."""
+
+    async def events_of_opened(self, since: float, until: float,
+                               kinds: tuple[str, ...]) -> list[Event]:
+        """The timeline events of ``kinds`` of every incident opened in [since, until),
+        oldest first (the monthly review's SLA breaches and flaps)."""
+
+    async def outbox_counts(self, since: float, until: float
+                            ) -> list[tuple[str | None, str, str, int]]:
+        """(incident_id or None, channel, state, rows) for the outbox rows created in
+        [since, until) (the monthly review's pages)."""

@@ -17,6 +17,7 @@ from receiver.store.ops import (
     incidents,
     outbox,
     pages,
+    reviews,
     sql,
     timers,
     transactions,
@@ -150,3 +151,10 @@ class StoreMethods:
 
     async def open_action_items(self) -> list[ActionItem]:
         return await self._run(action_items.open_action_items())
+
+    async def events_of_opened(self, since: float, until: float,
+                               kinds: tuple[str, ...]) -> list[Event]:
+        return await self._run(reviews.events_of_opened(since, until, kinds))
+
+    async def outbox_counts(self, since: float, until: float):
+        return await self._run(reviews.outbox_counts(since, until))

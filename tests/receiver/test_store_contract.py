@@ -564,3 +564,22 @@ async def test_action_items_are_added_with_their_event_listed_and_closed_once(st
     assert [i.id for i in await store.open_action_items()] == ["a2"]
     kinds = [e.kind for e in await store.timeline("inc1")]
     assert kinds.count("action_item_added") == 2 and kinds.count("action_item_closed") == 1
+
+
+async def test_the_review_reads_a_windows_events_by_kind_and_counts_its_outbox_rows(store):
+    await store.apply_group("k1", "g1", 100.0, opening(incident(at=100.0), row("r1"),
+                                                        row("r2", channel="email", batch="b2")))
+    late = incident(id="inc2", group="g2", at=500.0)
+    await store.apply_group("k2", "g2", 500.0, opening(late, row("r3", inc="inc2", batch="b3")))
+    await store.apply_incident("inc1", 120.0, lambda snap: Changes(events=[
+        Event("inc1", 120.0, "reopened", "alertmanager"),
+        Event("inc1", 130.0, "sla_breached", "escalation", {"key": "sla"})]))
+    found = await store.events_of_opened(0.0, 200.0, ("sla_breached", "reopened"))
+    assert [(e.incident_id, e.kind, e.detail) for e in found] == [
+        ("inc1", "reopened", {}), ("inc1", "sla_breached", {"key": "sla"})]
+    assert await store.events_of_opened(200.0, 600.0, ("reopened",)) == []
+    assert "r1" in [r.id for r in await store.claim_outbox("w1", 1000.0, 30, 10)]
+    assert await store.finish_outbox("r1", "w1", 1000.0, Finish("failed", attempt("r1")))
+    assert await store.outbox_counts(0.0, 200.0) == [("inc1", "email", "pending", 1),
+                                                     ("inc1", "slack", "failed", 1)]
+    assert await store.outbox_counts(200.0, 600.0) == [("inc2", "slack", "pending", 1)]
