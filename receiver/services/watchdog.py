@@ -17,6 +17,7 @@ import time
 from collections.abc import Callable
 
 from policy import Policy
+from receiver.domain.followup import with_followup
 from receiver.domain.ids import new_id
 from receiver.domain.incidents import Context, decide
 from receiver.domain.model import Changes
@@ -97,7 +98,8 @@ class WatchdogWorker:
         ctx = Context(policy=self.policy, now=now, new_id=new_id, batch=verdict.key,
                       public_url=self.public_url)
         changes = await self.store.apply_group(verdict.key, GROUP_KEY, now,
-                                               lambda snapshot: decide(group, snapshot, ctx))
+                                               lambda snapshot: with_followup(
+                                                   decide(group, snapshot, ctx), new_id))
         self._applied = verdict.key
         if changes is None:
             return None

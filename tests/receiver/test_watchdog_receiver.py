@@ -123,6 +123,10 @@ async def test_a_silent_pipeline_pages_the_p1_route_once_and_resolves_when_the_h
     await eventually(lambda: "slack" in sent(recorders, "resolve"))
     metrics = await (await client.get("/metrics")).text()
     assert sample(metrics, "callwatch_incident_resolve_seconds_count", priority="P1") == 1
+    # a P1 like any other: its report and post-mortem reminders are scheduled
+    timers = await client.app[RECEIVER].store.timers_for(incident["id"])
+    assert sorted(t.payload["reminder"] for t in timers if t.kind == "followup") == [
+        "incident_report", "post_mortem"]
 
 
 async def test_a_receiver_that_never_hears_a_heartbeat_pages_missing_after_its_start_up(
