@@ -310,6 +310,26 @@ class StatusPage:
     api_key_file: str | None = None
 
 
+@dataclass(frozen=True)
+class Failover:
+    """The team's own failover webhook (``remediation.failover``): callwatch asks, the team's
+    application moves its calls. The HMAC secret comes from ``secret_env`` (a variable name)
+    or ``secret_file`` (a path), never the policy. ``requires_approval``: a second person must
+    approve before the webhook is called."""
+
+    webhook: str
+    requires_approval: bool = True
+    secret_env: str | None = None
+    secret_file: str | None = None
+
+
+@dataclass(frozen=True)
+class Remediation:
+    """Actions callwatch may take on an incident (the optional ``remediation`` section)."""
+
+    failover: Failover | None = None
+
+
 SCHEDULE_PREFIX = "schedule:"   # a contact reference naming a schedule: "schedule:primary"
 
 
@@ -344,6 +364,7 @@ class Policy:
     schedules: Mapping[str, Schedule] = field(default_factory=dict)
     kubernetes: Kubernetes = field(default_factory=Kubernetes)
     status_page: StatusPage | None = None   # where customer notices are published, if anywhere
+    remediation: Remediation = field(default_factory=Remediation)  # failover webhook
     warnings: tuple[str, ...] = ()  # what loads but will not work as meant, one line each
     text: str = field(default="", repr=False)  # the file as read (the policy ConfigMap)
 

@@ -35,6 +35,7 @@ from policy.spec_people import (
 )
 from policy.spec_schedules import read_schedules
 from policy.spec_self import read_self_monitoring, read_traffic_absent, read_watchdog
+from policy.spec_remediation import read_remediation
 from policy.spec_status_page import read_status_page
 
 VERSION = "policy/v1"
@@ -47,7 +48,7 @@ _TOP_REQUIRED = (
 )
 _TOP_OPTIONAL = ("priority_overrides", "severity_default", "vendors", "templates", "exporter",
                  "self_monitoring", "watchdog", "traffic_absent", "schedules", "kubernetes",
-                 "status_page")
+                 "status_page", "remediation")
 
 
 def read_policy(root: Node) -> Policy:
@@ -96,6 +97,7 @@ def read_policy(root: Node) -> Policy:
         traffic_absent=read_traffic_absent(root.child("traffic_absent")),
         kubernetes=read_kubernetes(root.child("kubernetes"), channels),
         status_page=read_status_page(root.child("status_page"), providers, channels),
+        remediation=read_remediation(root.child("remediation")),
         warnings=contact_warnings(root.child("contacts")),
     )
 

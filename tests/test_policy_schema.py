@@ -63,6 +63,8 @@ NOT_EXPRESSIBLE = {
                              "two values (editors flag duplicate keys themselves)",
     "invalid-escalation-unknown-contact": "cross-reference: a key under contacts",
     "invalid-escalation-unknown-schedule": "cross-reference: a name under schedules",
+    "invalid-failover-no-secret": "exactly one of two optional keys (secret_env, secret_file): "
+                                  "the reader's required keys are per mapping",
     "invalid-route-unknown-channel": "cross-reference: a name under channels",
     "invalid-schedule-duplicate-layer": "one field unique across list items (uniqueItems "
                                         "compares whole items)",
@@ -129,6 +131,9 @@ def _every_key(doc: dict) -> None:
     kubernetes.setdefault("labels", {}).update({"team": "voice", "example.com/tier": ""})
     kubernetes.setdefault("env", {}).update({"CALLWATCH_LOG_LEVEL": ""})
     doc["kubernetes"] = kubernetes
+    doc["remediation"] = {"failover": {
+        "webhook": "https://calls.example.com/callwatch/failover",
+        "secret_file": "/run/secrets/failover_secret", "requires_approval": False}}
 
 
 def _nothing_optional(doc: dict) -> None:
