@@ -33,6 +33,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
                   "list, show, acknowledge, resolve or declare incidents on a running callwatch"),
     "report": ("callwatch.commands.report",
                "the monthly review (Markdown, HTML or JSON) from a running callwatch"),
+    "drill": ("callwatch.commands.drill",
+              "fire a synthetic drill alert through Alertmanager and time the response"),
     "oncall": ("callwatch.commands.oncall",
                "who is on call: from a running callwatch, or from a policy file (--policy)"),
 }

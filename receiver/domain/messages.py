@@ -21,19 +21,21 @@ CONTACT_FIELDS = {"slack": "slack", "phone": "phone", "sms": "phone", "email": "
 
 def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary: str,
             provider: str | None, alert: Mapping[str, Any] | None, policy: Policy, now: float,
-            public_url: str = "", note: str = "", counts: Mapping[str, int] | None = None
-            ) -> dict[str, Any]:
+            public_url: str = "", note: str = "", counts: Mapping[str, int] | None = None,
+            drill: bool = False) -> dict[str, Any]:
     """The stored facts of one message on ``channel`` about one incident: the payload of an
     outbox row, which ``receiver.domain.render`` turns into words when it is sent.
 
     ``alert`` is the incident's leading alert (labels, annotations) or None; ``note`` says what
     changed (e.g. "priority raised from P2 to P1"); ``counts`` the firing/resolved alerts;
-    ``now`` the instant whose on-call people a channel without its own ``to`` addresses.
+    ``now`` the instant whose on-call people a channel without its own ``to`` addresses;
+    ``drill``: the incident is a drill, the payload says so (``"drill": true``) and every page
+    rendered from it starts with "DRILL: " (``receiver.domain.render``).
     """
     labels = dict((alert or {}).get("labels", {}))
     annotations = dict((alert or {}).get("annotations", {}))
     value = annotations.get("value") or annotations.get("description", "")
-    return {
+    payload: dict[str, Any] = {
         "incident_id": incident_id, "channel": channel, "kind": kind, "priority": priority,
         "summary": summary, "provider": provider,
         "recipients": list(recipients_for(policy, channel, now)), "dedup_key": incident_id,
@@ -44,6 +46,9 @@ def compose(*, incident_id: str, kind: str, channel: str, priority: str, summary
             "value": value, "description": annotations.get("description", ""),
             "note": note}.items() if v},
     }
+    if drill:
+        payload["drill"] = True
+    return payload
 
 
 def recipients_for(policy: Policy, channel: str, now: float) -> tuple[str, ...]:

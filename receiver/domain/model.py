@@ -96,6 +96,12 @@ class Incident:
     alerts: list[dict[str, Any]] = field(default_factory=list)  # the latest alerts, as received
     updated_at: float = 0.0
 
+    @property
+    def drill(self) -> bool:
+        """A drill (``callwatch drill``: its alerts carry ``drill="true"``): paged like the real
+        thing, kept out of MTTA/MTTR."""
+        return self.labels.get("drill") == "true"
+
 
 @dataclass(frozen=True)
 class Event:

@@ -83,7 +83,7 @@ def window(month: Month) -> tuple[float, float]:
 
 
 def is_drill(incident: Incident) -> bool:
-    return incident.labels.get("drill") == "true"
+    return incident.drill   # the one test: Incident.drill
 
 
 @dataclass(frozen=True)

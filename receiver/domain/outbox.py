@@ -63,7 +63,7 @@ def message_rows(incident: Incident, channels: Iterable[str], kind: str, *, poli
         payload = messages.compose(
             incident_id=incident.id, kind=kind, channel=channel, priority=incident.priority,
             summary=incident.summary, provider=incident.provider, alert=alert, policy=policy,
-            now=now, public_url=public_url, note=note, counts=counts)
+            now=now, public_url=public_url, note=note, counts=counts, drill=incident.drill)
         if policy.channels[channel].type in PERSONAL_TYPES:
             rows += _personal_rows(incident, channel, kind, payload, policy=policy, now=now,
                                    new_id=new_id, batch=batch, new_token=new_token,

@@ -21,6 +21,11 @@ it was queued; an on-call handoff notice, ``receiver.domain.handoff``) is sent a
 dispatcher, the call callbacks and ``GET /incidents/{id}/communications`` all render through
 here, so what the endpoint shows is what was sent. An override that fails to render never
 silences a page: the built-in template renders instead, and a warning names the broken one.
+
+A drill's payload (``"drill": true``, ``messages.compose``) is rendered like any other, then
+``drilled`` puts "DRILL: " before its first words (text, HTML, the Slack header, the voice
+script, the summary an email subject and a PagerDuty event quote): one place, every channel
+and template override alike.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,6 +46,7 @@ from receiver.domain.pages import incident_code
 log = logging.getLogger("callwatch.receiver.render")
 PAGE_KINDS = ("trigger", "update", "escalate")   # the messages a person acts on
 _BUILTIN = Communications()
+DRILL = "DRILL: "
 
 
 @dataclass(frozen=True)
@@ -57,9 +63,14 @@ class Rendered:
 
 def render_page(comms: Communications, payload: Mapping[str, Any], policy: Policy, channel: str,
                 kind: str, *, interactive: bool = False) -> Rendered:
-    """The words of the row (``payload``, ``channel``, ``kind``) as its channel sends them.
-    ``interactive``: the Slack channel verifies clicks, so pages carry buttons. Raises
-    TemplateError only when a built-in template fails."""
+    """The words of the row (``payload``, ``channel``, ``kind``) as its channel sends them
+    (a drill's marked, ``drilled``). ``interactive``: the Slack channel verifies clicks, so
+    pages carry buttons. Raises TemplateError only when a built-in template fails."""
+    return drilled(payload, _words(comms, payload, policy, channel, kind, interactive))
+
+
+def _words(comms: Communications, payload: Mapping[str, Any], policy: Policy, channel: str,
+           kind: str, interactive: bool) -> Rendered:
     spec = policy.channels.get(channel)
     channel_type = spec.type if spec is not None else ""
     if "text" in payload:
@@ -86,7 +97,44 @@ def render_page(comms: Communications, payload: Mapping[str, Any], policy: Polic
 def spoken_page(comms: Communications, payload: Mapping[str, Any], policy: Policy,
                 kind: str) -> str:
     """What a phone page about the payload says (``voice_script``), on one line."""
-    return _render(comms, "voice_script", page_context(payload, policy, kind)).strip()
+    spoken = _render(comms, "voice_script", page_context(payload, policy, kind)).strip()
+    return drill_mark(payload) + spoken
+
+
+def drill_mark(payload: Mapping[str, Any]) -> str:
+    """"DRILL: " for a drill's payload, else nothing."""
+    return DRILL if payload.get("drill") else ""
+
+
+def headline(payload: Mapping[str, Any]) -> str:
+    """The payload's summary as a notifier quotes it (email subject, PagerDuty summary)."""
+    return drill_mark(payload) + str(payload.get("summary", ""))
+
+
+def drilled(payload: Mapping[str, Any], words: Rendered) -> Rendered:
+    """``words`` with "DRILL: " first in the text, the HTML, the Slack header block and the
+    edited message, when ``payload`` is a drill's; else ``words`` unchanged."""
+    mark = drill_mark(payload)
+    if not mark or words.text.startswith(mark):   # a phone page's script is already marked
+        return words
+    html = None if words.html is None else f"<p><strong>{mark}</strong></p>{words.html}"
+    return replace(words, text=mark + words.text, html=html,
+                   blocks=_marked_blocks(mark, words.blocks),
+                   edit_text=None if words.edit_text is None else mark + words.edit_text,
+                   edit_blocks=_marked_blocks(mark, words.edit_blocks))
+
+
+def _marked_blocks(mark: str, blocks: tuple[Mapping[str, Any], ...]
+                   ) -> tuple[Mapping[str, Any], ...]:
+    """``blocks`` with ``mark`` before the first header block's text."""
+    out, done = [], False
+    for block in blocks:
+        text = block.get("text")
+        if not done and block.get("type") == "header" and isinstance(text, Mapping):
+            block = {**block, "text": {**text, "text": mark + str(text.get("text", ""))}}
+            done = True
+        out.append(block)
+    return tuple(out)
 
 
 def render_digest(comms: Communications, payload: Mapping[str, Any]) -> Rendered:

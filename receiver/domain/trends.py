@@ -11,6 +11,8 @@ Pure: the caller passes the incidents and ``now``. The rules:
   acknowledged; MTTR: the mean of ``resolved_at - opened_at`` over those resolved. The same
   durations the ``callwatch_incident_ack_seconds`` / ``_resolve_seconds`` histograms observe
   (``ReceiverMetrics.record_response_times``). Null when no incident of the cell has one.
+- Drills (``Incident.drill``: ``callwatch drill``'s incidents) count nowhere: not in a cell,
+  not per alert name.
 - Incidents per alert name: every incident of the window by its ``alertname`` label (null for
   one declared by hand), most first, then by name.
 
@@ -83,7 +85,7 @@ def trends(incidents: Iterable[Incident], now: float, weeks: int,
     cells: dict[tuple[int, str], list[Incident]] = {}
     names: Counter[str | None] = Counter()
     for incident in incidents:
-        if not first <= incident.opened_at <= now:
+        if incident.drill or not first <= incident.opened_at <= now:
             continue
         index = int((incident.opened_at - first) // WEEK)
         cells.setdefault((index, incident.priority), []).append(incident)

@@ -391,7 +391,7 @@ def to_notification(ident: str, payload: Mapping, channel: str, kind: str,
     rendered ``words``."""
     return Notification(
         id=ident, incident_id=str(payload.get("incident_id", "")), channel=channel, kind=kind,
-        priority=str(payload.get("priority", "")), summary=str(payload.get("summary", "")),
+        priority=str(payload.get("priority", "")), summary=render.headline(payload),
         text=words.text, html=words.html, blocks=words.blocks, edit_text=words.edit_text,
         edit_blocks=words.edit_blocks,
         provider=payload.get("provider"), recipients=tuple(payload.get("recipients", ())),

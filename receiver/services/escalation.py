@@ -149,7 +149,7 @@ class EscalationWorker:
         if not await self.store.finish_timer(timer.id, self.worker, now, TimerState.FIRED, changes):
             return 0  # the claim was lost (acknowledged meanwhile, or another worker took it)
         for action in due:
-            if action.kind == SLA:
+            if action.kind == SLA and not incident.drill:   # a drill is not a breach
                 self.metrics.sla_breaches.labels(incident.priority).inc()
         if changes.outbox:
             self.on_commit()

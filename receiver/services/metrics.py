@@ -86,12 +86,12 @@ class ReceiverMetrics:
     def record_response_times(self, changes: Changes) -> None:
         """MTTA / MTTR: the one place time-to-acknowledge and time-to-resolve are observed,
         for whatever committed ``changes`` acknowledged or resolved (an alert, a person,
-        PagerDuty)."""
+        PagerDuty). A drill's (``Incident.drill``) are not response times: never observed."""
         acked, resolved = changes.acknowledged_incident, changes.resolved_incident
-        if acked is not None and acked.acked_at is not None:
+        if acked is not None and acked.acked_at is not None and not acked.drill:
             self.ack_seconds.labels(acked.priority).observe(
                 max(0.0, acked.acked_at - acked.opened_at))
-        if resolved is not None and resolved.resolved_at is not None:
+        if resolved is not None and resolved.resolved_at is not None and not resolved.drill:
             self.resolve_seconds.labels(resolved.priority).observe(
                 max(0.0, resolved.resolved_at - resolved.opened_at))
 
