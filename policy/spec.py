@@ -33,9 +33,9 @@ from policy.spec_people import (
     read_escalation,
     read_vendors,
 )
+from policy.spec_remediation import read_remediation
 from policy.spec_schedules import read_schedules
 from policy.spec_self import read_self_monitoring, read_traffic_absent, read_watchdog
-from policy.spec_remediation import read_remediation
 from policy.spec_status_page import read_status_page
 
 VERSION = "policy/v1"

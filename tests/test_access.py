@@ -45,6 +45,10 @@ SAMPLES: dict[tuple[str, str], tuple[str, object, int]] = {
     # the shipped policy has no status_page section: the handler's own 409, past the check
     ("POST", "/incidents/{incident_id}/status-page"):
         ("/incidents/{incident}/status-page", {"by": "Ada"}, 409),
+    # the shipped policy has no remediation.failover section: the handler's own 409
+    ("POST", "/incidents/{incident_id}/failover"):
+        ("/incidents/{incident}/failover", {"from": "twilio", "to": "telnyx", "by": "Ada"},
+         409),
     ("POST", "/incidents/{incident_id}/ack"): ("/incidents/{incident}/ack", {"by": "Ada"}, 200),
     ("POST", "/incidents/{incident_id}/resolve"):
         ("/incidents/{incident}/resolve", {"by": "Ada"}, 200),
