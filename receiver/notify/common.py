@@ -12,6 +12,7 @@ from collections.abc import Mapping
 
 from callwatch.logs import register_secret
 from callwatch.secrets import SecretError, read_secret, read_secret_file
+from receiver.domain.render import DRILL
 from receiver.notify.base import Delivery, Notification, NotifyError
 
 # The fixed vocabulary of ``NotifyError.reason`` (metric label values).
@@ -38,6 +39,15 @@ def http_error(status: int, what: str) -> NotifyError:
     if status == 404:
         return NotifyError("config", f"{what} answered 404: check the base URL", retryable=False)
     return NotifyError("rejected", f"{what} rejected the request (HTTP {status})", retryable=False)
+
+
+def tagged(priority: str, summary: str) -> str:
+    """``[P1] summary``: the priority tag before a headline, after a drill's mark, so a drill's
+    subject still says DRILL in its first word (``DRILL: [P1] summary``)."""
+    tag = f"[{priority}] " if priority else ""   # a handoff notice has no priority
+    if summary.startswith(DRILL):
+        return DRILL + tag + summary[len(DRILL):]
+    return tag + summary
 
 
 def truncate(text: str, limit: int) -> str:

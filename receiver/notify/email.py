@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from receiver.notify.base import Delivery, Notification, NotifyError
-from receiver.notify.common import truncate
+from receiver.notify.common import tagged, truncate
 
 
 @dataclass(frozen=True)
@@ -87,8 +87,7 @@ def build_email(n: Notification, sender: str, recipients: tuple[str, ...],
     """The message: headers, the rendered text body, and its HTML alternative when the
     notification has one (a vendor draft is text only)."""
     message = EmailMessage()
-    tag = f"[{n.priority}] " if n.priority else ""   # a handoff notice has no priority
-    subject = f"{subject_prefix}{tag}{n.summary}"
+    subject = subject_prefix + tagged(n.priority, n.summary)
     message["Subject"] = truncate(" ".join(subject.split()), 200)
     message["From"] = sender
     message["To"] = ", ".join(recipients)

@@ -19,7 +19,7 @@ import httpx2
 import pagerduty
 
 from receiver.notify.base import Delivery, Notification, NotifyError
-from receiver.notify.common import http_error, truncate
+from receiver.notify.common import http_error, tagged, truncate
 
 # Our priority -> PagerDuty payload.severity (critical, error, warning, info).
 SEVERITY = {"P0": "critical", "P1": "critical", "P2": "error", "P3": "warning"}
@@ -119,7 +119,7 @@ def trigger_event(notification: Notification, dedup_key: str, source: str) -> di
     if details.get("alertname"):
         payload["class"] = details["alertname"]
     return {
-        "summary": truncate(f"[{notification.priority}] {notification.summary}", 1024),
+        "summary": truncate(tagged(notification.priority, notification.summary), 1024),
         "source": details.get("instance") or source,
         "dedup_key": dedup_key[:255],
         "severity": SEVERITY.get(notification.priority, "critical"),

@@ -12,6 +12,9 @@ from prometheus_client import CollectorRegistry
 from receiver.domain import render, trends
 from receiver.domain.communications import Communications
 from receiver.domain.model import Changes, Incident
+from receiver.notify.common import tagged
+from receiver.notify.email import build_email
+from receiver.notify.pagerduty import trigger_event
 from receiver.services.dispatcher import to_notification
 from receiver.services.metrics import ReceiverMetrics
 from tests.receiver.test_page_words import NOW, POLICY, facts, words
@@ -40,6 +43,11 @@ def test_the_summary_a_subject_quotes_is_marked_and_a_real_page_is_not() -> None
                            render.render_page(Communications(), payload, POLICY, "email",
                                               "trigger"))
     assert sent.summary == "DRILL: Call drop rate critical on twilio"
+    # the notifiers' priority tag goes after the mark: DRILL stays the first word
+    subject = build_email(sent, "callwatch@example.com", ("a@example.com",))["Subject"]
+    assert subject == "DRILL: [P1] Call drop rate critical on twilio"
+    assert trigger_event(sent, "k", "callwatch")["summary"].startswith("DRILL: [P1] ")
+    assert tagged("P1", facts()["summary"]) == "[P1] Call drop rate critical on twilio"
 
 
 def _incident(ident: str, drill: bool, **times: float) -> Incident:
