@@ -132,7 +132,8 @@ def test_every_receiver_posts_to_callwatch_with_resolved_notifications_and_a_bea
 
 
 def test_alerts_are_grouped_per_alert_and_provider_so_twins_share_a_group():
-    assert config()["route"]["group_by"] == ["alertname", "provider"]
+    # and per drill label: a drill never joins the real incident of the same alert
+    assert config()["route"]["group_by"] == ["alertname", "provider", "drill"]
 
 
 # ---- inhibit rules, on the parsed YAML ------------------------------------------------------

@@ -333,6 +333,7 @@ def test_render_kubernetes_writes_the_manifests_into_out_and_checks_them(tmp_pat
 def test_the_secret_variables_are_every_one_callwatch_reads(monkeypatch) -> None:
     """``SECRET_VARIABLES`` (what kubernetes.env may not hold, what docs/deploy.md lists) is
     what the receiver, the exporter and the notifiers ask ``read_secret`` for."""
+    import callwatch.credentials
     import exporter.config
     import receiver.config
     import receiver.notify.common
@@ -346,10 +347,13 @@ def test_the_secret_variables_are_every_one_callwatch_reads(monkeypatch) -> None
             return value
         return read_secret
 
+    monkeypatch.setattr(callwatch.credentials, "read_secret", record(None))
     monkeypatch.setattr(receiver.config, "read_secret", record(None))
     monkeypatch.setattr(exporter.config, "read_secret", record(None))
     monkeypatch.setattr(receiver.notify.common, "read_secret", record("x" * 16))
     receiver.config.load_config({})
+    callwatch.credentials.load_credentials({})
+    callwatch.credentials.load_metrics_token({})
     exporter.config.load_config({})
     policy = parse_policy(GOLDEN_POLICY, "policy.yaml")
     build_notifiers(policy, {"TWILIO_ACCOUNT_SID": "AC1", "TELNYX_CONNECTION_ID": "c1",

@@ -26,7 +26,9 @@ from policy.render.rules import MARK_LABEL, MARK_VALUE
 from policy.render.self_rules import COMPONENT_VALUE as COMPONENT
 from policy.render.yamltext import dump_yaml
 
-GROUP_BY = ["alertname", "provider"]
+# `drill` keeps a drill (callwatch drill, label drill="true") out of a real incident's group
+# when both fire at once; real alerts carry no such label, so their groups are unchanged.
+GROUP_BY = ["alertname", "provider", "drill"]
 DEFAULT_RECEIVER = "callwatch-default"
 WATCHDOG_RECEIVER = "callwatch-watchdog"
 FALLBACK_RECEIVER = "callwatch-fallback"
