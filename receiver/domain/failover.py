@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from policy import Policy
 from receiver.domain.model import Event
 
 REQUESTED = "failover_requested"
@@ -70,6 +71,16 @@ class Decision:
     new: bool = False
     approve: bool = False
     reason: str = ""
+
+
+def offered(policy: Policy, provider: object) -> tuple[str, str] | None:
+    """The failover a page about ``provider`` offers, ``(from, to)``: only with the policy's
+    ``remediation.failover``, and only for an incident about ONE of the policy's providers (not
+    "all", not None); ``to`` is the first other provider, in the policy's order. None: none."""
+    if policy.remediation.failover is None or provider not in policy.providers:
+        return None
+    target = next((p for p in policy.providers if p != provider), None)
+    return None if target is None else (str(provider), target)
 
 
 def same_person(a: str, b: str) -> bool:

@@ -10,8 +10,10 @@ then reports how the call ended (``CallReport``) and ``settle_call`` decides wha
 - a report about an earlier call of the page, or about a page already settled, changes
   nothing (a late or replayed callback).
 
-On the call the person hears the page, then ``MENU``; ``key_action`` maps a key to what it
-does, and the ``*_reply`` functions say what the person hears back.
+On the call the person hears the page, then the menu (``menu``: ``MENU``, plus "Press 3 to
+fail over from twilio to telnyx" when the page offers a failover,
+``receiver.domain.failover.offered``); ``key_action`` maps a key to what it does, and the
+``*_reply`` functions say what the person hears back.
 """
 
 from __future__ import annotations
@@ -37,7 +39,8 @@ from receiver.domain.times import iso
 
 MENU = ("Press 1 to acknowledge. Press 2 to escalate to the next level. "
         "Press 9 to hear this again.")
-KEYS = {"1": "acknowledge", "2": "escalate"}     # any other key repeats the page
+KEYS = {"1": "acknowledge", "2": "escalate", "3": "failover"}  # any other key repeats the page
+FAILOVER_KEY = "3"
 ANSWERED = "answered"
 UNANSWERED = ("no-answer", "busy", "failed", "canceled", "machine", "no-report")
 ACTOR = "phone"
@@ -116,9 +119,32 @@ def text_reply(text: str) -> tuple[str, str] | None:
     return REPLY_ACTIONS[match.group(1).upper()], match.group(2).upper()
 
 
-def key_action(digits: str) -> str:
-    """``acknowledge``, ``escalate`` or ``repeat`` for the key a person pressed."""
-    return KEYS.get(digits[:1], "repeat")
+def menu(failover: tuple[str, str] | None = None) -> str:
+    """The call's menu: ``MENU``, with the failover ``(from, to)`` as key 3 when offered."""
+    if failover is None:
+        return MENU
+    first, again = MENU.split(" Press 9")
+    return (f"{first} Press {FAILOVER_KEY} to fail over from {failover[0]} to {failover[1]}."
+            f" Press 9{again}")
+
+
+def key_action(digits: str, failover: bool = False) -> str:
+    """``acknowledge``, ``escalate``, ``failover`` (only when the call ``failover`` offers it)
+    or ``repeat`` for the key a person pressed."""
+    action = KEYS.get(digits[:1], "repeat")
+    return "repeat" if action == "failover" and not failover else action
+
+
+def failover_reply(source: str, target: str, result: str, detail: str = "") -> str:
+    """What someone hears after pressing the failover key: ``result`` is what
+    ``receiver.services.people.fail_over`` said."""
+    words = {
+        "pending": f"Failover from {source} to {target} requested. A second person must "
+                   f"approve it.",
+        "sent": f"Failover from {source} to {target} sent to your team's endpoint.",
+        "failed": f"The failover from {source} to {target} could not be sent. Try again.",
+    }
+    return words.get(result, detail or "The failover could not be requested.")
 
 
 def acknowledged_reply(name: str) -> str:

@@ -40,8 +40,9 @@ from typing import Any
 from policy import Policy
 from receiver.domain.communications import Communications, TemplateError
 from receiver.domain.context import SERVICE, human
+from receiver.domain.failover import offered
 from receiver.domain.model import MessageKind
-from receiver.domain.pages import incident_code
+from receiver.domain.pages import incident_code, menu
 
 log = logging.getLogger("callwatch.receiver.render")
 PAGE_KINDS = ("trigger", "update", "escalate")   # the messages a person acts on
@@ -52,13 +53,15 @@ DRILL = "DRILL: "
 @dataclass(frozen=True)
 class Rendered:
     """The words of one notification; ``edit_*``: the Slack message the incident started with,
-    as it should now read (empty when nothing is edited)."""
+    as it should now read (empty when nothing is edited); ``menu``: a phone page's key menu
+    (``receiver.domain.pages.menu``), empty for the other channels."""
 
     text: str
     html: str | None = None
     blocks: tuple[Mapping[str, Any], ...] = ()
     edit_text: str | None = None
     edit_blocks: tuple[Mapping[str, Any], ...] = ()
+    menu: str = ""
 
 
 def render_page(comms: Communications, payload: Mapping[str, Any], policy: Policy, channel: str,
@@ -77,7 +80,8 @@ def _words(comms: Communications, payload: Mapping[str, Any], policy: Policy, ch
         return Rendered(str(payload["text"]), payload.get("html"))
     context = page_context(payload, policy, kind)
     if channel_type == "phone":
-        return Rendered(spoken_page(comms, payload, policy, kind))
+        return Rendered(spoken_page(comms, payload, policy, kind),
+                        menu=menu(offered(policy, payload.get("provider"))))
     if channel_type == "sms":
         return Rendered(_render(comms, "sms", context).strip())
     text = _render(comms, "page_text", context)
@@ -160,10 +164,12 @@ def digest_payload(channel: str, payloads: Iterable[Mapping[str, Any]],
 def page_context(payload: Mapping[str, Any], policy: Policy, kind: str) -> dict[str, Any]:
     """The variables a page's templates see: ``service``, ``incident`` (id, priority,
     priority_name, summary, provider, response_time, code), ``alert`` (alertname, severity,
-    value, description), ``page`` (kind, channel, note, counts, recipients, contact_name) and
-    ``links`` (runbook, dashboard, incident: those known)."""
+    value, description), ``page`` (kind, channel, note, counts, recipients, contact_name),
+    ``links`` (runbook, dashboard, incident: those known) and ``failover`` (``{"from", "to"}``
+    when the page offers one, ``receiver.domain.failover.offered``; else None)."""
     incident_id = str(payload.get("incident_id", ""))
     priority = str(payload.get("priority", ""))
+    failover = offered(policy, payload.get("provider"))
     spec = policy.priorities.get(priority)
     details = payload.get("details") or {}
     return {
@@ -182,6 +188,7 @@ def page_context(payload: Mapping[str, Any], policy: Policy, kind: str) -> dict[
                  "recipients": [str(r) for r in payload.get("recipients", ())],
                  "contact_name": str(payload.get("contact_name") or "")},
         "links": {str(k): str(v) for k, v in (payload.get("links") or {}).items() if v},
+        "failover": None if failover is None else {"from": failover[0], "to": failover[1]},
     }
 
 

@@ -11,6 +11,13 @@ slack), on the incident named by the button's ``value``: ``callwatch_ack`` ackno
 ``callwatch_resolve`` resolves, ``callwatch_escalate`` pages the next level at once. The answer
 is 200 at once (Slack wants one within 3 s); the incident's channels hear of the change through
 the outbox, and the first Slack message is edited to show the state and who acted.
+
+``callwatch_failover`` ("Fail over to telnyx", on pages that offer a failover) requests the
+failover as the clicking user, or approves a pending one when someone else asked
+(``receiver.services.people.fail_over``, the same service as ``POST /incidents/{id}/failover``;
+the team's webhook is called before the answer). The answer is ``{"status": pending | sent |
+failed | refused | not_offered | unknown, "response_type": "ephemeral", "text": ...}``, the
+sentence for the clicking user.
 """
 
 from __future__ import annotations
@@ -31,7 +38,7 @@ from receiver.services.state import ReceiverState
 
 log = logging.getLogger("callwatch.receiver.slack")
 ACTIONS = {"callwatch_ack": "acknowledge", "callwatch_resolve": "resolve",
-           "callwatch_escalate": "escalate"}
+           "callwatch_escalate": "escalate", "callwatch_failover": "failover"}
 
 
 class _ReceiverClock(Clock):
@@ -69,9 +76,26 @@ async def interactions(request: web.Request) -> web.Response:
             "slack", f"{payload.get('trigger_id')}:{action.get('action_ts')}", state.clock())
         if not fresh:
             raise ApiError(409, "replayed", "this click was already acted on")
+        if what == "failover":
+            return await _fail_over(state, str(action.get("value") or ""), actor)
         acted = await people.act(state, str(action.get("value") or ""), what, actor, "slack")
     log.info("incident changed from Slack", extra={"action": what, "result": acted.result})
     return web.json_response({"status": acted.result})
+
+
+async def _fail_over(state: ReceiverState, incident_id: str, actor: str) -> web.Response:
+    """Request or approve the incident's offered failover as ``actor``; the ephemeral answer."""
+    done = await people.fail_over(state, incident_id, actor)
+    move = f"Failover from {done.source} to {done.target}"
+    text = {"pending": f"{move} requested by you; a different person must click to approve it.",
+            "sent": f"{move} sent to the team's endpoint.",
+            "failed": f"{move} could not be sent ({done.detail}); click again to retry.",
+            "refused": f"{move} not sent: {done.detail}.",
+            "not_offered": "This incident offers no failover.",
+            "unknown": "This incident is no longer known."}[done.result]
+    log.info("failover asked from Slack", extra={"result": done.result})
+    return web.json_response({"status": done.result, "response_type": "ephemeral",
+                              "text": text})
 
 
 def _signed(verifier: SignatureVerifier, body: bytes, timestamp: str | None,

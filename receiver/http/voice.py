@@ -69,7 +69,7 @@ async def twilio_gather(request: web.Request) -> web.Response:
     if reply.listen:
         action = callbacks.public_url(
             state, f"/voice/twilio/gather?page={page}&attempt={attempt}&round={round_ + 1}")
-        return _twiml(gather_twiml(reply.say, action))
+        return _twiml(gather_twiml(reply.say, action, reply.menu))
     return _twiml(f"<Response><Say>{spoken(reply.say)}</Say><Hangup/></Response>")
 
 
@@ -170,7 +170,8 @@ async def _telnyx_answered(state: ReceiverState, event: str, payload: Mapping, p
         return
     await page_calls.answered(state, page, attempt, "telnyx", call)
     if commands is not None:
-        await commands.gather(call, f"{page_calls.page_script(state, row)} {pages.MENU}",
+        await commands.gather(call, f"{page_calls.page_script(state, row)} "
+                                    f"{page_calls.page_menu(state, row)}",
                               encode_page_state(page, attempt, round=1))
 
 
@@ -178,15 +179,17 @@ async def _telnyx_gathered(state: ReceiverState, payload: Mapping, ours: Mapping
                            attempt: int, call: str, commands: TelnyxCommands) -> None:
     digits, round_ = str(payload.get("digits") or ""), int(ours.get("round") or 1)
     if not digits:  # nothing pressed: the menu once more, then goodbye
-        if round_ < 2:
-            await commands.gather(call, pages.MENU, encode_page_state(page, attempt, round=2))
+        row = await state.opened_store().page_row(page)
+        if round_ < 2 and row is not None:
+            await commands.gather(call, page_calls.page_menu(state, row),
+                                  encode_page_state(page, attempt, round=2))
         else:
             await commands.speak(call, "Goodbye.", encode_page_state(page, attempt,
                                                                        then="hangup"))
         return
     reply = await page_calls.keypress(state, page, digits, attempt, "telnyx", call)
     if reply.listen:
-        await commands.gather(call, f"{reply.say} {pages.MENU}",
+        await commands.gather(call, f"{reply.say} {reply.menu}",
                               encode_page_state(page, attempt, round=round_ + 1))
     else:
         await commands.speak(call, reply.say, encode_page_state(page, attempt, then="hangup"))

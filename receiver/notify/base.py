@@ -41,6 +41,7 @@ class Notification:
     blocks: tuple[Mapping, ...] = ()  # Slack Block Kit blocks, rendered
     edit_text: str | None = None    # Slack: the incident's first message, as it should now read
     edit_blocks: tuple[Mapping, ...] = ()
+    menu: str = ""                  # a two-way call's key menu; empty: pages.MENU
     # set when an earlier holder of this row died (or stalled) mid-send: it may already have
     # been delivered, at or after this Unix time. A notifier that can ask the far side does,
     # and answers the delivery it finds (``Delivery.found``) instead of sending again.

@@ -99,12 +99,12 @@ def twiml(script: str) -> str:
             f'<Say>Repeating. {said}</Say></Response>')
 
 
-def gather_twiml(first: str, action_url: str) -> str:
-    """TwiML saying ``first`` then the menu, listening for one key, then the menu once more,
+def gather_twiml(first: str, action_url: str, menu: str = MENU) -> str:
+    """TwiML saying ``first`` then ``menu``, listening for one key, then the menu once more,
     then goodbye: the key goes to ``action_url``."""
     action = escape(action_url, {'"': "&quot;"})
     gather = f'<Gather input="dtmf" numDigits="1" action="{action}" method="POST" timeout="5">'
-    menu = spoken(MENU)
+    menu = spoken(menu or MENU)
     return (f"<Response>{gather}<Say>{spoken(first)}</Say><Pause length=\"1\"/><Say>{menu}</Say>"
             f"</Gather>{gather}<Say>{menu}</Say></Gather><Say>Goodbye.</Say></Response>")
 
@@ -126,7 +126,8 @@ class TwilioDialer:
                    callbacks: Callbacks | None = None) -> str:
         options: dict[str, str] = {"twiml": twiml(script)}
         if callbacks is not None and callbacks.two_way:
-            options = {"twiml": gather_twiml(script, callbacks.twilio_gather()),
+            options = {"twiml": gather_twiml(script, callbacks.twilio_gather(),
+                                                notification.menu),
                        "status_callback": callbacks.twilio_status(),
                        "status_callback_method": "POST"}
             if callbacks.machine_detection:

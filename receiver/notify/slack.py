@@ -9,8 +9,9 @@ rate-limit handler (``rate_limit_retries`` times, honouring Retry-After), connec
 The message is the notification's rendered ``text`` (the fallback Slack shows in
 notifications) and ``blocks`` (templates ``slack_blocks`` and ``slack_settled``, see
 ``receiver.domain.render``). Both ways (``interactive``: the receiver verifies Slack's clicks,
-``SLACK_SIGNING_SECRET``), a page carries buttons ``callwatch_ack``, ``callwatch_escalate`` and
-``callwatch_resolve`` whose ``value`` is the incident id, and an ``acknowledge`` or ``resolve``
+``SLACK_SIGNING_SECRET``), a page carries buttons ``callwatch_ack``, ``callwatch_escalate``,
+``callwatch_resolve`` (and ``callwatch_failover`` when it offers a provider failover) whose
+``value`` is the incident id, and an ``acknowledge`` or ``resolve``
 also edits the incident's first message (``chat.update``) to ``edit_text``/``edit_blocks``: the
 state and who acted. A failed edit is logged; the reply in the thread is what counts.
 

@@ -1,7 +1,9 @@
 """A person acting on an incident from where they were paged: a key on a call, a Slack button,
 an SMS reply, the console. ``act`` runs the action as that person (``actor``, ``via``) in one
 store transaction and says what it did; the caller turns that into the words the person gets
-back. ``note`` puts a person's note on the timeline (the console, ``POST /incidents/{id}/notes``).
+back. ``fail_over`` requests (or approves) the failover a page offers, as that person, through
+``receiver.services.failover.request_failover`` like ``POST /incidents/{id}/failover``.
+``note`` puts a person's note on the timeline (the console, ``POST /incidents/{id}/notes``).
 ``text_reply`` does it for a text message: the sender's number names the contact, the message
 ``ACK <code>`` or ``RES <code>`` the action and the incident.
 """
@@ -12,7 +14,7 @@ import logging
 from dataclasses import dataclass
 from functools import partial
 
-from receiver.domain import oncall
+from receiver.domain import failover, oncall
 from receiver.domain.actions import (
     ActionContext,
     decide_acknowledge,
@@ -31,6 +33,7 @@ from receiver.domain.model import Event, Incident, IncidentState
 from receiver.domain.pages import conflict_reply, incident_code
 from receiver.domain.pages import text_reply as parse_reply
 from receiver.services.apply import apply_action, resolver_of
+from receiver.services.failover import FailoverRefused, SecretMissing, request_failover
 from receiver.services.state import ReceiverState
 
 log = logging.getLogger("callwatch.receiver.people")
@@ -65,6 +68,40 @@ async def act(state: ReceiverState, incident_id: str, action: str, actor: str,
     if outcome.conflict is not None:
         return await _conflict(state, outcome.incident)
     return Acted("acknowledged" if action == "acknowledge" else "resolved", outcome.incident)
+
+
+@dataclass(frozen=True)
+class FailedOver:
+    """What ``fail_over`` did. ``result``: pending (waiting for a second person), sent, failed
+    (the webhook did not take it; asking again retries), refused (``detail`` says why: the
+    requester approving their own request, the secret missing), not_offered (the incident's
+    page offers no failover) or unknown (no such incident). ``source``/``target``: the
+    providers, when offered."""
+
+    result: str
+    source: str = ""
+    target: str = ""
+    detail: str = ""
+
+
+async def fail_over(state: ReceiverState, incident_id: str, actor: str) -> FailedOver:
+    """Request, or approve, the failover ``incident_id``'s page offers, as ``actor``."""
+    incident = await state.opened_store().get_incident(incident_id)
+    if incident is None:
+        return FailedOver("unknown")
+    offer = failover.offered(state.policy, incident.provider)
+    if offer is None:
+        return FailedOver("not_offered")
+    source, target = offer
+    try:
+        outcome = await request_failover(state, incident_id,
+                                         failover.Ask(source, target, actor))
+    except (FailoverRefused, SecretMissing) as exc:
+        return FailedOver("refused", source, target, str(exc))
+    if outcome is None:
+        return FailedOver("unknown")
+    log.info("failover asked from a page", extra={"state": outcome.state})
+    return FailedOver(outcome.state, source, target, outcome.reason or "")
 
 
 async def note(state: ReceiverState, incident_id: str, text: str, actor: str,
