@@ -39,7 +39,8 @@ from receiver.domain.ids import new_id
 from receiver.domain.model import Event, Incident, IncidentState, NewOutbox, Timer, TimerState
 from receiver.services.leases import Heartbeat
 from receiver.services.metrics import ReceiverMetrics
-from receiver.store.base import Store, StoreError
+from receiver.services.passes import guarded, pause
+from receiver.store.base import Store
 
 log = logging.getLogger("callwatch.receiver.escalation")
 # (incident, timeline, action, now, batch) -> the outbox rows of a vendor escalation
@@ -76,24 +77,12 @@ class EscalationWorker:
         heartbeat = asyncio.create_task(self.held.run())
         try:
             while not self._stopping.is_set():
-                await self._pass()
-                try:
-                    async with asyncio.timeout(self.poll_seconds):
-                        await self._wake.wait()
-                except TimeoutError:
-                    pass
+                await guarded(self.run_once, log, "escalation")
+                await pause(self._wake, self.poll_seconds)
                 self._wake.clear()
         finally:
             heartbeat.cancel()
             await asyncio.gather(heartbeat, return_exceptions=True)
-
-    async def _pass(self) -> None:
-        try:
-            await self.run_once()
-        except StoreError as exc:
-            log.warning("escalation pass failed", extra={"error": str(exc)})
-        except Exception:  # escalation must outlive its bugs
-            log.exception("escalation pass crashed")
 
     async def run_once(self) -> int:
         """Fire every due timer once; returns how many fired."""

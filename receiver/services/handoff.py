@@ -33,7 +33,8 @@ from receiver.domain.handoff import Notice
 from receiver.domain.ids import new_id
 from receiver.domain.model import Incident
 from receiver.services.metrics import ReceiverMetrics
-from receiver.store.base import Store, StoreError
+from receiver.services.passes import guarded, pause
+from receiver.store.base import Store
 
 log = logging.getLogger("callwatch.receiver.handoff")
 OPEN_LIMIT = 200                      # open incidents read per state for a notice
@@ -62,17 +63,8 @@ class HandoffWorker:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except StoreError as exc:
-                log.warning("handoff pass failed", extra={"error": str(exc)})
-            except Exception:  # the worker must outlive its bugs
-                log.exception("handoff pass crashed")
-            try:
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._stopping.wait()
-            except TimeoutError:
-                pass
+            await guarded(self.run_once, log, "handoff")
+            await pause(self._stopping, self.poll_seconds)
 
     async def run_once(self) -> list[Notice]:
         """Look once: refresh the gap gauge and queue the notices due; the notices this

@@ -30,7 +30,8 @@ from receiver.domain.watchdog import (
     missing_group,
 )
 from receiver.services.metrics import ReceiverMetrics
-from receiver.store.base import Store, StoreError
+from receiver.services.passes import guarded, pause
+from receiver.store.base import Store
 
 log = logging.getLogger("callwatch.receiver.watchdog")
 
@@ -62,17 +63,8 @@ class WatchdogWorker:
 
     async def run(self) -> None:
         while not self._stopping.is_set():
-            try:
-                await self.run_once()
-            except StoreError as exc:
-                log.warning("watchdog pass failed", extra={"error": str(exc)})
-            except Exception:  # the switch must outlive its bugs
-                log.exception("watchdog pass crashed")
-            try:
-                async with asyncio.timeout(self.poll_seconds):
-                    await self._wake.wait()
-            except TimeoutError:
-                pass
+            await guarded(self.run_once, log, "watchdog")
+            await pause(self._wake, self.poll_seconds)
             self._wake.clear()
 
     async def run_once(self) -> Verdict | None:
