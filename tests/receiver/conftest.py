@@ -141,3 +141,22 @@ async def eventually(check, timeout: float = 20.0):
             return found
         await asyncio.sleep(0.05)
     raise AssertionError(f"nothing came in {timeout:g} s")
+
+
+# --- a store on each engine: the store contract, and receivers sharing one store -------------
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite://{tmp_path}/store.db"
+    return request.getfixturevalue("postgres_url")
+
+
+@pytest.fixture
+async def store(store_url):
+    from receiver.store import make_store
+
+    s = make_store(store_url)
+    await s.open()
+    yield s
+    await s.close()

@@ -43,13 +43,6 @@ def oncall(policy):
                                contacts={**policy.contacts, "pat": pat})
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def shared_store_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/shared.db"
-    return request.getfixturevalue("postgres_url")
-
-
 def notices(recorders) -> list:
     return [n for r in recorders.values() for n in r.sent if n.kind == "handoff"]
 
@@ -88,8 +81,8 @@ async def open_incident(client) -> str:
 
 
 async def test_two_receivers_on_one_store_tell_each_handoff_once_to_the_right_notifier(
-        make_client, recorders, clock, oncall, shared_store_url):
-    env = {**NOTICES_ON, "CALLWATCH_STORE_URL": shared_store_url}
+        make_client, recorders, clock, oncall, store_url):
+    env = {**NOTICES_ON, "CALLWATCH_STORE_URL": store_url}
     first = await make_client(policy=oncall, env=env)
     second = await make_client(policy=oncall, env=env)
     await quiet()
@@ -131,8 +124,8 @@ async def test_two_receivers_on_one_store_tell_each_handoff_once_to_the_right_no
 
 
 async def test_a_restarted_receiver_tells_a_running_handoff_late_and_never_twice(
-        make_client, recorders, clock, oncall, shared_store_url):
-    env = {**NOTICES_ON, "CALLWATCH_STORE_URL": shared_store_url}
+        make_client, recorders, clock, oncall, store_url):
+    env = {**NOTICES_ON, "CALLWATCH_STORE_URL": store_url}
     clock.advance(1800)
     before = await make_client(policy=oncall, env=env)
     await eventually(lambda: notices(recorders))          # Ana's shift, from start-up
@@ -166,9 +159,9 @@ async def test_a_receiver_back_after_a_shift_ended_does_not_tell_it(
 
 async def test_a_person_nobody_can_reach_is_counted_unreachable_once(make_client, recorders,
                                                                     clock, oncall,
-                                                                    shared_store_url):
+                                                                    store_url):
     policy = dataclasses.replace(oncall, schedules={"primary": hourly("pat")})
-    env = {**NOTICES_ON, "CALLWATCH_STORE_URL": shared_store_url}
+    env = {**NOTICES_ON, "CALLWATCH_STORE_URL": store_url}
     clients = [await make_client(policy=policy, env=env) for _ in range(2)]
     clock.advance(1800)
 

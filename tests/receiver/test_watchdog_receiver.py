@@ -176,16 +176,9 @@ async def test_without_the_switch_a_silent_pipeline_opens_nothing(make_client, c
     assert client.app[RECEIVER].watchdog is None
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def shared_store_url(request, tmp_path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite://{tmp_path}/shared.db"
-    return request.getfixturevalue("postgres_url")
-
-
 async def test_two_receivers_on_one_store_open_one_incident(make_client, recorders, clock,
-                                                            policy, shared_store_url):
-    env = {**WATCHDOG_ON, "CALLWATCH_STORE_URL": shared_store_url}
+                                                            policy, store_url):
+    env = {**WATCHDOG_ON, "CALLWATCH_STORE_URL": store_url}
     first, second = await make_client(env=env), await make_client(env=env)
     await post(first, heartbeat())
     clock.advance(301)
@@ -201,9 +194,9 @@ async def test_two_receivers_on_one_store_open_one_incident(make_client, recorde
     await until(in_state(first, incident["id"], "resolved"))
 
 
-async def test_two_switches_that_decided_at_once_write_once(policy, clock, shared_store_url):
+async def test_two_switches_that_decided_at_once_write_once(policy, clock, store_url):
     """Both read the store before either wrote: the verdict's delivery key lets one through."""
-    stores = [make_store(shared_store_url) for _ in range(2)]
+    stores = [make_store(store_url) for _ in range(2)]
     for store in stores:
         await store.open()
     try:
