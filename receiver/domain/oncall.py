@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from policy.model import SCHEDULE_PREFIX, EscalationStep, Policy
+from policy.model import EscalationStep, Policy
 from policy.oncall import on_call, schedule_ref
 from receiver.domain.model import Event, EventKind
 
@@ -33,9 +33,6 @@ class Paged:
         """``Ben Okafor (eng_b, on call for primary)``, or the name of a named contact."""
         name = policy.contacts[self.contact].name
         return f"{name} ({self.describe()})" if self.schedule else name
-
-    def as_dict(self) -> dict[str, str | None]:
-        return {"contact": self.contact, "schedule": self.schedule}
 
 
 @dataclass(frozen=True)
@@ -113,10 +110,6 @@ def first_level(policy: Policy, now: float, priority: str | None = None) -> Leve
     if not chain:
         return LevelPeople(None, ())
     return level_people(policy, chain, chain[0].level, now, priority)
-
-
-def uses_schedules(references: Sequence[str]) -> bool:
-    return any(ref.startswith(SCHEDULE_PREFIX) for ref in references)
 
 
 def schedule_empty_event(incident_id: str, asked: str, found: LevelPeople, now: float,
