@@ -131,7 +131,8 @@ async def _stop_workers(state: ReceiverState, tasks: set[asyncio.Task]) -> None:
     for worker in (state.dispatcher, state.escalation, state.watchdog, state.handoff):
         if worker is not None:
             worker.stop()
-    done, _ = await asyncio.wait(tasks, timeout=2.0)
+    tasks = tasks | state.background   # work answered before it was done: a little more time
+    done, _ = await asyncio.wait(tasks, timeout=2.0) if tasks else (set(), set())
     for pending in tasks - done:
         # a send still in flight: its claim expires and it is retried later
         pending.cancel()

@@ -14,10 +14,11 @@ the outbox, and the first Slack message is edited to show the state and who acte
 
 ``callwatch_failover`` ("Fail over to telnyx", on pages that offer a failover) requests the
 failover as the clicking user, or approves a pending one when someone else asked
-(``receiver.services.people.fail_over``, the same service as ``POST /incidents/{id}/failover``;
-the team's webhook is called before the answer). The answer is ``{"status": pending | sent |
-failed | refused | not_offered | unknown, "response_type": "ephemeral", "text": ...}``, the
-sentence for the clicking user.
+(``receiver.services.people.fail_over``, the same service as ``POST /incidents/{id}/failover``).
+The click is answered ``{"status": "accepted"}`` at once; the outcome, ``{"status": pending |
+sent | failed | refused | not_offered | unknown, "response_type": "ephemeral", "text": ...}``,
+the sentence for the clicking user, is posted to the click's ``response_url`` once the team's
+webhook has answered (a click without one gets the outcome as its answer).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ import logging
 from collections.abc import Mapping
 from urllib.parse import parse_qs
 
+import aiohttp
 import orjson
 from aiohttp import web
 from slack_sdk.signature import Clock, SignatureVerifier
@@ -77,14 +79,51 @@ async def interactions(request: web.Request) -> web.Response:
         if not fresh:
             raise ApiError(409, "replayed", "this click was already acted on")
         if what == "failover":
-            return await _fail_over(state, str(action.get("value") or ""), actor)
+            return await _fail_over(state, str(action.get("value") or ""), actor,
+                                    str(payload.get("response_url") or ""))
         acted = await people.act(state, str(action.get("value") or ""), what, actor, "slack")
     log.info("incident changed from Slack", extra={"action": what, "result": acted.result})
     return web.json_response({"status": acted.result})
 
 
-async def _fail_over(state: ReceiverState, incident_id: str, actor: str) -> web.Response:
-    """Request or approve the incident's offered failover as ``actor``; the ephemeral answer."""
+async def _fail_over(state: ReceiverState, incident_id: str, actor: str,
+                     response_url: str) -> web.Response:
+    """Request or approve the incident's offered failover as ``actor``.
+
+    Slack ignores a click's answer body and wants the answer within 3 s, while the team's
+    endpoint may take longer: with the click's ``response_url`` (Slack always sends one), the
+    answer is ``accepted`` at once and the outcome is posted there, ephemeral, when known.
+    Without one, the outcome is the answer."""
+    if response_url:
+        state.spawn(_fail_over_then_tell(state, incident_id, actor, response_url),
+                    name="callwatch-slack-failover")
+        return web.json_response({"status": "accepted"})
+    return web.json_response(await _fail_over_answer(state, incident_id, actor))
+
+
+async def _fail_over_then_tell(state: ReceiverState, incident_id: str, actor: str,
+                               response_url: str) -> None:
+    """The failover, then its outcome posted to the click's ``response_url``."""
+    try:
+        answer = await _fail_over_answer(state, incident_id, actor)
+    except Exception:  # a background task: nobody else would log it
+        log.exception("failover from Slack crashed")
+        answer = {"status": "failed", "response_type": "ephemeral",
+                  "text": "The failover could not be asked for; see callwatch's log."}
+    if state.http is None:   # shutting down: nobody to tell
+        return
+    try:
+        async with state.http.post(response_url, json={**answer, "replace_original": False},
+                                   timeout=aiohttp.ClientTimeout(total=10)) as reply:
+            if reply.status >= 300:
+                log.warning("Slack refused the failover answer", extra={"status": reply.status})
+    except (aiohttp.ClientError, TimeoutError) as exc:
+        log.warning("could not tell Slack the failover's outcome",
+                    extra={"error": type(exc).__name__})
+
+
+async def _fail_over_answer(state: ReceiverState, incident_id: str, actor: str) -> dict:
+    """The failover asked for as ``actor``, and its ephemeral answer for the clicking user."""
     done = await people.fail_over(state, incident_id, actor)
     move = f"Failover from {done.source} to {done.target}"
     text = {"pending": f"{move} requested by you; a different person must click to approve it.",
@@ -94,8 +133,7 @@ async def _fail_over(state: ReceiverState, incident_id: str, actor: str) -> web.
             "not_offered": "This incident offers no failover.",
             "unknown": "This incident is no longer known."}[done.result]
     log.info("failover asked from Slack", extra={"result": done.result})
-    return web.json_response({"status": done.result, "response_type": "ephemeral",
-                              "text": text})
+    return {"status": done.result, "response_type": "ephemeral", "text": text}
 
 
 def _signed(verifier: SignatureVerifier, body: bytes, timestamp: str | None,

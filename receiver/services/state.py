@@ -7,8 +7,9 @@ what it holds (store, HTTP client session, notifiers, workers) and keeps it on t
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -47,12 +48,21 @@ class ReceiverState:
     handoff: HandoffWorker | None = None      # handoff notices, schedule gaps (policy.schedules)
     voice: Voice | None = None                 # call callbacks: verifiers, Telnyx commands
     on_commit: list[Callable[[], None]] = field(default_factory=list)
+    # work a handler answered before doing (Slack wants its answer within 3 s); shutdown
+    # waits for it briefly
+    background: set[asyncio.Task] = field(default_factory=set)
 
     def opened_store(self) -> Store:
         """The store; StoreNotOpen before start-up opened it or after shutdown closed it."""
         if self.store is None:
             raise StoreNotOpen("the store is not open yet; retry")
         return self.store
+
+    def spawn(self, work: Coroutine[object, object, object], name: str) -> None:
+        """Run ``work`` after the handler has answered; shutdown waits for it a little."""
+        task = asyncio.create_task(work, name=name)
+        self.background.add(task)
+        task.add_done_callback(self.background.discard)
 
     def committed(self) -> None:
         """Tell the dispatcher and the escalation worker that new rows are waiting."""

@@ -7,14 +7,17 @@ test_failover_api.py) receives one signed call; pressing 3 requests it as the ca
 from __future__ import annotations
 
 import dataclasses
+import json
+from urllib.parse import parse_qs, urlencode
 
 import pytest
+from aiohttp import web
 
 from policy.model import Failover, Remediation
 from receiver.domain import failover, pages, render
 from receiver.domain.communications import Communications
 from receiver.services import failover as service
-from tests.receiver.conftest import ON_CALL
+from tests.receiver.conftest import ON_CALL, eventually
 from tests.receiver.test_failover_api import SECRET, team  # noqa: F401  (the fixture)
 from tests.receiver.test_page_words import POLICY, buttons, facts
 from tests.receiver.test_slack_interactions import click, signed
@@ -163,3 +166,53 @@ async def test_pressing_3_without_remediation_failover_repeats_the_page(make_cli
     assert status == 200 and "Press 3" not in twiml and "<Gather" in twiml
     timeline = (await (await client.get(f"/incidents/{incident}")).json())["timeline"]
     assert not [e for e in timeline if e["kind"].startswith("failover")]
+
+
+# --- Slack: answered at once, the outcome posted to the click's response_url ------------------
+
+@pytest.fixture
+async def slack_responses(aiohttp_server):
+    """A stand-in for Slack's response_url: records what the receiver posts there."""
+    posted: list[dict] = []
+
+    async def respond(request: web.Request) -> web.Response:
+        posted.append(await request.json())
+        return web.Response(text="ok")
+
+    app = web.Application()
+    app.router.add_post("/response/{id}", respond)
+    server = await aiohttp_server(app)
+    return posted, str(server.make_url("/response/r1"))
+
+
+async def test_a_slack_click_is_answered_at_once_and_the_outcome_goes_to_its_response_url(
+        make_client, policy, team, clock, slack_responses):  # noqa: F811
+    posted, response_url = slack_responses
+    spec = Failover(webhook=team.url, requires_approval=True, secret_env="TEAM_FAILOVER_SECRET")
+    client = await make_client(
+        policy=dataclasses.replace(policy, remediation=Remediation(failover=spec)),
+        env={"SLACK_SIGNING_SECRET": "slack-signing-secret-1234",
+             "TEAM_FAILOVER_SECRET": SECRET})
+    answer = await client.post("/incidents", json={
+        "summary": "calls failing", "priority": "P1", "provider": "twilio",
+        "description": "Outbound calls fail", "by": "Ada"})
+    incident = (await answer.json())["id"]
+
+    async def clicked(trigger, user) -> dict:
+        payload = json.loads(parse_qs(click("callwatch_failover", incident, trigger=trigger,
+                                            user=user).decode())["payload"][0])
+        body = urlencode({"payload": json.dumps({**payload,
+                                                 "response_url": response_url})}).encode()
+        response = await client.post("/slack/interactions", data=body,
+                                     headers=signed(body, clock()))
+        assert response.status == 200
+        return await response.json()
+
+    assert await clicked("T1", ("U0ADA", "ada")) == {"status": "accepted"}
+    [pending] = await eventually(lambda: posted[:1])
+    assert (pending["status"], pending["response_type"], pending["replace_original"]) == (
+        "pending", "ephemeral", False)
+    assert "twilio to telnyx" in pending["text"] and team.received == []
+    assert await clicked("T2", ("U0BOB", "bob")) == {"status": "accepted"}
+    await eventually(lambda: len(posted) == 2)
+    assert posted[1]["status"] == "sent" and len(team.received) == 1
