@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+import aiohttp
+
 from callwatch.logs import register_secret
 from callwatch.secrets import SecretError, read_secret, read_secret_file
 from receiver.domain.render import DRILL
@@ -48,6 +50,17 @@ def tagged(priority: str, summary: str) -> str:
     if summary.startswith(DRILL):
         return DRILL + tag + summary[len(DRILL):]
     return tag + summary
+
+
+def transport_error(exc: TimeoutError | aiohttp.ClientError, service: str) -> NotifyError:
+    """A request to ``service`` that failed below HTTP: a timeout (retried), an untrusted TLS
+    certificate (``config``: retrying cannot help) or the network (``connection``, retried)."""
+    if isinstance(exc, TimeoutError):
+        return NotifyError("timeout", f"{service} request timed out", retryable=True)
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        return NotifyError("config", f"{service} TLS certificate not trusted", retryable=False)
+    return NotifyError("connection", f"cannot reach {service} ({type(exc).__name__})",
+                       retryable=True)
 
 
 def truncate(text: str, limit: int) -> str:

@@ -33,7 +33,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client as TwilioClient
 
 from receiver.notify.base import Notification, NotifyError
-from receiver.notify.common import http_error
+from receiver.notify.common import http_error, transport_error
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -139,14 +139,8 @@ class TwilioApi:
                 return await send(self._get_client())
         except (TwilioRestException, TwilioServiceException) as exc:
             raise http_error(int(exc.status), "Twilio") from None
-        except (TimeoutError, aiohttp.ServerTimeoutError):
-            raise NotifyError("timeout", "Twilio request timed out", retryable=True) from None
-        except aiohttp.ClientConnectorCertificateError:
-            raise NotifyError("config", "Twilio TLS certificate not trusted",
-                              retryable=False) from None
-        except aiohttp.ClientError as exc:
-            raise NotifyError("connection", f"cannot reach Twilio ({type(exc).__name__})",
-                              retryable=True) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(exc, "Twilio") from None
         except TwilioException:
             raise NotifyError("server_error", "Twilio answered something unreadable",
                               retryable=True) from None

@@ -44,7 +44,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 
 from receiver.notify.base import Delivery, Notification, NotifyError
-from receiver.notify.common import http_error
+from receiver.notify.common import http_error, transport_error
 
 _AUTH_ERRORS = {"invalid_auth", "not_authed", "account_inactive", "token_revoked",
                 "token_expired", "missing_scope", "no_permission", "ekm_access_denied"}
@@ -118,14 +118,8 @@ class SlackNotifier:
             self._channel_id = response.get("channel") or self._channel_id
         except SlackApiError as exc:
             raise classify_slack(exc.response.get("error"), exc.response.status_code) from None
-        except TimeoutError:
-            raise NotifyError("timeout", "Slack request timed out", retryable=True) from None
-        except aiohttp.ClientConnectorCertificateError:
-            raise NotifyError("config", "Slack TLS certificate not trusted",
-                              retryable=False) from None
-        except aiohttp.ClientError as exc:
-            raise NotifyError("connection", f"cannot reach Slack ({type(exc).__name__})",
-                              retryable=True) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(exc, "Slack") from None
         if self._interactive and thread and notification.edit_blocks:
             await self._edit_first(notification, thread)
         return Delivery(ref=response.get("ts"), via="slack")

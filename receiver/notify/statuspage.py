@@ -25,7 +25,7 @@ from typing import Any
 import aiohttp
 
 from receiver.notify.base import Delivery, Notification, NotifyError
-from receiver.notify.common import http_error, truncate
+from receiver.notify.common import http_error, transport_error, truncate
 
 DEFAULT_BASE_URL = "https://api.statuspage.io/v1"
 STATUSES = ("investigating", "identified", "monitoring", "resolved")
@@ -78,14 +78,8 @@ class StatuspageNotifier:
                 if resp.status >= 300:
                     raise http_error(resp.status, "Statuspage")
                 answer = await resp.json(content_type=None)
-        except TimeoutError:
-            raise NotifyError("timeout", "Statuspage request timed out", retryable=True) from None
-        except aiohttp.ClientConnectorCertificateError:
-            raise NotifyError("config", "Statuspage TLS certificate not trusted",
-                              retryable=False) from None
-        except aiohttp.ClientError as exc:
-            raise NotifyError("connection", f"cannot reach Statuspage ({type(exc).__name__})",
-                              retryable=True) from None
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            raise transport_error(exc, "Statuspage") from None
         except ValueError:
             raise NotifyError("server_error", "Statuspage answered something other than JSON",
                               retryable=True) from None
