@@ -7,8 +7,6 @@ test_failover_api.py) receives one signed call; pressing 3 requests it as the ca
 from __future__ import annotations
 
 import dataclasses
-import json
-from urllib.parse import parse_qs, urlencode
 
 import pytest
 from aiohttp import web
@@ -83,9 +81,9 @@ def test_the_call_menu_offers_key_3_only_when_a_failover_is_offered():
 
 # --- Slack: request, then a second person approves ---------------------------------------------
 
-async def test_a_slack_click_requests_the_failover_and_a_second_persons_click_sends_it_once(
-        make_client, policy, team, clock):  # noqa: F811
-    spec = Failover(webhook=team.url, requires_approval=True, secret_env="TEAM_FAILOVER_SECRET")
+async def twilio_incident_with_failover(make_client, policy, endpoint):
+    """A receiver whose policy fails over through ``endpoint``, and a P1 about Twilio on it."""
+    spec = Failover(webhook=endpoint.url, requires_approval=True, secret_env="TEAM_FAILOVER_SECRET")
     client = await make_client(
         policy=dataclasses.replace(policy, remediation=Remediation(failover=spec)),
         env={"SLACK_SIGNING_SECRET": "slack-signing-secret-1234",
@@ -93,7 +91,12 @@ async def test_a_slack_click_requests_the_failover_and_a_second_persons_click_se
     answer = await client.post("/incidents", json={
         "summary": "calls failing", "priority": "P1", "provider": "twilio",
         "description": "Outbound calls fail", "by": "Ada"})
-    incident = (await answer.json())["id"]
+    return client, (await answer.json())["id"]
+
+
+async def test_a_slack_click_requests_the_failover_and_a_second_persons_click_sends_it_once(
+        make_client, policy, team, clock):  # noqa: F811
+    client, incident = await twilio_incident_with_failover(make_client, policy, team)
 
     async def clicked(trigger, user) -> dict:
         body = click("callwatch_failover", incident, trigger=trigger, user=user)
@@ -188,21 +191,11 @@ async def slack_responses(aiohttp_server):
 async def test_a_slack_click_is_answered_at_once_and_the_outcome_goes_to_its_response_url(
         make_client, policy, team, clock, slack_responses):  # noqa: F811
     posted, response_url = slack_responses
-    spec = Failover(webhook=team.url, requires_approval=True, secret_env="TEAM_FAILOVER_SECRET")
-    client = await make_client(
-        policy=dataclasses.replace(policy, remediation=Remediation(failover=spec)),
-        env={"SLACK_SIGNING_SECRET": "slack-signing-secret-1234",
-             "TEAM_FAILOVER_SECRET": SECRET})
-    answer = await client.post("/incidents", json={
-        "summary": "calls failing", "priority": "P1", "provider": "twilio",
-        "description": "Outbound calls fail", "by": "Ada"})
-    incident = (await answer.json())["id"]
+    client, incident = await twilio_incident_with_failover(make_client, policy, team)
 
     async def clicked(trigger, user) -> dict:
-        payload = json.loads(parse_qs(click("callwatch_failover", incident, trigger=trigger,
-                                            user=user).decode())["payload"][0])
-        body = urlencode({"payload": json.dumps({**payload,
-                                                 "response_url": response_url})}).encode()
+        body = click("callwatch_failover", incident, trigger=trigger, user=user,
+                     response_url=response_url)
         response = await client.post("/slack/interactions", data=body,
                                      headers=signed(body, clock()))
         assert response.status == 200

@@ -17,8 +17,10 @@ from tests.receiver.standins import alert, payload
 SECRET = "slack-signing-secret-1234"
 
 
-def click(action_id: str, incident_id: str, *, trigger="T1", user=("U0ADA", "ada")) -> bytes:
+def click(action_id: str, incident_id: str, *, trigger="T1", user=("U0ADA", "ada"),
+          response_url: str | None = None) -> bytes:
     body = {"type": "block_actions", "trigger_id": trigger,
+            **({"response_url": response_url} if response_url else {}),
             "user": {"id": user[0], "username": user[1], "name": user[1]},
             "container": {"type": "message", "message_ts": "1.000100", "channel_id": "C0INC"},
             "channel": {"id": "C0INC", "name": "incidents"},
