@@ -7,8 +7,9 @@
   is 400 naming the allowed ones.
 - ``GET /control/requests?service=pagerduty|slack|twilio|telnyx|smtp|statuspage|app|control``
   (optional ``limit``) → ``{"service", "count", "requests": [...]}`` oldest first.
-- ``POST /control/fail`` ``{"service", "status", "count"}`` → the next ``count`` requests to
-  ``service`` answer ``status`` (SMTP: the next DATA answers that code).
+- ``POST /control/fail`` ``{"service", "status", "count", "after_serving"}`` → the next
+  ``count`` requests to ``service`` answer ``status`` (SMTP: the next DATA answers that code);
+  with ``"after_serving": true`` each is served first and only its answer is the error.
 - ``GET /control/notifications`` → what the notifier stand-ins received: PagerDuty events,
   Slack messages, SMTP mails, calls placed through Twilio/Telnyx, SMS sent through them.
 - ``GET /control/summary`` → scenario, ended calls per provider and outcome, active calls.
@@ -187,13 +188,17 @@ class ControlApi:
         if isinstance(body, web.Response):
             return body
         service, status, count = body.get("service"), body.get("status"), body.get("count", 1)
+        after_serving = body.get("after_serving", False)
         if not isinstance(status, int) or not isinstance(count, int) or isinstance(status, bool):
             return control_error(400, "invalid_fault", "'status' and 'count' must be integers")
+        if not isinstance(after_serving, bool):
+            return control_error(400, "invalid_fault", "'after_serving' must be true or false")
         try:
-            self.control.faults.fail(str(service), status, count)
+            self.control.faults.fail(str(service), status, count, after_serving=after_serving)
         except ValueError as exc:
             return control_error(400, "invalid_fault", str(exc))
-        return web.json_response({"service": service, "status": status, "count": count})
+        return web.json_response({"service": service, "status": status, "count": count,
+                                  "after_serving": after_serving})
 
     async def notifications(self, request: web.Request) -> web.Response:
         return web.json_response(self.control.notifications())

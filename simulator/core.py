@@ -2,7 +2,10 @@
 
 :class:`Recorder` keeps every request (service, method, path, query, body, headers minus
 credentials); :class:`Faults` decides whether a request fails (one-shot ``fail(service, status,
-count)``, a scenario's error ratio drawn from the seeded RNG) and how long it waits.
+count)``, a scenario's error ratio drawn from the seeded RNG) and how long it waits. A one-shot
+failure ``after_serving`` lets the service act on the request and then loses its answer, as a
+gateway that timed out on a slow upstream does: the client sees the error although the thing
+was done.
 :func:`middleware` applies both to an aiohttp app whose paths map to services through
 :func:`service_for_path`. Each service answers injected errors in its own provider's error
 format (``ERROR_BODIES``), so the real SDKs raise their real exception types.
@@ -87,6 +90,7 @@ def _parse_body(body: str, content_type: str) -> tuple[object, dict | None]:
 class _Rule:
     status: int
     remaining: int
+    after_serving: bool = False
 
 
 @dataclass
@@ -99,13 +103,15 @@ class Faults:
     _ratio: dict[str, tuple[float, int]] = field(default_factory=dict)
     _latency: dict[str, float] = field(default_factory=dict)
 
-    def fail(self, service: str, status: int, count: int = 1) -> None:
-        """The next ``count`` requests to ``service`` answer ``status`` (queued after others)."""
+    def fail(self, service: str, status: int, count: int = 1, *,
+             after_serving: bool = False) -> None:
+        """The next ``count`` requests to ``service`` answer ``status`` (queued after others);
+        ``after_serving``: each is served first, its answer replaced by the error."""
         if service not in SERVICES:
             raise ValueError(f"unknown service {service!r}; one of {', '.join(SERVICES)}")
         if not 400 <= status <= 599 or count < 1:
             raise ValueError("status must be 400..599 and count at least 1")
-        self._once.setdefault(service, []).append(_Rule(status, count))
+        self._once.setdefault(service, []).append(_Rule(status, count, after_serving))
 
     def set_error_ratio(self, service: str, ratio: float, status: int = 503) -> None:
         """A share ``ratio`` (0..1) of requests to ``service`` answer ``status``."""
@@ -119,16 +125,21 @@ class Faults:
 
     def take(self, service: str) -> int | None:
         """The status this request must fail with, or None to serve it normally."""
+        fault = self.take_fault(service)
+        return fault[0] if fault else None
+
+    def take_fault(self, service: str) -> tuple[int, bool] | None:
+        """``(status, after_serving)`` when this request must fail, or None to serve it."""
         rules = self._once.get(service)
         if rules:
             rule = rules[0]
             rule.remaining -= 1
             if rule.remaining <= 0:
                 rules.pop(0)
-            return rule.status
+            return rule.status, rule.after_serving
         ratio, status = self._ratio.get(service, (0.0, 503))
         if ratio > 0 and self.rng.random() < ratio:
-            return status
+            return status, False
         return None
 
     def clear(self) -> None:
@@ -230,10 +241,13 @@ def middleware(recorder: Recorder, faults: Faults,
         delay = faults.latency(service)
         if delay:
             await faults.sleep(delay)
-        status = faults.take(service)
-        if status is not None:
-            return error_response(service, status)
-        return await handler(request)
+        fault = faults.take_fault(service)
+        if fault is None:
+            return await handler(request)
+        status, after_serving = fault
+        if after_serving:
+            await handler(request)   # done, but the answer is lost on the way back
+        return error_response(service, status)
 
     return simulate
 

@@ -205,8 +205,9 @@ class Simulator:
         """Switch scenario (ValueError naming the allowed ones when unknown)."""
         return self.control.set_scenario(name)
 
-    def fail(self, service: str, status: int, count: int = 1) -> None:
-        self.faults.fail(service, status, count)
+    def fail(self, service: str, status: int, count: int = 1, *,
+             after_serving: bool = False) -> None:
+        self.faults.fail(service, status, count, after_serving=after_serving)
 
     def requests(self, service: str | None = None) -> list:
         """Recorded requests (``Recorded``), oldest first; one service or all."""

@@ -5,7 +5,9 @@ Under ``/statuspage/v1`` (``STATUSPAGE_API_URL``), like ``https://api.statuspage
 - ``POST /pages/{page_id}/incidents`` ``{"incident": {...}}`` creates an incident → 201 and
   the incident;
 - ``PATCH /pages/{page_id}/incidents/{incident_id}`` updates it → 200 and the incident;
-- ``GET /pages/{page_id}/incidents/{incident_id}`` and ``GET /pages/{page_id}/incidents``.
+- ``GET /pages/{page_id}/incidents/{incident_id}``, ``GET /pages/{page_id}/incidents`` (all,
+  newest first) and ``GET /pages/{page_id}/incidents/unresolved`` (investigating, identified or
+  monitoring, newest first).
 
 Every request needs ``Authorization: OAuth <state.statuspage_api_key>`` (else 401
 ``{"error": ...}``), the page must be ``state.statuspage_page_id`` (else 404), an unknown
@@ -72,6 +74,8 @@ def _apply(incident: dict, fields: dict, now: str) -> None:
     incident["updated_at"] = now
     if incident["status"] == "resolved" and incident["resolved_at"] is None:
         incident["resolved_at"] = now
+    elif incident["status"] != "resolved":
+        incident["resolved_at"] = None   # an update that reopens it
 
 
 def add_routes(app: web.Application, state: SimState) -> None:
@@ -133,8 +137,16 @@ def add_routes(app: web.Application, state: SimState) -> None:
         return web.json_response(sorted(state.statuspage_incidents.values(),
                                         key=lambda i: i["created_at"], reverse=True))
 
+    async def unresolved(request: web.Request) -> web.Response:
+        denied = await guarded(request)
+        if isinstance(denied, web.Response):
+            return denied
+        open_ones = [i for i in state.statuspage_incidents.values() if i["status"] != "resolved"]
+        return web.json_response(sorted(open_ones, key=lambda i: i["created_at"], reverse=True))
+
     base = "/statuspage/v1/pages/{page_id}/incidents"
     app.router.add_post(base, create)
     app.router.add_get(base, listing)
+    app.router.add_get(base + "/unresolved", unresolved)   # before {incident_id} matches it
     app.router.add_patch(base + "/{incident_id}", update)
     app.router.add_get(base + "/{incident_id}", read)

@@ -57,6 +57,14 @@ async def test_slow_api_and_notifier_outage_set_latency_and_notifier_failures(cl
     assert faults.take("pagerduty") is None
 
 
+async def test_a_fault_after_serving_lets_the_request_act_and_loses_its_answer(client, faults):
+    answer = await client.post("/control/fail", json={"service": "statuspage", "status": 504,
+                                                      "after_serving": True})
+    assert (await answer.json())["after_serving"] is True
+    assert faults.take_fault("statuspage") == (504, True)
+    assert faults.take_fault("statuspage") is None
+
+
 @pytest.mark.parametrize("method, path, body, error", [
     ("PUT", "/control/scenario", {"name": "meteor-strike"}, "unknown_scenario"),
     ("PUT", "/control/scenario", {}, "invalid_scenario"),
@@ -65,6 +73,8 @@ async def test_slow_api_and_notifier_outage_set_latency_and_notifier_failures(cl
     ("POST", "/control/fail", {"service": "fax", "status": 500, "count": 1}, "invalid_fault"),
     ("POST", "/control/fail", {"service": "slack", "status": "500"}, "invalid_fault"),
     ("POST", "/control/fail", {"service": "slack", "status": 200, "count": 1}, "invalid_fault"),
+    ("POST", "/control/fail", {"service": "slack", "status": 504, "after_serving": "yes"},
+     "invalid_fault"),
     ("GET", "/control/requests?service=fax", None, "unknown_service"),
     ("PUT", "/control/statuspage", {"provider": "twilio", "indicator": "meh"},
      "invalid_statuspage"),
