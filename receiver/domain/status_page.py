@@ -14,10 +14,12 @@ dispatcher sends with the incident's Statuspage id (the first delivered row's re
 notifier updates that incident and never creates a second. The outbox sends one incident's
 status page rows in order, one at a time.
 
-``follow_up`` is what a committed change adds: with ``publish: auto`` a P0/P1 incident that
-opens is published; an incident already published is updated when it is acknowledged
-(``identified``) and when it resolves (``resolved``). Pure: the words come from ``notice``,
-a callback rendering the ``customer_notice`` template.
+``follow_up`` is what a committed change adds. An incident already published is updated when
+it is acknowledged (``identified``), when it resolves (``resolved``), when its priority changes
+(the new ``impact``) and when it reopens (back to ``investigating``: the same status page
+incident, so customers follow one story). With ``publish: auto`` an incident not yet published
+is published when it opens, reopens or has its priority raised as P0/P1. Pure: the words come
+from ``notice``, a callback rendering the ``customer_notice`` template.
 """
 
 from __future__ import annotations
@@ -27,7 +29,15 @@ from collections.abc import Callable, Sequence
 from policy import Policy
 from policy.spec_status_page import CHANNEL
 from receiver.domain import outbox
-from receiver.domain.model import Changes, Event, GroupSnapshot, Incident, MessageKind, NewOutbox
+from receiver.domain.model import (
+    Changes,
+    Event,
+    EventKind,
+    GroupSnapshot,
+    Incident,
+    MessageKind,
+    NewOutbox,
+)
 
 IMPACT = {"P0": "critical", "P1": "major", "P2": "minor", "P3": "none"}
 STATUS = {"triggered": "investigating", "acknowledged": "identified", "resolved": "resolved"}
@@ -81,15 +91,28 @@ def follow_up(snapshot: GroupSnapshot, changes: Changes, policy: Policy, notice:
     if spec is None or incident is None:
         return []
     published = CHANNEL in snapshot.notified and not changes.new_incident
-    if changes.resolved_incident is not None and published:
-        kind = MessageKind.RESOLVE
-    elif changes.acknowledged_incident is not None and published:
-        kind = MessageKind.ACKNOWLEDGE
-    elif (changes.new_incident and spec.publish == "auto"
-          and incident.priority in AUTO_PRIORITIES):
-        kind = MessageKind.TRIGGER
-    else:
+    kind = _kind_for(changes, published=published,
+                     auto=spec.publish == "auto" and incident.priority in AUTO_PRIORITIES)
+    if kind is None:
         return []
     name, body = split(notice(incident, changes.events))
     return [notice_row(incident, kind, name, body, policy=policy, now=now, new_id=new_id,
                        batch=f"{CHANNEL}:{new_id()}")]
+
+
+def _kind_for(changes: Changes, *, published: bool, auto: bool) -> str | None:
+    """The status page row kind ``changes`` call for, or None (module docstring); ``auto``:
+    the policy publishes an incident of this priority unasked."""
+    kinds = {event.kind for event in changes.events}
+    if published:
+        if changes.resolved_incident is not None:
+            return MessageKind.RESOLVE
+        if changes.acknowledged_incident is not None:
+            return MessageKind.ACKNOWLEDGE
+        if kinds & {EventKind.REOPENED, EventKind.PRIORITY_CHANGED}:
+            return MessageKind.UPDATE
+        return None
+    opening = changes.new_incident or EventKind.REOPENED in kinds
+    if auto and (opening or EventKind.PRIORITY_CHANGED in kinds):
+        return MessageKind.TRIGGER
+    return None

@@ -18,6 +18,7 @@ from receiver.domain.status_page import IMPACT, components, split
 from receiver.notify.base import Notification, NotifyError
 from receiver.notify.statuspage import StatuspageNotifier, StatuspageSettings
 from tests.receiver.conftest import auth
+from tests.receiver.standins import alert, payload
 
 COMPONENTS = {"twilio": "cmp-twilio", "telnyx": "cmp-telnyx"}
 
@@ -98,6 +99,40 @@ async def test_a_p1_published_on_opening_is_updated_on_ack_and_resolve_and_creat
         assert {d["ref"] for d in sent} == {page["id"]}
         first = next(n for n in detail["notifications"] if n["channel"] == "status_page")
         assert first["attempts"] == 2                  # the 503 was retried
+
+
+async def test_a_raise_to_p1_publishes_and_a_reopening_returns_the_same_notice_to_investigating(
+        aiohttp_client, policy, receiver_env):
+    from simulator import Simulator
+
+    async with Simulator(traffic=False) as sim:
+        client = await start(aiohttp_client, policy, sim, receiver_env, "auto")
+
+        async def alertmanager(status: str, priority: str,
+                               starts_at: str = "2026-11-27T03:00:00Z") -> None:
+            body = payload(alert(status=status, priority=priority, starts_at=starts_at,
+                                 fingerprint=f"fp-{priority}"))
+            answer = await client.post("/alerts", json=body)
+            assert answer.status == 200, await answer.text()
+
+        await alertmanager("firing", "P2")
+        await asyncio.sleep(0.3)
+        assert sim.state.statuspage_incidents == {}    # auto publishes P0/P1 only
+        await alertmanager("firing", "P1")             # raised: published now
+        await until(lambda: len(sim.state.statuspage_incidents) == 1)
+        (page,) = sim.state.statuspage_incidents.values()
+        assert page["impact"] == "major"
+        await alertmanager("firing", "P0")             # raised again: the impact follows
+        await until(lambda: page["impact"] == "critical")
+        await alertmanager("resolved", "P0")
+        await until(lambda: page["status"] == "resolved" and page["resolved_at"] is not None)
+        await alertmanager("firing", "P0", "2026-11-27T03:20:00Z")   # again, inside the window
+        await until(lambda: page["status"] == "investigating")
+        assert page["resolved_at"] is None
+        await asyncio.sleep(0.3)
+        assert len(sim.state.statuspage_incidents) == 1 and len(creates(sim)) == 1
+        assert [u["status"] for u in reversed(page["incident_updates"])] == \
+            ["investigating", "investigating", "resolved", "investigating"]
 
 
 async def test_manual_mode_publishes_only_when_asked(
