@@ -16,7 +16,8 @@ Rules:
   It is one ``reminder`` outbox row per channel (``outbox.message_rows``) and a timeline
   event ``followup_reminder`` (reminder, contacts, channels).
 - ``decide_report_done``: a timeline event ``report_done`` and the pending reminders
-  cancelled; a conflict when the report was already marked done since the last (re)opening.
+  cancelled; a ``CHANGED`` conflict when the incident moved since the caller saw that the
+  report was not yet marked done since the last (re)opening (``report_done``).
 - Action items: ``action_item_event`` is the timeline event written with each added or closed
   item; ``receiver.domain.context`` reads the items back from a timeline for the
   post-incident report.
@@ -26,7 +27,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from policy import Policy
 from receiver.domain import messages, oncall, outbox
@@ -131,16 +132,26 @@ def reminder_changes(incident: Incident, timer: Timer, policy: Policy, now: floa
     return Changes(events=[event], outbox=rows)
 
 
-def decide_report_done(snapshot: GroupSnapshot, ctx: ActionContext) -> Outcome:
-    """Mark the post-incident report done: a ``report_done`` event and the pending reminders
-    cancelled. Never a conflict here: the caller answers "already done" from the timeline
-    (``report_done``) before asking."""
+CHANGED = "changed"   # Outcome.conflict: the incident changed since the caller looked
+
+
+def decide_report_done(snapshot: GroupSnapshot, ctx: ActionContext, *,
+                       seen_updated_at: float) -> Outcome:
+    """Mark the post-incident report done: a ``report_done`` event, the pending reminders
+    cancelled, ``updated_at`` moved on. The caller looked at the timeline (``report_done``)
+    when the incident's ``updated_at`` was ``seen_updated_at``; if it has changed since (a
+    second "done" at the same moment, a reopening) the conflict is ``CHANGED`` and nothing
+    is written, so the caller looks again: two requests at once never both mark it."""
     current = snapshot.incident
     assert current is not None
+    if current.updated_at != seen_updated_at:
+        return Outcome(Changes(), conflict=CHANGED, incident=current)
+    # it must move even on a clock that has not ticked, or a racing caller would not see it
+    marked = replace(current, updated_at=max(ctx.now, current.updated_at + 0.001))
     event = Event(current.id, ctx.now, EventKind.REPORT_DONE, ctx.actor,
                   {"via": ctx.via} if ctx.via else {})
-    return Outcome(Changes(incident=current, events=[event], cancel_timers=(TIMER_KIND,)),
-                   incident=current)
+    return Outcome(Changes(incident=marked, events=[event], cancel_timers=(TIMER_KIND,)),
+                   incident=marked)
 
 
 # --- action items -----------------------------------------------------------------------

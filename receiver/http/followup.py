@@ -9,7 +9,8 @@
 
 ``owner`` is a contact key (answered back as ``owner_contact``) or free text; ``due`` an ISO
 date (YYYY-MM-DD); an item still open after it is ``overdue``. Marking the report done stops
-the report and post-mortem reminders (``receiver.domain.followup``). Bad input is 400
+the report and post-mortem reminders (``receiver.domain.followup``); two at once mark it once
+(one 200, the other 409: ``receiver.services.followup``). Bad input is 400
 ``invalid_request`` naming the field; an unknown incident or item 404; a store failure 503.
 """
 
@@ -24,7 +25,7 @@ from receiver.domain.ids import new_id
 from receiver.domain.model import ActionItem
 from receiver.http.common import RECEIVER, invalid, json_object, store_errors, text_field
 from receiver.http.incidents import incident_json
-from receiver.services.apply import apply_action
+from receiver.services.followup import StillChanging, mark_report_done
 
 MAX_NAME = 100
 
@@ -39,16 +40,17 @@ async def report_done(request: web.Request) -> web.Response:
     incident_id = request.match_info["incident_id"]
     ctx = ActionContext(policy=state.policy, now=state.clock(), new_id=new_id, actor=by,
                         public_url=state.config.public_url, via="api")
-    with store_errors():
-        timeline = await state.opened_store().timeline(incident_id)
-        done = followup.report_done(timeline)
-        if done is not None:
-            raise ApiError(409, "conflict", f"the report of incident {incident_id} was already "
-                                            f"marked done by {done.actor}")
-        outcome = await apply_action(state, incident_id, followup.decide_report_done, ctx)
-    if outcome is None:
+    try:
+        with store_errors():
+            marked = await mark_report_done(state, incident_id, ctx)
+    except StillChanging as exc:
+        raise ApiError(409, "conflict", f"{exc}; ask again") from None
+    if marked.incident is None:
         raise _not_found(incident_id)
-    return web.json_response(incident_json(outcome.incident))
+    if marked.done_before is not None:
+        raise ApiError(409, "conflict", f"the report of incident {incident_id} was already "
+                                        f"marked done by {marked.done_before.actor}")
+    return web.json_response(incident_json(marked.incident))
 
 
 async def add_item(request: web.Request) -> web.Response:

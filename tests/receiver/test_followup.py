@@ -4,6 +4,7 @@ escalation worker at resolved + 24h / + 48h, cancelled by a reopening or a repor
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import replace
@@ -144,6 +145,34 @@ async def test_the_worker_sends_each_reminder_when_due_and_the_report_done_stops
     assert await state.escalation.run_once() == 0   # the post-mortem reminder was cancelled
     assert len([r for r in await state.store.outbox_for(incident_id)
                 if r.kind == "reminder"]) == 2
+
+
+async def test_two_report_done_requests_at_once_mark_it_once(make_client, clock):
+    client = await make_client()
+    incident_id = await resolved_p0(client, clock)
+    answers = await asyncio.gather(*(call(client, f"/incidents/{incident_id}/report/done",
+                                          {"by": who}) for who in ("Ada", "Bo", "Cy")))
+    assert sorted(status for status, _ in answers) == [200, 409, 409]
+    marked = [e for e in await client.app[RECEIVER].store.timeline(incident_id)
+              if e.kind == "report_done"]
+    assert len(marked) == 1
+    (winner,) = [body for status, body in answers if status == 200]
+    assert all(f"marked done by {marked[0].actor}" in body["detail"]
+               for status, body in answers if status == 409)
+    assert winner["id"] == incident_id
+
+
+def test_report_done_writes_nothing_when_the_incident_changed_since_it_was_looked_at(policy):
+    from receiver.domain.actions import ActionContext
+    from receiver.domain.model import GroupSnapshot
+
+    ctx = ActionContext(policy=policy, now=5000.0, new_id=ids(), actor="Ada")
+    snapshot = GroupSnapshot("g", replace(incident(), updated_at=4000.0), frozenset())
+    stale = followup.decide_report_done(snapshot, ctx, seen_updated_at=3000.0)
+    assert (stale.conflict, stale.changes.events) == (followup.CHANGED, [])
+    fresh = followup.decide_report_done(snapshot, ctx, seen_updated_at=4000.0)
+    assert fresh.conflict is None and fresh.incident.updated_at == 5000.0
+    assert [e.kind for e in fresh.changes.events] == ["report_done"]
 
 
 async def test_a_reopened_incident_cancels_its_reminders(make_client, clock):
