@@ -42,6 +42,10 @@ SAMPLES: dict[tuple[str, str], tuple[str, object, int]] = {
     ("POST", "/incidents/{incident_id}/notes"):
         ("/incidents/{incident}/notes", {"by": "Ada", "text": "access test"}, 201),
     ("GET", "/reports/trends"): ("/reports/trends", None, 200),
+    # a declared incident is no drill: the handler's own 409, past the check
+    ("POST", "/incidents/{incident_id}/drill"):
+        ("/incidents/{incident}/drill", {"by": "Ada", "alert_to_page_seconds": 1.5,
+                                         "page_to_ack_seconds": 20, "acked_by": "Bo"}, 409),
     # the shipped policy has no status_page section: the handler's own 409, past the check
     ("POST", "/incidents/{incident_id}/status-page"):
         ("/incidents/{incident}/status-page", {"by": "Ada"}, 409),

@@ -10,9 +10,10 @@ alert and the receiver pages like it, every page starting "DRILL: " (the inciden
 The receiver (``--url``/``$CALLWATCH_URL``, ``CALLWATCH_RECEIVER_TOKEN``, as ``callwatch
 incidents``) is polled until someone acknowledges; then the command prints alert -> first
 page and page -> acknowledgement, resolves the drill (the alert again with ``endsAt`` now, and
-``POST /incidents/{id}/resolve``) and writes the figures on its timeline (a ``note`` whose
-text starts "drill:"). Exit 0; 1 when nobody acknowledged within ``--timeout`` (the drill is
-resolved all the same) or a server failed; 2 for an invalid policy or choice.
+``POST /incidents/{id}/resolve``) and records the figures on its timeline (``POST
+/incidents/{id}/drill``: a ``drill`` event, which the monthly review lists). Exit 0; 1 when
+nobody acknowledged within ``--timeout`` (the drill is resolved all the same) or a server
+failed; 2 for an invalid policy or choice.
 """
 
 from __future__ import annotations
@@ -58,9 +59,10 @@ class Figures:
     to_page: float
     to_ack: float
 
-    def text(self) -> str:
-        return (f"drill: alert -> first page {self.to_page:.1f}s, page -> acknowledgement "
-                f"{self.to_ack:.1f}s (acknowledged by {self.acked_by})")
+    def body(self) -> dict[str, Any]:
+        """What ``POST /incidents/{id}/drill`` records."""
+        return {"by": ACTOR, "alert_to_page_seconds": round(self.to_page, 3),
+                "page_to_ack_seconds": round(self.to_ack, 3), "acked_by": self.acked_by}
 
 
 def configure(parser: argparse.ArgumentParser) -> None:
@@ -147,8 +149,7 @@ def run(alert: dict[str, Any], alertmanager: Client, receiver: Client, timeout: 
         figures = measure(receiver.request("GET", f"/incidents/{incident['id']}"), sent)
         say(f"alert -> first page: {figures.to_page:.1f}s")
         say(f"page -> acknowledgement: {figures.to_ack:.1f}s (by {figures.acked_by})")
-        receiver.request("POST", f"/incidents/{incident['id']}/notes",
-                         {"by": ACTOR, "text": figures.text()})
+        receiver.request("POST", f"/incidents/{incident['id']}/drill", figures.body())
         return 0
     finally:
         _resolve(alert, alertmanager, receiver, incident, say)

@@ -70,6 +70,7 @@ class EventKind(StrEnum):
     ACTION_ITEM_ADDED = "action_item_added"         # a post-incident action item, recorded
     ACTION_ITEM_CLOSED = "action_item_closed"
     NOTE = "note"                                   # a person wrote on the timeline
+    DRILL = "drill"                                 # a drill's measured response times
 
 
 INCIDENT_STATES = tuple(IncidentState)

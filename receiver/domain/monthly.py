@@ -6,8 +6,9 @@ Rules:
 
 - A month is a UTC calendar month, ``YYYY-MM``; an incident belongs to the month it was
   opened in, under the priority it has now (as on the trends page).
-- Drills (label ``drill="true"``) count in no figure; they are listed under ``drills``.
-  Every list of incidents is oldest first.
+- Drills (label ``drill="true"``) count in no figure; they are listed under ``drills``, each
+  with its recorded ``result`` (the latest ``drill`` event's figures, ``receiver.domain.drill``;
+  null when none was recorded). Every list of incidents is oldest first.
 - MTTA and MTTR per priority are the trends page's own cell (``receiver.domain.trends``):
   the mean seconds from opening to acknowledgement / resolution over the incidents that
   were; null when none was. The month stands beside the three before it (``response``,
@@ -19,7 +20,8 @@ Rules:
 - Pages: the outbox rows created in the month (handoff notices too) per channel and state;
   ``failed`` and ``abandoned`` are the failures.
 - Action items: every open one (whatever month its incident), ``overdue`` when its due date
-  is before ``now``'s UTC date.
+  is before ``now``'s UTC date; a drill's open items are listed apart (``drills``), outside
+  the open and overdue counts.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from policy import Policy
-from receiver.domain import trends
+from receiver.domain import drill, trends
 from receiver.domain.context import sla_breached
 from receiver.domain.followup import item_json, today
 from receiver.domain.model import ActionItem, Event, EventKind, Incident, OutboxState
@@ -89,13 +91,15 @@ def is_drill(incident: Incident) -> bool:
 @dataclass(frozen=True)
 class Inputs:
     """What the store holds for a review: the incidents opened in ``window(month)``; the
-    ``sla_breached`` and ``reopened`` events of the month's incidents; the outbox rows created
-    in the month as (incident_id, channel, state, count); every open action item."""
+    ``sla_breached``, ``reopened`` and ``drill`` events of the month's incidents; the outbox
+    rows created in the month as (incident_id, channel, state, count); every open action item,
+    and which of their incidents are drills (``drill_item_incidents``, any month)."""
 
     incidents: Sequence[Incident]
     events: Sequence[Event]
     outbox: Sequence[tuple[str | None, str, str, int]]
     open_items: Sequence[ActionItem]
+    drill_item_incidents: frozenset[str] = frozenset()
 
 
 def monthly(month: Month, data: Inputs, policy: Policy, now: float,
@@ -109,6 +113,7 @@ def monthly(month: Month, data: Inputs, policy: Policy, now: float,
     for event in data.events:
         by_incident[event.incident_id].append(event)
     breaches = [i for i in counted if sla_breached(i, by_incident[i.id], policy, now)]
+    measured = drill.results(data.events)
     return {
         "month": month.label, "from": iso(month.start), "to": iso(month.end),
         "generated_at": iso(now),
@@ -123,8 +128,9 @@ def monthly(month: Month, data: Inputs, policy: Policy, now: float,
                          "incidents": [_brief(i) for i in breaches]},
         "noisiest": _noisiest(counted, by_incident),
         "pages": _pages(data.outbox, drills),
-        "action_items": _items(data.open_items, policy, now),
-        "drills": [_brief(i) for i in inside if i.id in drills],
+        "action_items": _items(data.open_items, data.drill_item_incidents, policy, now),
+        "drills": [{**_brief(i), "result": measured.get(i.id)} for i in inside
+                   if i.id in drills],
     }
 
 
@@ -183,7 +189,11 @@ def _pages(rows: Iterable[tuple[str | None, str, str, int]],
             "failures": sum(c["failures"] for c in by_channel), "by_channel": by_channel}
 
 
-def _items(items: Sequence[ActionItem], policy: Policy, now: float) -> dict[str, Any]:
-    shown = [item_json(item, policy, today(now)) for item in items]
+def _items(items: Sequence[ActionItem], drills: frozenset[str], policy: Policy,
+           now: float) -> dict[str, Any]:
+    shown = [item_json(item, policy, today(now)) for item in items
+             if item.incident_id not in drills]
     return {"open": len(shown), "overdue": sum(item["overdue"] for item in shown),
-            "items": shown}
+            "items": shown,
+            "drills": [item_json(item, policy, today(now)) for item in items
+                       if item.incident_id in drills]}

@@ -68,10 +68,25 @@ def sections(review: dict[str, Any]) -> list[tuple[str, Table, Chart | None]]:
          (["item", "incident", "owner", "due", "overdue"],
           [[i["title"], i["incident_id"], i["owner"], i["due"], "yes" if i["overdue"] else ""]
            for i in items["items"]]), None),
-        ("Drills (not counted above)", (["incident", "priority", "summary", "opened"],
-                                        [[d["id"], d["priority"], d["summary"], d["opened_at"]]
-                                         for d in review["drills"]]), None),
+        ("Drills (not counted above)",
+         (["incident", "priority", "summary", "opened", "alert → page", "page → ack",
+           "acknowledged by"],
+          [[d["id"], d["priority"], d["summary"], d["opened_at"], *_drill_result(d["result"])]
+           for d in review["drills"]]), None),
+        ("Drills' open action items (not counted above)",
+         (["item", "incident", "owner", "due"],
+          [[i["title"], i["incident_id"], i["owner"], i["due"]] for i in items["drills"]]),
+         None),
     ]
+
+
+def _drill_result(result: dict[str, Any] | None) -> list[str]:
+    """A drill's recorded figures as three cells; blanks when none was recorded."""
+    if not result:
+        return ["", "", ""]
+    return [human(result["alert_to_page_seconds"]) or "0s",
+            human(result["page_to_ack_seconds"]) or "0s",
+            result["acked_by"]]
 
 
 def _md_cell(value: Any) -> str:

@@ -16,8 +16,8 @@ exempt routes there (``callwatch.access.EXEMPT``) lets it in otherwise:
   own session cookie and CSRF tokens, given by signing in with the token.
 
 Everything else (``/alerts``, the incident reads and actions, ``/incidents/{id}/
-communications``, ``/report`` and ``/notes``, ``/reports/*``, ``/alerting/*``, ``/oncall`` and
-its shifts) needs the credentials. A refused ``POST /alerts`` is counted
+communications``, ``/report``, ``/notes`` and ``/drill``, ``/reports/*``, ``/alerting/*``,
+``/oncall`` and its shifts) needs the credentials. A refused ``POST /alerts`` is counted
 (``alerts.count_refused``).
 """
 
@@ -31,6 +31,7 @@ from receiver.http import (
     alerting,
     alerts,
     communications,
+    drill,
     failover,
     followup,
     incidents,
@@ -60,6 +61,7 @@ ROUTES = (
     web.post("/incidents/{incident_id}/status-page", status_page.publish_notice),
     web.post("/incidents/{incident_id}/failover", failover.request),
     web.post("/incidents/{incident_id}/notes", notes.add_note),
+    web.post("/incidents/{incident_id}/drill", drill.record_drill),
     web.get("/reports/trends", reports.trends),
     web.get("/reports/monthly", monthly.review),
     web.post("/incidents/{incident_id}/report/done", followup.report_done),

@@ -74,8 +74,15 @@ async def test_a_drill_is_paged_timed_resolved_and_kept_out_of_mtta(tmp_path) ->
         assert "by drill-e2e" in text
         detail = await api.detail(incident["id"])
         assert detail["state"] == "resolved"
-        notes = [e for e in detail["timeline"] if e["kind"] == "note"]
-        assert notes and notes[-1]["detail"]["text"].startswith("drill: alert -> first page")
+        (recorded,) = [e for e in detail["timeline"] if e["kind"] == "drill"]
+        assert recorded["actor"] == "callwatch drill"
+        assert recorded["detail"]["acked_by"] == "drill-e2e"
+        assert 0 <= recorded["detail"]["alert_to_page_seconds"] < 30
+        assert recorded["detail"]["page_to_ack_seconds"] >= 0
+        month = detail["opened_at"][:7]
+        review = await api.get(f"/reports/monthly?month={month}")
+        (listed,) = [d for d in review["drills"] if d["id"] == incident["id"]]
+        assert listed["result"] == recorded["detail"]
         assert await _ack_count(session, stack) == 0.0      # not an MTTA observation
         trends = await api.get("/reports/trends?weeks=1")
         assert trends["series"][-1]["priorities"]["P1"]["opened"] == 0

@@ -34,6 +34,7 @@ from tests.receiver.conftest import TOKEN
 
 # (id, month, day, priority, alertname, ack min, resolve min, reopens, sla event, drill, rows)
 SPEC = [
+    ("d0", 7, 10, "P1", "CallDropRateHigh", 1, 5, 0, False, True, []),   # before the window
     ("a1", 8, 3, "P1", "CallDropRateHigh", 4, 30, 0, False, False, []),
     ("a2", 8, 9, "P1", "CallDropRateHigh", 6, 50, 0, False, False, []),
     ("s1", 9, 14, "P1", "SipErrorsHigh", 10, 60, 0, False, False, []),
@@ -49,6 +50,7 @@ SPEC = [
     ("x1", 12, 1, "P0", "TelephonyServiceDown", 1, 5, 0, False, False, [("slack", "sent")]),
 ]
 MINUTE = 60.0
+DRILL_RESULT = {"alert_to_page_seconds": 2.5, "page_to_ack_seconds": 57.0, "acked_by": "eng_a"}
 
 
 def opened(month: int, day: int) -> float:
@@ -68,6 +70,8 @@ def generated(row) -> tuple[Incident, list[Event], list[tuple[NewOutbox, str]]]:
     events = [Event(ident, at, EventKind.OPENED, "alertmanager")]
     events += [Event(ident, at + n + 1, EventKind.REOPENED, "alertmanager") for n in range(reopens)]
     events += [Event(ident, at + 30 * MINUTE, EventKind.SLA_BREACHED, "escalation")] if sla else []
+    events += [Event(ident, at + 10 * MINUTE, EventKind.DRILL, "callwatch drill", DRILL_RESULT)
+               ] if drill else []
     outbox = [(NewOutbox(f"{ident}-{n}", ident, channel, "trigger", {}, at, f"b-{ident}-{n}"),
                state) for n, (channel, state) in enumerate(rows)]
     return incident, events, outbox
@@ -90,7 +94,9 @@ async def fill(store) -> None:
                 finishes[row.id], Attempt(row.id, 2e9, "gen", finishes[row.id])))
     items = [ActionItem("i1", "n1", "Alert earlier on SIP 503s", "eng_a", "2026-12-01", 1.0, "A"),
              ActionItem("i2", "n2", "Runbook for drops", "the SRE team", "2027-02-01", 2.0, "A"),
-             ActionItem("i3", "n3", "Closed already", "eng_b", "2026-11-30", 3.0, "A")]
+             ActionItem("i3", "n3", "Closed already", "eng_b", "2026-11-30", 3.0, "A"),
+             ActionItem("i4", "d1", "Drill: page the backup", "eng_a", "2026-12-01", 4.0, "A"),
+             ActionItem("i5", "d0", "Drill: fix the runbook", "eng_b", "2026-08-01", 5.0, "A")]
     for item in items:
         assert await store.add_action_item(item, action_item_event(item, False, "A", 1.0))
     await store.close_action_item("n3", "i3", "B", 4.0)
@@ -148,11 +154,13 @@ async def test_the_november_review_has_the_hand_computed_figures(filled):
     assert channels == [
         ("email", 1, 0, {"pending": 1}), ("pagerduty", 1, 1, {"failed": 1}),
         ("phone", 2, 1, {"abandoned": 1, "sent": 1}), ("slack", 2, 0, {"sent": 2})]
-    # i1 due 2026-12-01 < 2027-01-15: overdue; i2 due 2027-02-01; i3 closed
+    # i1 due 2026-12-01 < 2027-01-15: overdue; i2 due 2027-02-01; i3 closed; i4 and i5 are
+    # drills' (d1 this month, d0 in July, outside the window the review reads): not counted
     items = review["action_items"]
     assert (items["open"], items["overdue"]) == (2, 1)
     assert [(i["id"], i["overdue"]) for i in items["items"]] == [("i1", True), ("i2", False)]
-    assert [d["id"] for d in review["drills"]] == ["d1"]
+    assert [i["id"] for i in items["drills"]] == ["i5", "i4"]   # by due date
+    assert [(d["id"], d["result"]) for d in review["drills"]] == [("d1", DRILL_RESULT)]
 
 
 async def test_markdown_and_html_carry_the_figures_and_the_charts(filled):
@@ -166,7 +174,9 @@ async def test_markdown_and_html_carry_the_figures_and_the_charts(filled):
     assert page.content_type == "text/html"
     text = await page.text()
     assert text.count("<svg ") == 4 and "<title>MTTA per month (minutes)</title>" in text
-    assert "<td>d1</td>" in text   # the drill is listed
+    assert "<td>d1</td>" in text   # the drill is listed, with its figures
+    assert "<td>2s</td><td>57s</td><td>eng_a</td>" in text
+    assert "| Drill: page the backup | d1 | eng_a | 2026-12-01 |" in md
 
 
 async def test_the_cli_writes_the_review_where_it_is_told(filled, monkeypatch, tmp_path,
