@@ -13,11 +13,11 @@ RESULT = {"by": "callwatch drill", "alert_to_page_seconds": 1.25, "page_to_ack_s
           "acked_by": "eng_a"}
 
 
-async def open_drill(client) -> str:
+async def open_drill(client, headers=None) -> str:
     labels = {"alertname": "TelephonyProviderHealthLow", "drill": "true"}   # drill: grouped by
     body = payload(alert("TelephonyProviderHealthLow", drill="true", priority="P1"),
                    group="TelephonyProviderHealthLow", groupLabels=labels, commonLabels=labels)
-    answer = await client.post("/alerts", json=body)
+    answer = await client.post("/alerts", json=body, headers=headers)
     assert answer.status == 200, await answer.text()
     return (await answer.json())["incident"]
 
@@ -32,6 +32,20 @@ async def test_a_drill_result_is_a_drill_event_on_the_drill_s_timeline(make_clie
                               "acked_by": "eng_a"}
     detail = await (await client.get(f"/incidents/{incident_id}")).json()
     assert [e["detail"] for e in detail["timeline"] if e["kind"] == "drill"] == [body["detail"]]
+
+
+async def test_the_console_timeline_says_what_the_drill_measured(make_client):
+    from tests.receiver.conftest import auth
+    from tests.receiver.test_console import console, sign_in
+
+    client = await console(make_client)
+    incident_id = await open_drill(client, auth())
+    answer = await client.post(f"/incidents/{incident_id}/drill", json=RESULT, headers=auth())
+    assert answer.status == 201
+    await sign_in(client)
+    page = await (await client.get(f"/ui/incidents/{incident_id}")).text()
+    assert ("Drill recorded by callwatch drill: alert to first page 1.25 s, page to "
+            "acknowledgement 42.0 s (by eng_a)") in page
 
 
 async def test_a_real_incident_takes_no_drill_figures(make_client):

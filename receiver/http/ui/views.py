@@ -162,6 +162,10 @@ def sentence(event: Event, policy: Policy) -> str:
         return f"{d.get('kind', '')} moved from {d.get('from', '')} to {d.get('to', '')}"
     if kind == EventKind.NOTE:
         return f"Note by {event.actor}: {d.get('text', '')}"
+    if kind == EventKind.DRILL:
+        return (f"Drill recorded by {event.actor}: alert to first page "
+                f"{d.get('alert_to_page_seconds', '?')} s, page to acknowledgement "
+                f"{d.get('page_to_ack_seconds', '?')} s (by {d.get('acked_by', '?')})")
     if kind == EventKind.SLA_BREACHED:
         return "Response SLA breached: not acknowledged in time"
     if kind == EventKind.PRIORITY_CHANGED:
