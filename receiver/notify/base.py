@@ -42,9 +42,11 @@ class Notification:
     edit_text: str | None = None    # Slack: the incident's first message, as it should now read
     edit_blocks: tuple[Mapping, ...] = ()
     menu: str = ""                  # a two-way call's key menu; empty: pages.MENU
-    # set when an earlier holder of this row died (or stalled) mid-send: it may already have
-    # been delivered, at or after this Unix time. A notifier that can ask the far side does,
-    # and answers the delivery it finds (``Delivery.found``) instead of sending again.
+    # set when an earlier holder of this row died (or stalled) mid-send, or an earlier attempt
+    # failed in a way the far side may have acted on anyway (a timeout, a 5xx): it may already
+    # have been delivered, at or after this Unix time (dispatcher.maybe_sent_since). A
+    # notifier that can ask the far side does, and answers the delivery it finds
+    # (``Delivery.found``) instead of sending again.
     maybe_sent_since: float | None = None
 
 

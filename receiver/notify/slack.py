@@ -16,8 +16,9 @@ also edits the incident's first message (``chat.update``) to ``edit_text``/``edi
 state and who acted. A failed edit is logged; the reply in the thread is what counts.
 
 Every message carries metadata naming its outbox row (``{"event_type": "callwatch_page",
-"event_payload": {"page": <row id>}}``). A row taken over from a receiver that died mid-send
-(``Notification.maybe_sent_since``) is first looked up: the channel's history since then, less
+"event_payload": {"page": <row id>}}``). A row that may already have been posted
+(``Notification.maybe_sent_since``: taken over from a receiver that died mid-send, or retried
+after a timeout or a 5xx) is first looked up: the channel's history since then, less
 ``LOOKBACK_MARGIN`` (a thread reply: the thread's replies), read with ``include_all_metadata``
 (scope ``channels:history``, ``groups:history`` for a private channel). Found, it is answered as
 that message (``Delivery(found=True)``) and not posted again. The history is read once for a
