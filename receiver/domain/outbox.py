@@ -4,7 +4,8 @@ Every row is due at once, except on a ``digest`` channel, where it waits for the
 next ``send_at`` in its ``timezone`` (the dispatcher then sends all due rows of that channel as
 one digest). ``message_rows`` composes one message per channel (``receiver.domain.messages``);
 ``new_row`` wraps a payload that is already composed (a vendor draft); ``fallback_copy`` is the
-copy of a failing row for the route's next fallback channel.
+copy of a failing row for the route's next fallback channel. ``maybe_sent_since`` says when a
+stored row about to be sent again may already have been delivered.
 
 A page a person answers (``PERSONAL_TYPES``: a phone call) is one row per person: its lane is
 the contact's key, its recipients that contact's address, and it carries a ``page`` token the
@@ -24,6 +25,9 @@ from receiver.domain.model import Event, EventKind, Incident, NewOutbox, OutboxR
 from receiver.domain.times import next_local_timestamp
 
 PERSONAL_TYPES = ("phone", "sms")   # paged person by person, each page answerable
+# failures after which the far side may have done what was asked: its answer, not the request,
+# was lost (a refused connection is counted too: "connection" does not tell the two apart)
+UNCERTAIN_REASONS = frozenset({"timeout", "server_error", "connection", "internal"})
 
 
 def due_at(policy: Policy, channel: str, now: float) -> float:
@@ -155,4 +159,19 @@ def next_fallback(policy: Policy, priority: str, channel: str) -> str | None:
     for candidate in route.fallback[start:]:
         if candidate not in route.channels and candidate in policy.channels:
             return candidate
+    return None
+
+
+def maybe_sent_since(row: OutboxRow) -> float | None:
+    """When an earlier send of ``row`` may already have been delivered (at or after), or None.
+
+    A taken-over row: its holder claimed it, so sent, no earlier than ``next_attempt_at``. A
+    retry after an ``UNCERTAIN_REASONS`` failure: every earlier attempt was at or after
+    ``first_attempt_at``.
+    """
+    if row.taken_over_from is not None:
+        return row.next_attempt_at
+    reason = (row.last_error or "").split(":", 1)[0]
+    if row.attempts and row.first_attempt_at is not None and reason in UNCERTAIN_REASONS:
+        return row.first_attempt_at
     return None

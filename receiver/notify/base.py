@@ -44,9 +44,9 @@ class Notification:
     menu: str = ""                  # a two-way call's key menu; empty: pages.MENU
     # set when an earlier holder of this row died (or stalled) mid-send, or an earlier attempt
     # failed in a way the far side may have acted on anyway (a timeout, a 5xx): it may already
-    # have been delivered, at or after this Unix time (dispatcher.maybe_sent_since). A
-    # notifier that can ask the far side does, and answers the delivery it finds
-    # (``Delivery.found``) instead of sending again.
+    # have been delivered, at or after this Unix time (receiver.domain.outbox's
+    # maybe_sent_since). A notifier that can ask the far side does, and answers the delivery
+    # it finds (``Delivery.found``) instead of sending again.
     maybe_sent_since: float | None = None
 
 

@@ -19,11 +19,12 @@ A row's words are rendered when it is sent (``receiver.domain.render``, the poli
 a template that cannot render fails the row like a refused send (``config``), so it falls back.
 A send still in flight when the process is killed is retried after its claim expires, with
 the same ``Notification.id`` and ``dedup_key``, and ``maybe_sent_since`` (the row names its
-``taken_over_from``), as is a retry after a failure the far side may have acted on anyway
-(``UNCERTAIN_REASONS``: a timeout, a 5xx, a dropped connection): Slack looks the earlier send up
-by its metadata and Statuspage among the page's unresolved incidents instead of sending twice,
-PagerDuty deduplicates, the others deliver at least once. A two-way call is ``awaiting`` before
-it is dialled, so a takeover never dials it again: its report, or its deadline, settles it.
+``taken_over_from``), as is a retry after a failure the far side may have acted on anyway (a
+timeout, a 5xx, a dropped connection: ``receiver.domain.outbox.maybe_sent_since``): Slack
+looks the earlier send up by its metadata and Statuspage among the page's unresolved
+incidents instead of sending twice, PagerDuty deduplicates, the others deliver at least once.
+A two-way call is ``awaiting`` before it is dialled, so a takeover never dials it again: its
+report, or its deadline, settles it.
 """
 
 from __future__ import annotations
@@ -65,9 +66,6 @@ ACTOR = "dispatcher"
 DELIVERY_KEY_DAYS = 7  # Alertmanager stops retrying a delivery long before this
 Send = Callable[[], Awaitable[None]]
 T = TypeVar("T")
-# failures after which the far side may have done what was asked: its answer, not the request,
-# was lost (a refused connection is counted too: "connection" does not tell the two apart)
-UNCERTAIN_REASONS = frozenset({"timeout", "server_error", "connection", "internal"})
 
 
 def default_jitter(delay: float) -> float:
@@ -255,7 +253,7 @@ class Dispatcher:
             if row.taken_over_from is not None:
                 log.info("taking over an unfinished send", extra={
                     "outbox": row.id, "channel": row.channel, "from": row.taken_over_from})
-            since = maybe_sent_since(row)
+            since = outbox.maybe_sent_since(row)
             if since is not None:
                 notification = replace(notification, maybe_sent_since=since)
             outcome = await self._deliver(row.channel, notification)
@@ -379,21 +377,6 @@ class Dispatcher:
             return Finish(OutboxState.PENDING, retry)
         copy, event = found
         return Finish(OutboxState.PENDING, retry, fallbacks=(copy,), fallback_events=(event,))
-
-
-def maybe_sent_since(row: OutboxRow) -> float | None:
-    """When an earlier send of ``row`` may already have been delivered (at or after), or None.
-
-    A taken-over row: its holder claimed it, so sent, no earlier than ``next_attempt_at``. A
-    retry after an ``UNCERTAIN_REASONS`` failure: every earlier attempt was at or after
-    ``first_attempt_at``.
-    """
-    if row.taken_over_from is not None:
-        return row.next_attempt_at
-    reason = (row.last_error or "").split(":", 1)[0]
-    if row.attempts and row.first_attempt_at is not None and reason in UNCERTAIN_REASONS:
-        return row.first_attempt_at
-    return None
 
 
 def words_for(comms: Communications, policy: Policy, notifiers: Mapping[str, Notifier],

@@ -13,9 +13,9 @@ import time
 import pytest
 
 from receiver.domain.model import OutboxRow
+from receiver.domain.outbox import maybe_sent_since
 from receiver.notify.base import Notification, NotifyError
 from receiver.notify.statuspage import LOOKBACK_MARGIN, StatuspageNotifier, StatuspageSettings
-from receiver.services.dispatcher import maybe_sent_since
 from tests.receiver.test_status_page import creates, declare, start, until
 
 NOTE = Notification(id="row-1", incident_id="inc-1", channel="status_page", kind="trigger",
