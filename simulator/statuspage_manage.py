@@ -78,75 +78,75 @@ def _apply(incident: dict, fields: dict, now: str) -> None:
         incident["resolved_at"] = None   # an update that reopens it
 
 
-def add_routes(app: web.Application, state: SimState) -> None:
-    """Mount the management API (module docstring) under ``/statuspage/v1``."""
+NOT_FOUND = "The requested resource could not be found."
 
-    async def guarded(request: web.Request) -> web.Response | dict | None:
-        """The parsed body of an authorised request to the page, or the error response."""
-        if request.headers.get("Authorization") != f"OAuth {state.statuspage_api_key}":
+
+class ManageApi:
+    """The management API's handlers over ``state`` (module docstring)."""
+
+    def __init__(self, state: SimState) -> None:
+        self.state = state
+
+    async def guarded(self, request: web.Request) -> web.Response | dict | None:
+        """The parsed ``incident`` of an authorised POST/PATCH to the page (None for a GET),
+        or the error response."""
+        if request.headers.get("Authorization") != f"OAuth {self.state.statuspage_api_key}":
             return _error(401, "Could not authenticate")
-        if request.match_info["page_id"] != state.statuspage_page_id:
-            return _error(404, "The requested resource could not be found.")
-        if request.method in ("POST", "PATCH"):
-            try:
-                body = await request.json()
-            except ValueError:
-                return _error(400, "body must be JSON")
-            fields = body.get("incident") if isinstance(body, dict) else None
-            problem = _problem(fields)
-            return _error(422, problem) if problem else fields
-        return None
+        if request.match_info["page_id"] != self.state.statuspage_page_id:
+            return _error(404, NOT_FOUND)
+        if request.method not in ("POST", "PATCH"):
+            return None
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "body must be JSON")
+        fields = body.get("incident") if isinstance(body, dict) else None
+        problem = _problem(fields)
+        return _error(422, problem) if problem else fields
 
-    async def create(request: web.Request) -> web.Response:
-        fields = await guarded(request)
+    async def create(self, request: web.Request) -> web.Response:
+        fields = await self.guarded(request)
         if isinstance(fields, web.Response):
             return fields
-        now = iso_micro(state.clock())
-        incident_id = state.new_id("spinc", 16)
+        now = iso_micro(self.state.clock())
+        incident_id = self.state.new_id("spinc", 16)
         incident = {"id": incident_id, "name": "", "status": "investigating", "impact": "none",
-                    "page_id": state.statuspage_page_id, "components": [],
+                    "page_id": self.state.statuspage_page_id, "components": [],
                     "incident_updates": [], "created_at": now, "updated_at": now,
                     "resolved_at": None, "shortlink": f"https://stspg.io/{incident_id}"}
         _apply(incident, {"status": "investigating", **(fields or {})}, now)
-        state.statuspage_incidents[incident_id] = incident
+        self.state.statuspage_incidents[incident_id] = incident
         return web.json_response(incident, status=201)
 
-    async def update(request: web.Request) -> web.Response:
-        fields = await guarded(request)
+    async def one(self, request: web.Request) -> web.Response:
+        """GET reads the incident; PATCH updates it first."""
+        fields = await self.guarded(request)
         if isinstance(fields, web.Response):
             return fields
-        incident = state.statuspage_incidents.get(request.match_info["incident_id"])
+        incident = self.state.statuspage_incidents.get(request.match_info["incident_id"])
         if incident is None:
-            return _error(404, "The requested resource could not be found.")
-        _apply(incident, fields or {}, iso_micro(state.clock()))
+            return _error(404, NOT_FOUND)
+        if request.method == "PATCH":
+            _apply(incident, fields or {}, iso_micro(self.state.clock()))
         return web.json_response(incident)
 
-    async def read(request: web.Request) -> web.Response:
-        denied = await guarded(request)
+    async def listing(self, request: web.Request) -> web.Response:
+        """All incidents, or (``/unresolved``) those not resolved; newest first."""
+        denied = await self.guarded(request)
         if isinstance(denied, web.Response):
             return denied
-        incident = state.statuspage_incidents.get(request.match_info["incident_id"])
-        if incident is None:
-            return _error(404, "The requested resource could not be found.")
-        return web.json_response(incident)
+        unresolved = request.path.endswith("/unresolved")
+        listed = [i for i in self.state.statuspage_incidents.values()
+                  if not unresolved or i["status"] != "resolved"]
+        return web.json_response(sorted(listed, key=lambda i: i["created_at"], reverse=True))
 
-    async def listing(request: web.Request) -> web.Response:
-        denied = await guarded(request)
-        if isinstance(denied, web.Response):
-            return denied
-        return web.json_response(sorted(state.statuspage_incidents.values(),
-                                        key=lambda i: i["created_at"], reverse=True))
 
-    async def unresolved(request: web.Request) -> web.Response:
-        denied = await guarded(request)
-        if isinstance(denied, web.Response):
-            return denied
-        open_ones = [i for i in state.statuspage_incidents.values() if i["status"] != "resolved"]
-        return web.json_response(sorted(open_ones, key=lambda i: i["created_at"], reverse=True))
-
+def add_routes(app: web.Application, state: SimState) -> None:
+    """Mount the management API (module docstring) under ``/statuspage/v1``."""
+    api = ManageApi(state)
     base = "/statuspage/v1/pages/{page_id}/incidents"
-    app.router.add_post(base, create)
-    app.router.add_get(base, listing)
-    app.router.add_get(base + "/unresolved", unresolved)   # before {incident_id} matches it
-    app.router.add_patch(base + "/{incident_id}", update)
-    app.router.add_get(base + "/{incident_id}", read)
+    app.router.add_post(base, api.create)
+    app.router.add_get(base, api.listing)
+    app.router.add_get(base + "/unresolved", api.listing)   # before {incident_id} matches it
+    app.router.add_patch(base + "/{incident_id}", api.one)
+    app.router.add_get(base + "/{incident_id}", api.one)
