@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from receiver.domain import fields
 from receiver.domain.actions import ActionContext, Outcome
 from receiver.domain.model import Changes, Event, EventKind, GroupSnapshot
 
@@ -44,17 +45,13 @@ class DrillResult:
 
 def read_result(data: Mapping[str, Any]) -> DrillResult:
     """The body read strictly (module docstring)."""
-    unknown = sorted(set(data) - set(FIELDS))
+    unknown = fields.unknown_field(data, FIELDS)
     if unknown:
-        return DrillResult(problem=(unknown[0], f"unknown field; known: {', '.join(FIELDS)}"))
-    values: dict[str, Any] = {}
-    for field in ("by", "acked_by"):
-        value = data.get(field)
-        if not isinstance(value, str) or not value.strip():
-            return DrillResult(problem=(field, "required, a non-empty string"))
-        if len(value) > MAX_NAME:
-            return DrillResult(problem=(field, f"must be at most {MAX_NAME} characters"))
-        values[field] = value.strip()
+        return DrillResult(problem=unknown)
+    names = fields.texts(data, {"by": MAX_NAME, "acked_by": MAX_NAME})
+    if isinstance(names, tuple):
+        return DrillResult(problem=names)
+    values: dict[str, Any] = dict(names)
     for field in FIGURES:
         value = data.get(field)
         if (isinstance(value, bool) or not isinstance(value, int | float)

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 
 from policy import Policy
-from receiver.domain import messages, oncall, outbox
+from receiver.domain import fields, messages, oncall, outbox
 from receiver.domain.actions import ActionContext, Outcome
 from receiver.domain.model import (
     ActionItem,
@@ -173,17 +173,12 @@ class ItemInput:
 def read_item(data: dict) -> ItemInput:
     """``{"title", "owner", "due", "by"?}`` read strictly: every field a non-empty string of
     at most its limit, ``due`` a calendar date YYYY-MM-DD, no other key."""
-    unknown = sorted(set(data) - {"title", "owner", "due", "by"})
+    unknown = fields.unknown_field(data, ("title", "owner", "due", "by"))
     if unknown:
-        return ItemInput(problem=(unknown[0], "unknown field; known: title, owner, due, by"))
-    values = {}
-    for field, limit in (("title", MAX_TITLE), ("owner", MAX_OWNER), ("due", 10)):
-        value = data.get(field)
-        if not isinstance(value, str) or not value.strip():
-            return ItemInput(problem=(field, "required, a non-empty string"))
-        if len(value) > limit:
-            return ItemInput(problem=(field, f"must be at most {limit} characters"))
-        values[field] = value.strip()
+        return ItemInput(problem=unknown)
+    values = fields.texts(data, {"title": MAX_TITLE, "owner": MAX_OWNER, "due": 10})
+    if isinstance(values, tuple):
+        return ItemInput(problem=values)
     if not is_date(values["due"]):
         return ItemInput(problem=("due", "must be an ISO date, YYYY-MM-DD"))
     return ItemInput(**values)
