@@ -188,8 +188,9 @@ async def test_the_list_filters_by_priority_state_and_provider(make_client):
         page = await (await client.get(f"/ui/?{query}")).text()
         assert (incident in page) is shown, query
         assert f'data-refresh="/ui/fragments/incidents?{query}"' in page
-    bad = await client.get("/ui/?priority=P9")
-    assert bad.status == 400 and "priority must be one of" in await bad.text()
+    for path in ("/ui/?priority=P9", "/ui/fragments/incidents?priority=P9"):
+        bad = await client.get(path)
+        assert bad.status == 400 and "priority must be one of" in await bad.text(), path
 
 
 async def test_the_incident_page_shows_alerts_pages_timeline_sla_drafts_and_report(

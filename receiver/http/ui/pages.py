@@ -137,14 +137,23 @@ def _refresh(request: web.Request) -> int:
     return int(text) if text.isdigit() and 1 <= int(text) <= 300 else DEFAULT_REFRESH
 
 
-@console
-async def incidents(request: web.Request, session: Session) -> web.Response:
+async def _filtered(request: web.Request, session: Session
+                    ) -> tuple[dict[str, str], list] | web.Response:
+    """The list's filters and rows, or the 400 page naming an unknown filter."""
     try:
         chosen = filters(request)
     except BadFilter as exc:
         return html(request, "error.html.j2", status=400, session=session,
                     title="Unknown filter", detail=str(exc))
-    rows = await listing(request, chosen)
+    return chosen, await listing(request, chosen)
+
+
+@console
+async def incidents(request: web.Request, session: Session) -> web.Response:
+    found = await _filtered(request, session)
+    if isinstance(found, web.Response):
+        return found
+    chosen, rows = found
     query = urlencode({k: v for k, v in chosen.items() if v})
     policy = request.app[RECEIVER].policy
     return html(request, "incidents.html.j2", session=session, nav="incidents", rows=rows,
@@ -155,13 +164,10 @@ async def incidents(request: web.Request, session: Session) -> web.Response:
 
 @console
 async def incident_rows(request: web.Request, session: Session) -> web.Response:
-    try:
-        chosen = filters(request)
-    except BadFilter as exc:
-        return html(request, "error.html.j2", status=400, session=session,
-                    title="Unknown filter", detail=str(exc))
-    rows = await listing(request, chosen)
-    return html(request, "incident_rows.html.j2", session=session, rows=rows)
+    found = await _filtered(request, session)
+    if isinstance(found, web.Response):
+        return found
+    return html(request, "incident_rows.html.j2", session=session, rows=found[1])
 
 
 # -- on call, trends -----------------------------------------------------------------------
