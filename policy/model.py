@@ -290,6 +290,20 @@ class Kubernetes:
     image: str = "callwatch:local"
     secret: str = "callwatch"
     env: Mapping[str, str] = field(default_factory=dict)
+    ingress: Ingress | None = None
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """The optional Ingress for what outsiders call (``kubernetes.ingress``): ``host`` (the
+    public address's host), the IngressClass ``class_name`` (None: the cluster's default),
+    ``tls_secret`` (the certificate's Secret; None: TLS ends before the Ingress, or not at all)
+    and ``annotations`` for the controller."""
+
+    host: str
+    class_name: str | None = None
+    tls_secret: str | None = None
+    annotations: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """The Kubernetes manifests: valid for the API server and the operator, and wired together.
 
-Core kinds (Deployment, Service, ConfigMap) are checked by ``kubernetes-validate`` in strict
-mode (an unknown field is an error) against Kubernetes 1.33 and the newest version it ships.
+Core kinds (Deployment, Service, ConfigMap, Ingress) are checked by ``kubernetes-validate`` in
+strict mode (an unknown field is an error) against Kubernetes 1.33 and the newest version it
+ships.
 The operator's kinds are checked with ``jsonschema`` against the OpenAPI v3 schemas of the
 upstream CRDs in tests/testdata/crds/ (README there), made strict the same way.
 """
@@ -30,7 +31,7 @@ REPO = Path(__file__).resolve().parent.parent
 GOLDEN_POLICY = (REPO / "tests" / "testdata" / "policy-golden.yaml").read_text(encoding="utf-8")
 CRDS = REPO / "tests" / "testdata" / "crds"
 KUBERNETES_VERSIONS = ("1.33.0", latest_version())
-CORE_KINDS = ("Deployment", "Service", "ConfigMap")
+CORE_KINDS = ("Deployment", "Service", "ConfigMap", "Ingress")
 OPERATOR_KINDS = ("ServiceMonitor", "PrometheusRule", "AlertmanagerConfig")
 DEFAULT = RenderOptions()
 SCALED = RenderOptions(time_scale=60, receiver_url="http://127.0.0.1:9120/alerts",

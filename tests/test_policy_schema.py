@@ -63,6 +63,8 @@ NOT_EXPRESSIBLE = {
                              "two values (editors flag duplicate keys themselves)",
     "invalid-escalation-unknown-contact": "cross-reference: a key under contacts",
     "invalid-escalation-unknown-schedule": "cross-reference: a name under schedules",
+    "invalid-kubernetes-ingress-public-url": "compares two values: the host of a URL in env "
+                                             "with kubernetes.ingress.host",
     "invalid-failover-no-secret": "exactly one of two optional keys (secret_env, secret_file): "
                                   "the reader's required keys are per mapping",
     "invalid-route-unknown-channel": "cross-reference: a name under channels",

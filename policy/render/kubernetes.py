@@ -11,7 +11,10 @@ prometheus-operator (kube-prometheus-stack, say).
 - ``prometheusrule.yaml``: the rule groups of the rules file, every alert labelled with the
   namespace (see policy/render/kubernetes_alertmanager.py for why);
 - ``alertmanagerconfig.yaml``: the Alertmanager routes and receivers;
-- ``configmap.yaml``: the policy file, and the Grafana dashboard for Grafana's sidecar.
+- ``configmap.yaml``: the policy file, and the Grafana dashboard for Grafana's sidecar;
+- ``ingress.yaml`` (with ``kubernetes.ingress``): the paths outsiders call (``PUBLIC_PATHS``)
+  on the public host, and nothing else: ``/alerts``, the API and ``/metrics`` stay inside the
+  cluster. ``CALLWATCH_PUBLIC_URL`` defaults to that host.
 
 ``kubernetes.labels`` go on the three operator objects, for the Prometheus and Alertmanager
 selectors. Pure, like every renderer: the policy's text comes with the model.
@@ -38,6 +41,19 @@ POLICY_DIR = "/etc/callwatch"
 DATA_DIR = "/var/lib/callwatch"
 TOKEN_KEY = "CALLWATCH_RECEIVER_TOKEN"
 SELECTOR = {NAME_LABEL: NAME}
+# What the Ingress exposes: the routes that prove their caller themselves (callwatch.access's
+# signed, feed and console routes; tests/test_kubernetes.py holds the two lists together).
+# Prefix matching is per path element; /oncall also reaches the on-call API, which still asks
+# for the API's credentials.
+PUBLIC_PATHS = (
+    ("/telephony/webhooks", "Prefix"),   # the providers' call status webhooks (signed)
+    ("/webhooks/pagerduty", "Exact"),    # PagerDuty v3 webhooks (signed)
+    ("/voice", "Prefix"),                # a page call's keys and outcome (signed)
+    ("/sms", "Prefix"),                  # text replies (signed)
+    ("/slack/interactions", "Exact"),    # Slack buttons (signed)
+    ("/oncall", "Prefix"),               # calendar feeds (their key)
+    ("/ui", "Prefix"),                   # the incident console (its sign-in)
+)
 # Measured (`callwatch run`, the shipped policy, Python 3.11): 122 MiB resident idle, 129 MiB
 # after 300 alert deliveries opened 300 incidents; the limit leaves room for a storm.
 RESOURCES = {"requests": {"cpu": "100m", "memory": "192Mi"},
@@ -69,7 +85,15 @@ def render_manifests(policy: Policy, options: RenderOptions,
             ALERTMANAGER_NOTE.replace("NAMESPACE", namespace)),
         "configmap.yaml": _file([_policy_config_map(policy), _dashboard_config_map(policy)]),
     }
+    if policy.kubernetes.ingress is not None:
+        files["ingress.yaml"] = _file([_ingress(policy)], INGRESS_NOTE)
     return {f"{DIRECTORY}/{name}": text for name, text in files.items()}
+
+
+INGRESS_NOTE = (
+    "Only the paths outsiders call: signed callbacks, calendar feeds, the console. /alerts,\n"
+    "the API and /metrics stay inside the cluster (Alertmanager and Prometheus reach the\n"
+    "Service). The TLS Secret, if named, is yours to create (cert-manager, or by hand).")
 
 
 def _file(manifests: list[dict], note: str = "") -> str:
@@ -92,6 +116,10 @@ def _env(policy: Policy, options: RenderOptions) -> list[dict]:
              "PYTHONDONTWRITEBYTECODE": "1"}   # the root filesystem is read-only
     if options.time_scale != 1:
         plain["CALLWATCH_TIME_SCALE"] = f"{options.time_scale:g}"
+    ingress = policy.kubernetes.ingress
+    if ingress is not None:   # the providers call back the address callwatch gives them
+        scheme = "https" if ingress.tls_secret else "http"
+        plain["CALLWATCH_PUBLIC_URL"] = f"{scheme}://{ingress.host}"
     plain.update(policy.kubernetes.env)
     token = {"name": TOKEN_KEY, "valueFrom": {"secretKeyRef": {
         "name": policy.kubernetes.secret, "key": TOKEN_KEY}}}
@@ -217,3 +245,21 @@ def _dashboard_config_map(policy: Policy) -> dict:
         "metadata": _metadata(policy, f"{NAME}-dashboard", labels={"grafana_dashboard": "1"}),
         "data": {"callwatch-telephony.json": render_dashboard(policy)},
     }
+
+
+def _ingress(policy: Policy) -> dict:
+    ingress = policy.kubernetes.ingress
+    assert ingress is not None
+    backend = {"service": {"name": NAME, "port": {"name": "http"}}}
+    spec: dict = {}
+    if ingress.class_name:
+        spec["ingressClassName"] = ingress.class_name
+    if ingress.tls_secret:
+        spec["tls"] = [{"hosts": [ingress.host], "secretName": ingress.tls_secret}]
+    spec["rules"] = [{"host": ingress.host, "http": {"paths": [
+        {"path": path, "pathType": kind, "backend": backend} for path, kind in PUBLIC_PATHS]}}]
+    metadata = _metadata(policy, NAME)
+    if ingress.annotations:
+        metadata["annotations"] = dict(ingress.annotations)
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress", "metadata": metadata,
+            "spec": spec}
