@@ -34,6 +34,7 @@ GUARANTEED_API_POLLS = {"twilio": ("calls", "alerts"), "telnyx": ("deliveries",)
 # callwatch's own metrics, which the callwatch-self rule group reads.
 EGRESS_SUCCESS = "callwatch_egress_probe_success"
 PROBE_CERT_EXPIRY = "telephony_probe_ssl_earliest_cert_expiry_seconds"
+SCHEDULE_GAP = "callwatch_schedule_gap_seconds"   # the receiver's, per schedule, next 14 days
 NOTIFICATION_FAILURES = "callwatch_notification_failures_total"
 OUTBOX_OLDEST_PENDING = "callwatch_outbox_oldest_pending_age_seconds"
 ESCALATION_OVERDUE = "callwatch_escalation_overdue_seconds"

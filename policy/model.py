@@ -199,6 +199,7 @@ class SelfMonitoring:
     # days, not seconds: a certificate expires in real time, whatever the policy's time scale
     certificate_expiry_days: float = 14.0
     certificate_priority: str = "P3"   # two weeks' notice is not a page at 3 a.m.
+    schedule_gap_priority: str = "P3"  # nobody on call some day in the next 14: days ahead
 
 
 @dataclass(frozen=True)

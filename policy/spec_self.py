@@ -14,6 +14,7 @@ Three optional sections, defaults below when absent, as strict as the rest of th
       egress_down_for: 2m         # callwatch itself reaches nothing
       certificate_expiry: 14d     # an https probe target's certificate expires within this
       certificate_priority: P3    # that warning's priority
+      schedule_gap_priority: P3   # a schedule names nobody some time in the next 14 days
     watchdog:                     # the dead man's switch
       alertname: CallwatchWatchdog
       missing_after: 5m           # no heartbeat this long: the alerting pipeline is silent
@@ -47,7 +48,7 @@ def read_self_monitoring(node: Node) -> SelfMonitoring:
         return SelfMonitoring()
     keys = ("priority", "target_down_for", "notification_failures_for", "escalation_lag",
             "signature_failures", "probe_failing_for", "egress_down_for", "certificate_expiry",
-            "certificate_priority")
+            "certificate_priority", "schedule_gap_priority")
     node.mapping((), keys)
     defaults = SelfMonitoring()
     count, window = defaults.signature_failures, defaults.signature_window_seconds
@@ -70,6 +71,8 @@ def read_self_monitoring(node: Node) -> SelfMonitoring:
                                           defaults.certificate_expiry_days * 86400) / 86400,
         certificate_priority=_priority(node, defaults.certificate_priority,
                                        "certificate_priority"),
+        schedule_gap_priority=_priority(node, defaults.schedule_gap_priority,
+                                        "schedule_gap_priority"),
     )
 
 

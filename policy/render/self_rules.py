@@ -2,10 +2,10 @@
 
 Every alert here is named ``Callwatch*``, carries ``component: callwatch`` (so that
 Alertmanager can send them around callwatch too, to ``alertmanager.fallback_receiver``) and
-the policy's ``self_monitoring.priority``, except the certificate warning
-(``self_monitoring.certificate_priority``) and the heartbeat ``watchdog.alertname``, which
-always fires and goes to the receiver alone: the receiver opens an incident when it stops
-arriving (its dead man's switch).
+the policy's ``self_monitoring.priority``, except the certificate and schedule-gap warnings
+(``self_monitoring.certificate_priority``, ``schedule_gap_priority``) and the heartbeat
+``watchdog.alertname``, which always fires and goes to the receiver alone: the receiver opens
+an incident when it stops arriving (its dead man's switch).
 """
 
 from __future__ import annotations
@@ -105,6 +105,14 @@ def _input_alerts(policy: Policy, options: RenderOptions) -> list[dict]:
                f"The https endpoint probed as {{{{ $labels.target }}}} presents a certificate "
                f"that expires within {days:g} days; once it does, the providers' webhooks to "
                "it fail.", priority=watch.certificate_priority, severity="warning"),
+        _alert(policy, "CallwatchScheduleGap",
+               f"max by (schedule) ({catalog.SCHEDULE_GAP}) > 0", "0s",
+               "On-call schedule {{ $labels.schedule }} names nobody for "
+               "{{ $value | humanizeDuration }} in the next 14 days",
+               "Some time in the next 14 days the schedule {{ $labels.schedule }} has nobody on "
+               "call: a page to it then goes to the chain's next level instead. callwatch "
+               "render --check prints the first gap; cover it in the policy, or accept it.",
+               priority=watch.schedule_gap_priority, severity="warning"),
     ]
 
 
