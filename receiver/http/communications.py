@@ -29,7 +29,7 @@ from receiver.domain.context import incident_context
 from receiver.domain.model import Event, Incident, MessageKind, OutboxRow
 from receiver.domain.priority import leading_alert
 from receiver.http.common import RECEIVER, store_errors
-from receiver.services.dispatcher import words_for
+from receiver.services.notifications import words_for
 from receiver.services.state import ReceiverState
 from receiver.services.vendor import vendor_context
 

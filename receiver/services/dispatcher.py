@@ -15,8 +15,9 @@ worker that died are taken again; while this one lives its heartbeat renews ever
 A channel without a notifier counts as a retryable ``config`` failure: the page waits (and
 falls back) instead of being dropped. Rows on a ``digest`` channel are due at its send time
 and all due rows of that channel leave as ONE notification of kind "digest".
-A row's words are rendered when it is sent (``receiver.domain.render``, the policy's templates);
-a template that cannot render fails the row like a refused send (``config``), so it falls back.
+A row's words are rendered when it is sent (``receiver.services.notifications``, from the
+policy's templates); a template that cannot render fails the row like a refused send
+(``config``), so it falls back.
 A send still in flight when the process is killed is retried after its claim expires, with
 the same ``Notification.id`` and ``dedup_key``, and ``maybe_sent_since`` (the row names its
 ``taken_over_from``), as is a retry after a failure the far side may have acted on anyway (a
@@ -59,6 +60,7 @@ from receiver.notify.base import Delivery, Notification, Notifier, NotifyError
 from receiver.services.answers import settle
 from receiver.services.leases import Heartbeat
 from receiver.services.metrics import ReceiverMetrics
+from receiver.services.notifications import to_notification, words_for
 from receiver.store.base import Store, StoreError
 
 log = logging.getLogger("callwatch.receiver.dispatcher")
@@ -377,27 +379,3 @@ class Dispatcher:
             return Finish(OutboxState.PENDING, retry)
         copy, event = found
         return Finish(OutboxState.PENDING, retry, fallbacks=(copy,), fallback_events=(event,))
-
-
-def words_for(comms: Communications, policy: Policy, notifiers: Mapping[str, Notifier],
-              payload: Mapping, channel: str, kind: str) -> render.Rendered:
-    """What a row says on ``channel``, exactly as sent: Slack buttons only where the
-    channel's notifier verifies clicks. Raises TemplateError."""
-    interactive = bool(getattr(notifiers.get(channel), "interactive", False))
-    return render.render_page(comms, payload, policy, channel, kind, interactive=interactive)
-
-
-def to_notification(ident: str, payload: Mapping, channel: str, kind: str,
-                    words: render.Rendered, thread_ref: str | None = None,
-                    page: str | None = None, attempt: int = 1) -> Notification:
-    """The Notification for a stored payload (see messages.compose for its fields) and its
-    rendered ``words``."""
-    return Notification(
-        id=ident, incident_id=str(payload.get("incident_id", "")), channel=channel, kind=kind,
-        priority=str(payload.get("priority", "")), summary=render.headline(payload),
-        text=words.text, html=words.html, blocks=words.blocks, edit_text=words.edit_text,
-        edit_blocks=words.edit_blocks, menu=words.menu,
-        provider=payload.get("provider"), recipients=tuple(payload.get("recipients", ())),
-        thread_ref=thread_ref, dedup_key=payload.get("dedup_key"),
-        links=dict(payload.get("links", {})), details=dict(payload.get("details", {})),
-        page=page, attempt=attempt)

@@ -9,7 +9,7 @@ from receiver.domain import messages, render
 from receiver.domain.communications import Communications
 from receiver.notify.base import Notification, NotifyError
 from receiver.notify.slack import SlackNotifier, SlackSettings
-from receiver.services.dispatcher import to_notification
+from receiver.services.notifications import to_notification
 
 POLICY = load_policy("deploy/policy.yaml")
 

@@ -15,8 +15,8 @@ from receiver.domain.model import Changes, Incident
 from receiver.notify.common import tagged
 from receiver.notify.email import build_email
 from receiver.notify.pagerduty import trigger_event
-from receiver.services.dispatcher import to_notification
 from receiver.services.metrics import ReceiverMetrics
+from receiver.services.notifications import to_notification
 from tests.receiver.test_page_words import NOW, POLICY, facts, words
 
 
