@@ -25,7 +25,7 @@ from __future__ import annotations
 import copy
 import hashlib
 
-from policy.model import Policy
+from policy.model import Ingress, Policy
 from policy.render import HEADER, RenderOptions
 from policy.render.grafana import render_dashboard
 from policy.render.kubernetes_alertmanager import NOTE as ALERTMANAGER_NOTE
@@ -86,7 +86,8 @@ def render_manifests(policy: Policy, options: RenderOptions,
         "configmap.yaml": _file([_policy_config_map(policy), _dashboard_config_map(policy)]),
     }
     if policy.kubernetes.ingress is not None:
-        files["ingress.yaml"] = _file([_ingress(policy)], INGRESS_NOTE)
+        files["ingress.yaml"] = _file([_ingress(policy, policy.kubernetes.ingress)],
+                                      INGRESS_NOTE)
     return {f"{DIRECTORY}/{name}": text for name, text in files.items()}
 
 
@@ -247,9 +248,7 @@ def _dashboard_config_map(policy: Policy) -> dict:
     }
 
 
-def _ingress(policy: Policy) -> dict:
-    ingress = policy.kubernetes.ingress
-    assert ingress is not None
+def _ingress(policy: Policy, ingress: Ingress) -> dict:
     backend = {"service": {"name": NAME, "port": {"name": "http"}}}
     spec: dict = {}
     if ingress.class_name:
