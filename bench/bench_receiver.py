@@ -22,7 +22,6 @@ import argparse
 import asyncio
 import json
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -32,6 +31,9 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
+
+from callwatch.stack import free_port
+
 TOKEN = "bench-token-0123456789"
 
 
@@ -222,12 +224,6 @@ def breakdown(tmp: str, count: int = 2000) -> dict[str, float]:
 
 
 # --- orchestration -----------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def start_server(kind: str, db: str) -> tuple[subprocess.Popen, str]:
     import urllib.request

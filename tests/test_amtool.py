@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import time
 import urllib.request
@@ -21,6 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from callwatch.stack import free_port
 from policy import catalog
 from policy.matchers import matches_all
 
@@ -194,12 +194,6 @@ def test_service_down_does_not_inhibit_itself_or_alerts_from_other_rule_sets():
 
 
 # ---- inhibit rules, on a real Alertmanager --------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
 
 def api(base: str, path: str, body: object | None = None) -> object:
     data = None if body is None else json.dumps(body).encode()

@@ -8,7 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 import urllib.error
 import urllib.request
@@ -16,6 +15,7 @@ import urllib.request
 import pytest
 
 from callwatch.stack import free_port
+from tests.exporter.test_exporter_cli import wait_ready
 from tests.test_compose import REPO
 
 DATA = "/var/lib/callwatch"
@@ -42,17 +42,6 @@ def pairs(arguments: str) -> dict[str, str]:
             re.findall(r'([\w.]+)=("[^"]*"|\S*)', arguments)}
 
 
-def wait_ready(url: str, process: subprocess.Popen, seconds: float = 15.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"exited {process.returncode}: {process.stdout.read()}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} never answered")
 
 
 PYPROJECT = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]

@@ -4,7 +4,6 @@ checks them (runbook 3). Real processes on 127.0.0.1."""
 import base64
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -21,14 +20,9 @@ from prometheus_client.openmetrics.parser import (
 )
 
 from callwatch.signatures import telnyx_public_key_b64
+from callwatch.stack import free_port
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_ready(url: str, proc: subprocess.Popen, seconds: float = 15.0) -> None:

@@ -4,10 +4,10 @@ certificate."""
 from __future__ import annotations
 
 import logging
-import socket
 
 import pytest
 
+from callwatch.stack import free_port
 from tests.notify.standins import self_signed, server_context
 
 
@@ -45,12 +45,6 @@ def smtp_server(certs):
     yield start
     for controller in controllers:
         controller.stop()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture

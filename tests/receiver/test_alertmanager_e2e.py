@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import socket
 import subprocess
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ import pytest
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from callwatch.stack import free_port
 from callwatch.web import create_app
 from receiver.app import setup_receiver
 from receiver.http.common import RECEIVER
@@ -55,12 +55,6 @@ receivers:
           authorization:
             credentials_file: {token_file}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def am_alert(name: str, provider: str, severity: str = "critical", ends: datetime | None = None):

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import sys
 from collections import Counter
 from pathlib import Path
@@ -19,16 +18,11 @@ from pathlib import Path
 import aiohttp
 from aiohttp import web
 
+from callwatch.stack import free_port
 from tests.receiver.conftest import NO_HANDOFF_NOTICES, TOKEN
 from tests.receiver.standins import alert, payload
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class Recorder:
