@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from callwatch.stack import free_port
+from callwatch.stack import free_port, start_alertmanager
 from policy import catalog
 from policy.matchers import matches_all
 
@@ -230,18 +230,12 @@ def alertmanager(alertmanager_bin, tmp_path):
             webhook["http_config"]["authorization"]["credentials_file"] = str(token)
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(cfg))
-    port = free_port()
-    process = subprocess.Popen(
-        [alertmanager_bin, f"--config.file={path}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    alertmanager = start_alertmanager(alertmanager_bin, path, tmp_path, free_port())
     try:
-        wait_ready(base, process)
-        yield base
+        wait_ready(alertmanager.url, alertmanager.process)
+        yield alertmanager.url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        alertmanager.stop()
 
 
 def states(base: str) -> dict[tuple[str, str, str], str]:

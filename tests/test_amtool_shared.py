@@ -26,10 +26,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from callwatch.stack import free_port, start_alertmanager
 from policy import load_policy
 from policy.render import RenderOptions
 from policy.render.rules import RULE_GROUP, rule_groups
-from tests.test_amtool import api, free_port, output, run, wait_ready
+from tests.test_amtool import api, output, run, wait_ready
 
 REPO = Path(__file__).resolve().parent.parent
 FOREIGN = REPO / "tests" / "testdata" / "foreign-alertmanager.yml"
@@ -195,18 +196,12 @@ def shared_alertmanager(alertmanager_bin, tmp_path):
         {"url": "http://127.0.0.1:9/alerts"}]} for r in config["receivers"]]
     path = tmp_path / "alertmanager.yml"
     path.write_text(yaml.safe_dump(config))
-    port = free_port()
-    process = subprocess.Popen(
-        [alertmanager_bin, f"--config.file={path}", f"--storage.path={tmp_path / 'data'}",
-         f"--web.listen-address=127.0.0.1:{port}", "--cluster.listen-address="],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
+    alertmanager = start_alertmanager(alertmanager_bin, path, tmp_path, free_port())
     try:
-        wait_ready(base, process)
-        yield base
+        wait_ready(alertmanager.url, alertmanager.process)
+        yield alertmanager.url
     finally:
-        process.terminate()
-        process.wait(timeout=10)
+        alertmanager.stop()
 
 
 def states(base: str) -> dict[tuple[str, str, str], str]:
