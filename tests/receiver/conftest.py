@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import inspect
 import time
 
 import pytest
@@ -134,9 +135,12 @@ def paging(aiohttp_server, aiohttp_client, policy, sim, tmp_path):
 
 
 async def eventually(check, timeout: float = 20.0):
-    """``check()``'s first truthy answer, asked every 50 ms; AssertionError after ``timeout``."""
+    """``check()``'s first truthy answer (awaited when ``check`` is a coroutine function),
+    asked every 50 ms; AssertionError after ``timeout``."""
     for _ in range(int(timeout / 0.05)):
         found = check()
+        if inspect.isawaitable(found):
+            found = await found
         if found:
             return found
         await asyncio.sleep(0.05)

@@ -58,16 +58,6 @@ async def metric(clients, name: str, **labels: str) -> float:
     return total
 
 
-async def until(check, timeout: float = 10.0):
-    """The first truthy answer of the coroutine function ``check``, asked every 50 ms."""
-    for _ in range(int(timeout / 0.05)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"nothing came in {timeout:g} s")
-
-
 async def quiet(seconds: float = 0.4) -> None:
     """Let the workers (polling every 50 ms) take several looks."""
     await asyncio.sleep(seconds)
@@ -168,7 +158,7 @@ async def test_a_person_nobody_can_reach_is_counted_unreachable_once(make_client
     async def counted():
         return await metric(clients, "callwatch_handoff_notices_total", result="unreachable")
 
-    await until(counted)
+    await eventually(counted, 10.0)
     await quiet()
     assert await counted() == 1
     assert notices(recorders) == []

@@ -56,16 +56,6 @@ def sample(metrics: str, name: str, **labels: str) -> float | None:
     return None
 
 
-async def until(check, timeout: float = 10.0):
-    """The first truthy answer of the coroutine function ``check``, asked every 50 ms."""
-    for _ in range(int(timeout / 0.05)):
-        found = await check()
-        if found:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"nothing came in {timeout:g} s")
-
-
 def opened(client):
     async def check():
         return await incidents(client)
@@ -104,7 +94,7 @@ async def test_a_silent_pipeline_pages_the_p1_route_once_and_resolves_when_the_h
     client = await make_client(env=WATCHDOG_ON)
     await post(client, heartbeat())
     clock.advance(301)
-    [incident] = await until(opened(client))
+    [incident] = await eventually(opened(client), 10.0)
     assert (incident["priority"], incident["state"], incident["labels"]["alertname"]) == (
         "P1", "triggered", MISSING)
     assert incident["summary"] == ("The alerting pipeline is silent: no CallwatchWatchdog "
@@ -118,7 +108,7 @@ async def test_a_silent_pipeline_pages_the_p1_route_once_and_resolves_when_the_h
     assert [i["id"] for i in await incidents(client)] == [incident["id"]]
     assert all(sent(recorders, "trigger")[c] == 1 for c in route)
     await post(client, heartbeat())
-    resolved = await until(in_state(client, incident["id"], "resolved"))
+    resolved = await eventually(in_state(client, incident["id"], "resolved"), 10.0)
     assert resolved["resolved_at"] is not None
     await eventually(lambda: "slack" in sent(recorders, "resolve"))
     metrics = await (await client.get("/metrics")).text()
@@ -137,7 +127,7 @@ async def test_a_receiver_that_never_hears_a_heartbeat_pages_missing_after_its_s
     await quiet()
     assert await incidents(client) == []
     clock.advance(2)
-    [incident] = await until(opened(client))
+    [incident] = await eventually(opened(client), 10.0)
     assert incident["labels"]["alertname"] == MISSING
 
 
@@ -159,7 +149,7 @@ async def test_a_silence_resolved_by_hand_is_not_paged_again(make_client, record
     client = await make_client(env=WATCHDOG_ON)
     await post(client, heartbeat())
     clock.advance(301)
-    [incident] = await until(opened(client))
+    [incident] = await eventually(opened(client), 10.0)
     response = await client.post(f"/incidents/{incident['id']}/resolve", json={"by": "Ada"},
                                  headers=auth())
     assert response.status == 200
@@ -182,7 +172,7 @@ async def test_two_receivers_on_one_store_open_one_incident(make_client, recorde
     first, second = await make_client(env=env), await make_client(env=env)
     await post(first, heartbeat())
     clock.advance(301)
-    [incident] = await until(opened(second))
+    [incident] = await eventually(opened(second), 10.0)
     route = set(policy.routing["P1"].channels)
     await eventually(lambda: route <= set(sent(recorders, "trigger")))
     await quiet(0.5)                            # both switches look again, several times
@@ -191,7 +181,7 @@ async def test_two_receivers_on_one_store_open_one_incident(make_client, recorde
     timeline = (await (await first.get(f"/incidents/{incident['id']}")).json())["timeline"]
     assert [e["kind"] for e in timeline].count("opened") == 1
     await post(second, heartbeat())             # the heartbeat returns through the other one
-    await until(in_state(first, incident["id"], "resolved"))
+    await eventually(in_state(first, incident["id"], "resolved"), 10.0)
 
 
 async def test_two_switches_that_decided_at_once_write_once(policy, clock, store_url):
